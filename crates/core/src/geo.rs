@@ -1,0 +1,75 @@
+//! WGS84 points and great-circle distance.
+
+use serde::{Deserialize, Serialize};
+
+/// Mean Earth radius in km (IUGG), the usual constant for haversine distances.
+pub const EARTH_RADIUS_KM: f64 = 6371.0088;
+
+/// A WGS84 position in decimal degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoPoint {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+impl GeoPoint {
+    pub fn is_valid(&self) -> bool {
+        self.lat.is_finite()
+            && self.lon.is_finite()
+            && (-90.0..=90.0).contains(&self.lat)
+            && (-180.0..=180.0).contains(&self.lon)
+    }
+
+    /// Latitude/longitude bounds of a circle of `radius_km` around the point, for index pre-filters.
+    /// Conservative: the box always contains the circle (longitude widens towards the poles).
+    pub fn bounding_box(&self, radius_km: f64) -> (GeoPoint, GeoPoint) {
+        let angle = radius_km / EARTH_RADIUS_KM;
+        let dlat = angle.to_degrees();
+        // Widest longitude of a spherical cap: asin(sin(angle) / cos(lat)); past a pole, everything.
+        let ratio = angle.sin() / self.lat.to_radians().cos();
+        let dlon = if angle >= std::f64::consts::FRAC_PI_2 || !(0.0..1.0).contains(&ratio) {
+            180.0
+        } else {
+            // 0.1 % margin against rounding, so the box always contains the circle.
+            (ratio.asin().to_degrees() * 1.001).min(180.0)
+        };
+        (
+            GeoPoint { lat: (self.lat - dlat).max(-90.0), lon: (self.lon - dlon).max(-180.0) },
+            GeoPoint { lat: (self.lat + dlat).min(90.0), lon: (self.lon + dlon).min(180.0) },
+        )
+    }
+}
+
+/// Great-circle distance in km by the haversine formula.
+pub fn haversine_km(a: GeoPoint, b: GeoPoint) -> f64 {
+    let (lat1, lat2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dlat = lat2 - lat1;
+    let dlon = (b.lon - a.lon).to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paris_to_london_is_about_344_km() {
+        let paris = GeoPoint { lat: 48.8566, lon: 2.3522 };
+        let london = GeoPoint { lat: 51.5074, lon: -0.1278 };
+        let d = haversine_km(paris, london);
+        assert!((d - 343.5).abs() < 2.0, "{d}");
+    }
+
+    #[test]
+    fn bounding_box_contains_the_circle() {
+        let p = GeoPoint { lat: 60.0, lon: 10.0 };
+        let (lo, hi) = p.bounding_box(50.0);
+        let east = GeoPoint { lat: 60.0, lon: hi.lon };
+        assert!(haversine_km(p, east) >= 50.0);
+        let north = GeoPoint { lat: hi.lat, lon: 10.0 };
+        assert!(haversine_km(p, north) >= 49.9);
+        assert!(lo.lat < 60.0 && lo.lon < 10.0);
+    }
+}

@@ -1,0 +1,22 @@
+//! Symbiont's domain: businesses, sites, resource flows, units, weekly profiles and the resource
+//! taxonomy with its compatibility rules, plus the validation that turns user input into them.
+//!
+//! This crate does no I/O (beyond parsing a taxonomy text handed to it) and knows nothing of HTTP,
+//! databases or async runtimes; every other crate builds on it.
+
+pub mod error;
+pub mod geo;
+pub mod model;
+pub mod profile;
+pub mod taxonomy;
+pub mod units;
+
+pub use error::{FieldError, ValidationError};
+pub use geo::{GeoPoint, haversine_km};
+pub use model::{
+    Business, BusinessDraft, Contact, Direction, Flow, FlowDraft, FlowStatus, PhysicalForm,
+    Quality, Quantity, Site, SiteDraft,
+};
+pub use profile::WeeklyProfile;
+pub use taxonomy::{Category, CompatibilityRule, QualityConstraint, Taxonomy, TaxonomyError};
+pub use units::{Dimension, UnitError};

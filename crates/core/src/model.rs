@@ -1,0 +1,565 @@
+//! Businesses, sites and resource flows, the drafts users submit for them, and the validation that
+//! turns a draft into a domain value (every problem reported with the field it concerns).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Collector, ValidationError};
+use crate::geo::GeoPoint;
+use crate::profile::WeeklyProfile;
+use crate::taxonomy::Taxonomy;
+use crate::units::{self, UnitError};
+
+const MAX_NAME_CHARS: usize = 200;
+const MAX_TEXT_CHARS: usize = 5000;
+/// Half the Earth's circumference: no exchange is further apart than this.
+const MAX_DISTANCE_KM: f64 = 20_037.5;
+
+/// Whether a flow is surplus output or required input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Offer,
+    Need,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Offer => "offer",
+            Direction::Need => "need",
+        }
+    }
+}
+
+/// Whether a flow takes part in matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowStatus {
+    #[default]
+    Active,
+    Paused,
+}
+
+impl FlowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowStatus::Active => "active",
+            FlowStatus::Paused => "paused",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhysicalForm {
+    Solid,
+    Liquid,
+    Gas,
+    Slurry,
+    Energy,
+}
+
+/// Contact details of a business; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// Quality attributes of a flow. Compatibility rules compare the numeric ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quality {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature_c: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pressure_bar: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purity_pct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physical_form: Option<PhysicalForm>,
+    /// Free-form attributes (moisture, particle size, polymer grade ...), not used by rules.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+impl Quality {
+    /// The numeric fields a compatibility rule may compare.
+    pub const NUMERIC_FIELDS: [&'static str; 3] = ["temperature_c", "pressure_bar", "purity_pct"];
+
+    pub fn numeric(&self, field: &str) -> Option<f64> {
+        match field {
+            "temperature_c" => self.temperature_c,
+            "pressure_bar" => self.pressure_bar,
+            "purity_pct" => self.purity_pct,
+            _ => None,
+        }
+    }
+
+    fn validate(&self, errors: &mut Collector) {
+        let ranges = [
+            ("temperature_c", self.temperature_c, -273.15, 2000.0),
+            ("pressure_bar", self.pressure_bar, 0.0, 1000.0),
+            ("purity_pct", self.purity_pct, 0.0, 100.0),
+        ];
+        for (field, value, min, max) in ranges {
+            if let Some(v) = value {
+                errors.check(v.is_finite() && (min..=max).contains(&v), &format!("quality.{field}"), || {
+                    format!("must be between {min} and {max}, got {v}")
+                });
+            }
+        }
+    }
+}
+
+/// An amount as the user stated it: `{ "value": 20, "unit": "t/day" }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quantity {
+    pub value: f64,
+    pub unit: String,
+}
+
+/// A company on the platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Business {
+    pub id: Uuid,
+    pub name: String,
+    /// NACE Rev.2 code with its section letter, e.g. `C11.05`.
+    pub industry: String,
+    pub description: String,
+    pub contact: Contact,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a user submits to create or replace a business.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessDraft {
+    pub name: String,
+    pub industry: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub contact: Contact,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+}
+
+impl BusinessDraft {
+    /// Validates and normalises (the NACE code gains its section letter).
+    pub fn validate(mut self) -> Result<Self, ValidationError> {
+        let mut errors = Collector::default();
+        check_name(&mut errors, "name", &self.name);
+        match normalise_nace(&self.industry) {
+            Ok(code) => self.industry = code,
+            Err(message) => errors.add("industry", message),
+        }
+        check_text(&mut errors, "description", &self.description);
+        if let Some(email) = &self.contact.email {
+            let valid = email.split_once('@').is_some_and(|(user, domain)| {
+                !user.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            }) && !email.contains(char::is_whitespace);
+            errors.check(valid, "contact.email", || format!("'{email}' is not an e-mail address"));
+        }
+        for (field, value) in [("contact.name", &self.contact.name), ("contact.phone", &self.contact.phone)] {
+            if let Some(v) = value {
+                errors.check(v.chars().count() <= MAX_NAME_CHARS, field, || {
+                    format!("must be at most {MAX_NAME_CHARS} characters")
+                });
+            }
+        }
+        if let Some(url) = &self.website {
+            errors.check(url.starts_with("http://") || url.starts_with("https://"), "website", || {
+                "must start with http:// or https://".into()
+            });
+        }
+        errors.finish(self)
+    }
+
+    pub fn into_business(self, id: Uuid, version: i64, created_at: DateTime<Utc>, now: DateTime<Utc>) -> Business {
+        Business {
+            id,
+            name: self.name.trim().to_string(),
+            industry: self.industry,
+            description: self.description,
+            contact: self.contact,
+            website: self.website,
+            version,
+            created_at,
+            updated_at: now,
+        }
+    }
+}
+
+impl From<&Business> for BusinessDraft {
+    fn from(b: &Business) -> Self {
+        Self {
+            name: b.name.clone(),
+            industry: b.industry.clone(),
+            description: b.description.clone(),
+            contact: b.contact.clone(),
+            website: b.website.clone(),
+        }
+    }
+}
+
+/// A physical location of a business.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Site {
+    pub id: Uuid,
+    pub business_id: Uuid,
+    pub name: String,
+    pub address: String,
+    pub location: GeoPoint,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a user submits to create or replace a site (the business comes from the URL).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteDraft {
+    pub name: String,
+    #[serde(default)]
+    pub address: String,
+    pub location: GeoPoint,
+}
+
+impl SiteDraft {
+    pub fn validate(self) -> Result<Self, ValidationError> {
+        let mut errors = Collector::default();
+        check_name(&mut errors, "name", &self.name);
+        errors.check(self.address.chars().count() <= 500, "address", || "must be at most 500 characters".into());
+        errors.check(self.location.lat.is_finite() && (-90.0..=90.0).contains(&self.location.lat), "location.lat", || {
+            format!("must be a latitude between -90 and 90, got {}", self.location.lat)
+        });
+        errors.check(
+            self.location.lon.is_finite() && (-180.0..=180.0).contains(&self.location.lon),
+            "location.lon",
+            || format!("must be a longitude between -180 and 180, got {}", self.location.lon),
+        );
+        errors.finish(self)
+    }
+
+    pub fn into_site(
+        self,
+        id: Uuid,
+        business_id: Uuid,
+        version: i64,
+        created_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Site {
+        Site {
+            id,
+            business_id,
+            name: self.name.trim().to_string(),
+            address: self.address,
+            location: self.location,
+            version,
+            created_at,
+            updated_at: now,
+        }
+    }
+}
+
+impl From<&Site> for SiteDraft {
+    fn from(s: &Site) -> Self {
+        Self { name: s.name.clone(), address: s.address.clone(), location: s.location }
+    }
+}
+
+/// An offer (surplus output) or a need (input) of a resource at a site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flow {
+    pub id: Uuid,
+    pub site_id: Uuid,
+    pub business_id: Uuid,
+    pub direction: Direction,
+    pub category: String,
+    pub description: String,
+    pub quality: Quality,
+    /// As the user stated it.
+    pub quantity: Quantity,
+    /// In the category's canonical unit (`canonical_unit`).
+    pub canonical_quantity: f64,
+    pub canonical_unit: String,
+    /// Per year, in the category's amount unit (MWh, t or m3); what prices and CO2 factors apply to.
+    pub annual_amount: f64,
+    /// The compact schedule the profile was given as, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    pub profile: WeeklyProfile,
+    /// For an offer, the asking price; for a need, the current cost it would avoid (EUR per amount unit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_eur_per_unit: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_distance_km: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<NaiveDate>,
+    pub status: FlowStatus,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a user submits to create or replace a flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowDraft {
+    pub site_id: Uuid,
+    pub direction: Direction,
+    pub category: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub quality: Quality,
+    pub quantity: Quantity,
+    /// 168 hourly values in 0..1, or a schedule string such as `Mon-Fri 06:00-22:00`; default 24/7.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_eur_per_unit: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_distance_km: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<NaiveDate>,
+    #[serde(default)]
+    pub status: FlowStatus,
+}
+
+impl From<&Flow> for FlowDraft {
+    fn from(f: &Flow) -> Self {
+        let profile = match &f.schedule {
+            Some(schedule) => serde_json::Value::String(schedule.clone()),
+            None => serde_json::to_value(&f.profile).unwrap_or(serde_json::Value::Null),
+        };
+        Self {
+            site_id: f.site_id,
+            direction: f.direction,
+            category: f.category.clone(),
+            description: f.description.clone(),
+            quality: f.quality.clone(),
+            quantity: f.quantity.clone(),
+            profile: Some(profile),
+            price_eur_per_unit: f.price_eur_per_unit,
+            max_distance_km: f.max_distance_km,
+            valid_from: f.valid_from,
+            valid_until: f.valid_until,
+            status: f.status,
+        }
+    }
+}
+
+/// Identity and bookkeeping a flow gets from the store rather than from the user.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowIdentity {
+    pub id: Uuid,
+    pub business_id: Uuid,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl FlowDraft {
+    /// Checks every field against the taxonomy and converts the quantity to the category's canonical
+    /// unit. Reports all problems at once.
+    pub fn validate(self, taxonomy: &Taxonomy, identity: FlowIdentity) -> Result<Flow, ValidationError> {
+        let mut errors = Collector::default();
+        let category = taxonomy.category(&self.category);
+        if category.is_none() {
+            errors.add("category", format!("unknown category '{}'; see GET /api/v1/categories", self.category));
+        }
+        check_text(&mut errors, "description", &self.description);
+        self.quality.validate(&mut errors);
+        let (schedule, profile) = match &self.profile {
+            None | Some(serde_json::Value::Null) => (None, WeeklyProfile::default()),
+            Some(serde_json::Value::String(s)) => match WeeklyProfile::parse_schedule(s) {
+                Ok(p) => (Some(s.trim().to_string()), p),
+                Err(e) => {
+                    errors.add("profile", e);
+                    (None, WeeklyProfile::default())
+                }
+            },
+            Some(serde_json::Value::Array(values)) => {
+                let numbers: Option<Vec<f64>> = values.iter().map(serde_json::Value::as_f64).collect();
+                match numbers.ok_or_else(|| "every hourly value must be a number".to_string()).and_then(|n| WeeklyProfile::from_hours(&n)) {
+                    Ok(p) => (None, p),
+                    Err(e) => {
+                        errors.add("profile", e);
+                        (None, WeeklyProfile::default())
+                    }
+                }
+            }
+            Some(_) => {
+                errors.add("profile", "must be a schedule string such as \"Mon-Fri 06:00-22:00\" or 168 hourly values");
+                (None, WeeklyProfile::default())
+            }
+        };
+        let value_ok = self.quantity.value.is_finite() && self.quantity.value > 0.0;
+        errors.check(value_ok, "quantity.value", || format!("must be a positive number, got {}", self.quantity.value));
+        let mut converted = None;
+        if let Some(category) = category {
+            match units::convert(self.quantity.value, &self.quantity.unit, category.dimension, profile.hours_per_year()) {
+                Ok(c) if value_ok => converted = Some(c),
+                Ok(_) => {}
+                Err(e @ UnitError::NoOperatingHours) => errors.add("profile", e.to_string()),
+                Err(e) => errors.add("quantity.unit", e.to_string()),
+            }
+            for field in &category.required_quality {
+                errors.check(self.quality.numeric(field).is_some(), &format!("quality.{field}"), || {
+                    format!("is required for category '{}'", category.code)
+                });
+            }
+            if let Some(t) = self.quality.temperature_c {
+                let min = category.temperature_min_c.unwrap_or(f64::NEG_INFINITY);
+                let max = category.temperature_max_c.unwrap_or(f64::INFINITY);
+                errors.check((min..=max).contains(&t), "quality.temperature_c", || {
+                    format!("{t} °C is outside the band of '{}' ({min} to {max} °C); pick the matching category", category.code)
+                });
+            }
+        }
+        if let Some(price) = self.price_eur_per_unit {
+            errors.check(price.is_finite() && price.abs() <= 1e7, "price_eur_per_unit", || {
+                "must be a number of EUR per unit (negative for a gate fee)".into()
+            });
+        }
+        if let Some(d) = self.max_distance_km {
+            errors.check(d.is_finite() && d > 0.0 && d <= MAX_DISTANCE_KM, "max_distance_km", || {
+                format!("must be between 0 and {MAX_DISTANCE_KM} km, got {d}")
+            });
+        }
+        if let (Some(from), Some(until)) = (self.valid_from, self.valid_until) {
+            errors.check(until >= from, "valid_until", || format!("{until} is before valid_from {from}"));
+        }
+        let Some(converted) = converted.filter(|_| errors.is_empty()) else {
+            return Err(errors.finish(()).expect_err("a missing conversion always comes with an error"));
+        };
+        let canonical_unit = category.map(|c| c.canonical_unit().to_string()).unwrap_or_default();
+        Ok(Flow {
+            id: identity.id,
+            site_id: self.site_id,
+            business_id: identity.business_id,
+            direction: self.direction,
+            category: self.category,
+            description: self.description,
+            quality: self.quality,
+            quantity: self.quantity,
+            canonical_quantity: converted.canonical,
+            canonical_unit,
+            annual_amount: converted.annual_amount,
+            schedule,
+            profile,
+            price_eur_per_unit: self.price_eur_per_unit,
+            max_distance_km: self.max_distance_km,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            status: self.status,
+            version: identity.version,
+            created_at: identity.created_at,
+            updated_at: identity.updated_at,
+        })
+    }
+}
+
+impl Flow {
+    /// Whether the flow's validity period includes `day`.
+    pub fn valid_on(&self, day: NaiveDate) -> bool {
+        self.valid_from.is_none_or(|f| f <= day) && self.valid_until.is_none_or(|u| day <= u)
+    }
+}
+
+fn check_name(errors: &mut Collector, field: &str, value: &str) {
+    let chars = value.trim().chars().count();
+    errors.check(chars > 0, field, || "must not be empty".into());
+    errors.check(chars <= MAX_NAME_CHARS, field, || format!("must be at most {MAX_NAME_CHARS} characters"));
+}
+
+fn check_text(errors: &mut Collector, field: &str, value: &str) {
+    errors.check(value.chars().count() <= MAX_TEXT_CHARS, field, || {
+        format!("must be at most {MAX_TEXT_CHARS} characters")
+    });
+}
+
+/// NACE Rev.2 sections and the divisions (two-digit codes) each contains.
+const NACE_SECTIONS: [(char, u8, u8); 21] = [
+    ('A', 1, 3), ('B', 5, 9), ('C', 10, 33), ('D', 35, 35), ('E', 36, 39), ('F', 41, 43), ('G', 45, 47),
+    ('H', 49, 53), ('I', 55, 56), ('J', 58, 63), ('K', 64, 66), ('L', 68, 68), ('M', 69, 75), ('N', 77, 82),
+    ('O', 84, 84), ('P', 85, 85), ('Q', 86, 88), ('R', 90, 93), ('S', 94, 96), ('T', 97, 98), ('U', 99, 99),
+];
+
+/// Accepts `10`, `10.5`, `10.51` or the same with the section letter (`C10.51`); returns the code
+/// with its section letter.
+pub fn normalise_nace(code: &str) -> Result<String, String> {
+    let code = code.trim().to_ascii_uppercase();
+    let bad = || format!("'{code}' is not a NACE Rev.2 code such as C10.51 or 35.30");
+    let (letter, digits) = match code.chars().next() {
+        Some(c) if c.is_ascii_alphabetic() => (Some(c), &code[1..]),
+        Some(_) => (None, code.as_str()),
+        None => return Err("must not be empty; give a NACE Rev.2 code such as C10.51".into()),
+    };
+    let (division, rest) = digits.split_once('.').unwrap_or((digits, ""));
+    if division.len() != 2 || !division.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    if rest.len() > 2 || !rest.bytes().all(|b| b.is_ascii_digit()) || (digits.contains('.') && rest.is_empty()) {
+        return Err(bad());
+    }
+    let division: u8 = division.parse().map_err(|_| bad())?;
+    let section = NACE_SECTIONS
+        .iter()
+        .find(|(_, lo, hi)| (*lo..=*hi).contains(&division))
+        .map(|(s, _, _)| *s)
+        .ok_or_else(|| format!("'{code}': {division:02} is not a NACE Rev.2 division"))?;
+    if letter.is_some_and(|l| l != section) {
+        return Err(format!("'{code}': division {division:02} belongs to section {section}"));
+    }
+    Ok(format!("{section}{digits}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nace_codes_gain_their_section() {
+        assert_eq!(normalise_nace("11.05").as_deref(), Ok("C11.05"));
+        assert_eq!(normalise_nace("c11.05").as_deref(), Ok("C11.05"));
+        assert_eq!(normalise_nace("35").as_deref(), Ok("D35"));
+        for bad in ["", "4", "04.1", "B11.05", "11.", "11.123", "xx"] {
+            assert!(normalise_nace(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn business_errors_name_every_field() {
+        let draft = BusinessDraft {
+            name: " ".into(),
+            industry: "99.99.9".into(),
+            description: String::new(),
+            contact: Contact { email: Some("nope".into()), ..Contact::default() },
+            website: Some("ftp://x".into()),
+        };
+        let err = draft.validate().expect_err("invalid");
+        let fields: Vec<_> = err.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "industry", "contact.email", "website"]);
+    }
+}

@@ -1,0 +1,244 @@
+//! Weekly time profiles: 168 hourly availability values in 0..=1 (Monday 00:00 first), given either
+//! as the raw hours or as a compact schedule such as `Mon-Fri 06:00-22:00; Sat 08:00-12:00`.
+
+use serde::{Deserialize, Serialize};
+
+pub const HOURS_PER_WEEK: usize = 168;
+/// Mean number of weeks in a Gregorian year (365.2425 / 7).
+pub const WEEKS_PER_YEAR: f64 = 52.1775;
+
+const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// Share of each hour of the week during which a flow is available (supply) or required (demand).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<f32>", into = "Vec<f32>")]
+pub struct WeeklyProfile(Box<[f32; HOURS_PER_WEEK]>);
+
+impl Default for WeeklyProfile {
+    fn default() -> Self {
+        Self::constant(1.0)
+    }
+}
+
+impl TryFrom<Vec<f32>> for WeeklyProfile {
+    type Error = String;
+    fn try_from(values: Vec<f32>) -> Result<Self, String> {
+        Self::from_hours(&values.iter().map(|v| f64::from(*v)).collect::<Vec<_>>())
+    }
+}
+
+impl From<WeeklyProfile> for Vec<f32> {
+    fn from(p: WeeklyProfile) -> Self {
+        p.0.to_vec()
+    }
+}
+
+impl WeeklyProfile {
+    pub fn constant(level: f32) -> Self {
+        Self(Box::new([level; HOURS_PER_WEEK]))
+    }
+
+    pub fn hours(&self) -> &[f32; HOURS_PER_WEEK] {
+        &self.0
+    }
+
+    /// From 168 values in 0..=1.
+    pub fn from_hours(values: &[f64]) -> Result<Self, String> {
+        if values.len() != HOURS_PER_WEEK {
+            return Err(format!("must have {HOURS_PER_WEEK} hourly values, got {}", values.len()));
+        }
+        let mut hours = [0f32; HOURS_PER_WEEK];
+        for (i, v) in values.iter().enumerate() {
+            if !v.is_finite() || !(0.0..=1.0).contains(v) {
+                return Err(format!("hour {i} is {v}; every value must be between 0 and 1"));
+            }
+            hours[i] = *v as f32;
+        }
+        Ok(Self(Box::new(hours)))
+    }
+
+    /// Parses a schedule: `24/7`, or `;`-separated segments `DAYS [HH:MM-HH:MM[,HH:MM-HH:MM]] [@LEVEL]`
+    /// where DAYS is `Mon`, `Mon-Fri`, `Sat,Sun`, `daily` or `weekdays`/`weekends`. A segment without
+    /// times covers whole days; an end before the start runs past midnight; `24:00` is allowed as an end;
+    /// `@0.5` sets the level (default 1). Later segments overwrite earlier ones hour by hour.
+    pub fn parse_schedule(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("schedule is empty".into());
+        }
+        let lower = text.to_ascii_lowercase();
+        if matches!(lower.as_str(), "24/7" | "always" | "continuous") {
+            return Ok(Self::constant(1.0));
+        }
+        let mut hours = [0f32; HOURS_PER_WEEK];
+        for segment in lower.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            let (body, level) = match segment.split_once('@') {
+                Some((body, level)) => {
+                    let level: f32 = level.trim().parse().map_err(|_| {
+                        format!("level '{}' in '{segment}' is not a number", level.trim())
+                    })?;
+                    if !(0.0..=1.0).contains(&level) {
+                        return Err(format!("level {level} in '{segment}' must be between 0 and 1"));
+                    }
+                    (body.trim(), level)
+                }
+                None => (segment, 1.0),
+            };
+            let mut parts = body.split_whitespace();
+            let days = parse_days(parts.next().unwrap_or_default())
+                .map_err(|e| format!("{e} in '{segment}'"))?;
+            let ranges: Vec<(f64, f64)> = match parts.next() {
+                None => vec![(0.0, 24.0)],
+                Some(times) => times
+                    .split(',')
+                    .map(parse_time_range)
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("{e} in '{segment}'"))?,
+            };
+            if let Some(extra) = parts.next() {
+                return Err(format!("unexpected '{extra}' in '{segment}'"));
+            }
+            for day in days {
+                for &(start, end) in &ranges {
+                    // A range past midnight spills into the next day (Sunday wraps to Monday).
+                    let end = if end <= start { end + 24.0 } else { end };
+                    for h in 0..48usize {
+                        let overlap = (end.min(h as f64 + 1.0) - start.max(h as f64)).clamp(0.0, 1.0);
+                        if overlap > 0.0 {
+                            hours[(day * 24 + h) % HOURS_PER_WEEK] = level * overlap as f32;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Self(Box::new(hours)))
+    }
+
+    /// Sum of the 168 values: equivalent full-load hours per week.
+    pub fn hours_per_week(&self) -> f64 {
+        self.0.iter().map(|v| f64::from(*v)).sum()
+    }
+
+    /// Equivalent full-load hours per year.
+    pub fn hours_per_year(&self) -> f64 {
+        self.hours_per_week() * WEEKS_PER_YEAR
+    }
+
+    /// Temporal overlap: Σ min(supply_h, demand_h) / Σ demand_h over the week, in 0..=1
+    /// (DESIGN §2.3). A need with no demand hours overlaps nothing.
+    pub fn overlap_with_demand(&self, demand: &WeeklyProfile) -> f64 {
+        let demand_sum = demand.hours_per_week();
+        if demand_sum <= 0.0 {
+            return 0.0;
+        }
+        let covered: f64 =
+            self.0.iter().zip(demand.0.iter()).map(|(s, d)| f64::from(s.min(*d))).sum();
+        (covered / demand_sum).clamp(0.0, 1.0)
+    }
+}
+
+fn parse_days(spec: &str) -> Result<Vec<usize>, String> {
+    match spec {
+        "" => return Err("missing days".into()),
+        "daily" | "everyday" | "all" => return Ok((0..7).collect()),
+        "weekdays" => return Ok((0..5).collect()),
+        "weekends" | "weekend" => return Ok(vec![5, 6]),
+        _ => {}
+    }
+    let mut days = Vec::new();
+    for item in spec.split(',') {
+        match item.split_once('-') {
+            Some((from, to)) => {
+                let (from, to) = (day_index(from)?, day_index(to)?);
+                let mut d = from;
+                loop {
+                    days.push(d);
+                    if d == to {
+                        break;
+                    }
+                    d = (d + 1) % 7;
+                }
+            }
+            None => days.push(day_index(item)?),
+        }
+    }
+    Ok(days)
+}
+
+fn day_index(name: &str) -> Result<usize, String> {
+    let name = name.trim();
+    DAY_NAMES
+        .iter()
+        .position(|d| name.len() >= 3 && d.starts_with(&name[..3.min(name.len())]))
+        .ok_or_else(|| format!("unknown day '{name}' (use Mon..Sun)"))
+}
+
+fn parse_time_range(range: &str) -> Result<(f64, f64), String> {
+    let (start, end) =
+        range.split_once('-').ok_or_else(|| format!("time range '{range}' must look like 06:00-22:00"))?;
+    let (start, end) = (parse_time(start)?, parse_time(end)?);
+    if start >= 24.0 {
+        return Err(format!("start time in '{range}' must be before 24:00"));
+    }
+    if start == end {
+        return Err(format!("time range '{range}' is empty"));
+    }
+    Ok((start, end))
+}
+
+fn parse_time(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let (h, m) = text.split_once(':').unwrap_or((text, "0"));
+    let (h, m): (u32, u32) = match (h.parse(), m.parse()) {
+        (Ok(h), Ok(m)) => (h, m),
+        _ => return Err(format!("time '{text}' must look like HH:MM")),
+    };
+    if m >= 60 || h > 24 || (h == 24 && m > 0) {
+        return Err(format!("time '{text}' is not a time of day"));
+    }
+    Ok(f64::from(h) + f64::from(m) / 60.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weekday_day_shift_has_80_hours() {
+        let p = WeeklyProfile::parse_schedule("Mon-Fri 06:00-22:00").expect("valid");
+        assert_eq!(p.hours_per_week(), 80.0);
+        assert_eq!(p.hours()[6], 1.0);
+        assert_eq!(p.hours()[5], 0.0);
+        assert_eq!(p.hours()[5 * 24 + 6], 0.0, "saturday is off");
+    }
+
+    #[test]
+    fn night_shift_wraps_past_midnight_and_sunday_wraps_to_monday() {
+        let p = WeeklyProfile::parse_schedule("Sun 22:00-06:00").expect("valid");
+        assert_eq!(p.hours_per_week(), 8.0);
+        assert_eq!(p.hours()[0], 1.0, "monday 00:00 belongs to sunday's night shift");
+    }
+
+    #[test]
+    fn levels_half_hours_and_several_segments() {
+        let p = WeeklyProfile::parse_schedule("daily @0.5; Mon 08:30-09:00").expect("valid");
+        assert_eq!(p.hours()[8], 0.5);
+        assert_eq!(p.hours()[30], 0.5);
+        assert_eq!(WeeklyProfile::parse_schedule("24/7").expect("valid").hours_per_week(), 168.0);
+    }
+
+    #[test]
+    fn bad_schedules_say_what_is_wrong() {
+        for bad in ["", "Funday 06:00-07:00", "Mon 25:00-26:00", "Mon 06:00", "Mon 06:00-06:00", "Mon @2"] {
+            assert!(WeeklyProfile::parse_schedule(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn overlap_of_day_supply_with_round_the_clock_demand() {
+        let day = WeeklyProfile::parse_schedule("daily 08:00-20:00").expect("valid");
+        let always = WeeklyProfile::constant(1.0);
+        assert!((day.overlap_with_demand(&always) - 0.5).abs() < 1e-9);
+        assert!((always.overlap_with_demand(&day) - 1.0).abs() < 1e-9);
+    }
+}
