@@ -1,1 +1,53 @@
-//! placeholder
+//! Symbiont's HTTP API: `/api/v1` over axum, with problem+json errors (RFC 9457), request ids,
+//! tracing, body limits and timeouts. Handlers are thin; use cases live in [`service`].
+
+pub mod error;
+pub mod extract;
+mod routes;
+pub mod service;
+pub mod state;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use state::{AppState, HttpSettings, SharedState};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP application with its middleware.
+pub fn app(state: SharedState) -> Router {
+    let http = state.http.clone();
+    routes::router()
+        .with_state(state)
+        .layer(axum::middleware::map_response(error::problem_for_bare_errors))
+        .layer(DefaultBodyLimit::max(http.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, http.request_timeout))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            tracing::error!("a handler panicked");
+            error::ApiError::Internal("handler panicked".into()).into_response_boxed()
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+impl error::ApiError {
+    fn into_response_boxed(self) -> axum::response::Response {
+        axum::response::IntoResponse::into_response(self)
+    }
+}
+
+/// Builds the shared state.
+pub fn state(store: Arc<dyn symbiont_store::Store>, taxonomy: Arc<symbiont_core::Taxonomy>, http: HttpSettings) -> SharedState {
+    Arc::new(AppState { store, taxonomy, write_lock: tokio::sync::Mutex::new(()), http })
+}

@@ -1,1 +1,147 @@
-//! placeholder
+//! The Store port: how Symbiont keeps businesses, sites and flows (and, later, people's decisions on
+//! matches), plus its adapters. `sqlite` is the embedded default.
+//!
+//! The port speaks domain types only; SQL dialects stay inside each adapter. Every write is one
+//! transaction; updates are optimistic (the caller states the version it read).
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use symbiont_core::{Business, Direction, Flow, FlowStatus, GeoPoint, Site};
+use uuid::Uuid;
+
+/// Which kind of entity an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Business,
+    Site,
+    Flow,
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Entity::Business => "business",
+            Entity::Site => "site",
+            Entity::Flow => "flow",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{entity} {id} not found")]
+    NotFound { entity: Entity, id: Uuid },
+    #[error("{entity} {id} was changed meanwhile (now version {current}, you had {expected})")]
+    VersionConflict { entity: Entity, id: Uuid, expected: i64, current: i64 },
+    #[error("{entity} {id} already exists")]
+    AlreadyExists { entity: Entity, id: Uuid },
+    #[error("cannot open the store: {0}")]
+    Open(String),
+    #[error("store unavailable: {0}")]
+    Unavailable(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored {entity} {id} cannot be read: {reason}")]
+    Corrupt { entity: Entity, id: String, reason: String },
+}
+
+/// A page request: up to `limit` items after `after` (an id from the previous page's cursor).
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub after: Option<Uuid>,
+    pub limit: u32,
+}
+
+/// One page of results; `next_cursor` is present when there may be more.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<Uuid>,
+}
+
+/// A circle for `near` filters.
+#[derive(Debug, Clone, Copy)]
+pub struct Near {
+    pub center: GeoPoint,
+    pub radius_km: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BusinessFilter {
+    /// NACE code prefix, e.g. `C11` or `C11.05`.
+    pub industry: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SiteFilter {
+    pub business_id: Option<Uuid>,
+    pub near: Option<Near>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FlowFilter {
+    pub direction: Option<Direction>,
+    pub category: Option<String>,
+    pub business_id: Option<Uuid>,
+    pub site_id: Option<Uuid>,
+    pub status: Option<FlowStatus>,
+    pub near: Option<Near>,
+}
+
+/// What a cascading delete removed, so derived state (the matching engine) can follow.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Removed {
+    pub site_ids: Vec<Uuid>,
+    pub flow_ids: Vec<Uuid>,
+}
+
+/// A flow with the location of its site: what the matching engine needs.
+#[derive(Debug, Clone)]
+pub struct LocatedFlow {
+    pub flow: Flow,
+    pub location: GeoPoint,
+}
+
+/// Counts for summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub businesses: u64,
+    pub sites: u64,
+    pub offers: u64,
+    pub needs: u64,
+}
+
+/// The persistence port. Adapters: [`sqlite::SqliteStore`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap reachability check for readiness probes.
+    async fn ping(&self) -> Result<(), StoreError>;
+    async fn counts(&self) -> Result<Counts, StoreError>;
+
+    async fn insert_business(&self, business: &Business) -> Result<(), StoreError>;
+    async fn get_business(&self, id: Uuid) -> Result<Option<Business>, StoreError>;
+    async fn list_businesses(&self, filter: &BusinessFilter, page: PageRequest) -> Result<Page<Business>, StoreError>;
+    /// Replaces the business if it is still at `business.version - 1`.
+    async fn update_business(&self, business: &Business) -> Result<(), StoreError>;
+    /// Deletes the business with its sites and flows.
+    async fn delete_business(&self, id: Uuid) -> Result<Removed, StoreError>;
+
+    async fn insert_site(&self, site: &Site) -> Result<(), StoreError>;
+    async fn get_site(&self, id: Uuid) -> Result<Option<Site>, StoreError>;
+    async fn list_sites(&self, filter: &SiteFilter, page: PageRequest) -> Result<Page<Site>, StoreError>;
+    async fn update_site(&self, site: &Site) -> Result<(), StoreError>;
+    async fn delete_site(&self, id: Uuid) -> Result<Removed, StoreError>;
+
+    async fn insert_flow(&self, flow: &Flow) -> Result<(), StoreError>;
+    async fn get_flow(&self, id: Uuid) -> Result<Option<Flow>, StoreError>;
+    async fn list_flows(&self, filter: &FlowFilter, page: PageRequest) -> Result<Page<Flow>, StoreError>;
+    async fn update_flow(&self, flow: &Flow) -> Result<(), StoreError>;
+    async fn delete_flow(&self, id: Uuid) -> Result<Removed, StoreError>;
+    /// Every flow with its site's location, for rebuilding the matching engine.
+    async fn all_located_flows(&self) -> Result<Vec<LocatedFlow>, StoreError>;
+
+    /// Inserts a whole dataset (businesses, sites, flows) in one transaction: all or nothing.
+    async fn insert_batch(&self, businesses: &[Business], sites: &[Site], flows: &[Flow]) -> Result<(), StoreError>;
+}

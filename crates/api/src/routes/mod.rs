@@ -1,0 +1,62 @@
+//! HTTP routes of `/api/v1` and the probes, and small response helpers shared by the handlers.
+
+mod businesses;
+mod categories;
+mod flows;
+mod health;
+mod sites;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+
+use crate::extract::etag;
+use crate::state::SharedState;
+
+pub fn router() -> Router<SharedState> {
+    let v1 = Router::new()
+        .route("/businesses", get(businesses::list).post(businesses::create))
+        .route("/businesses/{id}", get(businesses::get).patch(businesses::update).delete(businesses::delete))
+        .route("/businesses/{id}/sites", get(sites::list_of_business).post(sites::create))
+        .route("/businesses/{id}/flows", get(flows::list_of_business))
+        .route("/sites", get(sites::list))
+        .route("/sites/{id}", get(sites::get).patch(sites::update).delete(sites::delete))
+        .route("/flows", get(flows::list).post(flows::create))
+        .route("/flows/{id}", get(flows::get).patch(flows::update).delete(flows::delete))
+        .route("/categories", get(categories::list))
+        .route("/categories/{code}", get(categories::get));
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route("/openapi.json", get(health::openapi))
+}
+
+/// A JSON body with an `ETag` of the entity's version, and a `Location` when it was just created.
+fn entity<T: Serialize>(status: StatusCode, value: &T, version: i64, location: Option<String>) -> Response {
+    let mut response = (status, axum::Json(value)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(tag) = HeaderValue::from_str(&etag(version)) {
+        headers.insert(header::ETAG, tag);
+    }
+    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// Whether the client asked for GeoJSON.
+fn wants_geojson(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/geo+json"))
+}
+
+fn geojson(value: serde_json::Value) -> Response {
+    let mut response = axum::Json(value).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"));
+    response
+}
