@@ -4,6 +4,7 @@
 //! This crate does no I/O (beyond parsing a taxonomy text handed to it) and knows nothing of HTTP,
 //! databases or async runtimes; every other crate builds on it.
 
+pub mod decision;
 pub mod error;
 pub mod geo;
 pub mod model;
@@ -11,6 +12,7 @@ pub mod profile;
 pub mod taxonomy;
 pub mod units;
 
+pub use decision::{MatchDecision, MatchStatus};
 pub use error::{FieldError, ValidationError};
 pub use geo::{GeoPoint, haversine_km};
 pub use model::{

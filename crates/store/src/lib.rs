@@ -8,7 +8,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use symbiont_core::{Business, Direction, Flow, FlowStatus, GeoPoint, Site};
+use symbiont_core::{Business, Direction, Flow, FlowStatus, GeoPoint, MatchDecision, Site};
 use uuid::Uuid;
 
 /// Which kind of entity an error is about.
@@ -17,6 +17,7 @@ pub enum Entity {
     Business,
     Site,
     Flow,
+    MatchDecision,
 }
 
 impl std::fmt::Display for Entity {
@@ -25,6 +26,7 @@ impl std::fmt::Display for Entity {
             Entity::Business => "business",
             Entity::Site => "site",
             Entity::Flow => "flow",
+            Entity::MatchDecision => "match decision",
         })
     }
 }
@@ -141,6 +143,11 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_flow(&self, id: Uuid) -> Result<Removed, StoreError>;
     /// Every flow with its site's location, for rebuilding the matching engine.
     async fn all_located_flows(&self) -> Result<Vec<LocatedFlow>, StoreError>;
+
+    /// Every stored decision on a match (loaded at start; the set is small next to the matches).
+    async fn all_decisions(&self) -> Result<Vec<MatchDecision>, StoreError>;
+    /// Saves decisions in one transaction. Version 1 inserts; version n replaces version n - 1.
+    async fn save_decisions(&self, decisions: &[MatchDecision]) -> Result<(), StoreError>;
 
     /// Inserts a whole dataset (businesses, sites, flows) in one transaction: all or nothing.
     async fn insert_batch(&self, businesses: &[Business], sites: &[Site], flows: &[Flow]) -> Result<(), StoreError>;

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
-use symbiont_core::{Business, Flow, GeoPoint, Site, haversine_km};
+use symbiont_core::{Business, Flow, GeoPoint, MatchDecision, Site, haversine_km};
 use uuid::Uuid;
 
 use crate::{
@@ -502,6 +502,53 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn all_decisions(&self) -> Result<Vec<MatchDecision>, StoreError> {
+        let rows = sqlx::query("SELECT match_id, doc FROM match_decisions ORDER BY match_id").fetch_all(&self.reader).await?;
+        rows.iter().map(|r| decode(Entity::MatchDecision, r.get::<&str, _>(0), r.get::<&str, _>(1))).collect()
+    }
+
+    async fn save_decisions(&self, decisions: &[MatchDecision]) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        for d in decisions {
+            let id = d.match_id;
+            let result = if d.version == 1 {
+                sqlx::query(
+                    "INSERT INTO match_decisions (match_id, offer_business_id, need_business_id, status, version, doc)
+                     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (match_id) DO NOTHING",
+                )
+                .bind(id.to_string())
+                .bind(d.offer_business_id.to_string())
+                .bind(d.need_business_id.to_string())
+                .bind(d.status.as_str())
+                .bind(d.version)
+                .bind(encode(d))
+                .execute(&mut *tx)
+                .await?
+            } else {
+                sqlx::query("UPDATE match_decisions SET status = ?, version = ?, doc = ? WHERE match_id = ? AND version = ?")
+                    .bind(d.status.as_str())
+                    .bind(d.version)
+                    .bind(encode(d))
+                    .bind(id.to_string())
+                    .bind(d.version - 1)
+                    .execute(&mut *tx)
+                    .await?
+            };
+            if result.rows_affected() == 0 {
+                let current: Option<i64> = sqlx::query_scalar("SELECT version FROM match_decisions WHERE match_id = ?")
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                return Err(match current {
+                    Some(current) => StoreError::VersionConflict { entity: Entity::MatchDecision, id, expected: d.version - 1, current },
+                    None => StoreError::NotFound { entity: Entity::MatchDecision, id },
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn insert_batch(&self, businesses: &[Business], sites: &[Site], flows: &[Flow]) -> Result<(), StoreError> {

@@ -147,7 +147,33 @@ async fn a_failing_batch_writes_nothing(store: &dyn Store) {
     assert!(store.get_business(b.id).await.expect("get").is_none());
 }
 
+async fn decisions_keep_versions(store: &dyn Store) {
+    use symbiont_core::{MatchDecision, MatchStatus};
+    let mut decision = MatchDecision {
+        match_id: Uuid::now_v7(),
+        offer_flow_id: Uuid::now_v7(),
+        need_flow_id: Uuid::now_v7(),
+        offer_business_id: Uuid::now_v7(),
+        need_business_id: Uuid::now_v7(),
+        status: MatchStatus::Contacted,
+        status_before_expiry: None,
+        expired_reason: None,
+        last_match: None,
+        note: Some("called them".into()),
+        version: 1,
+        updated_at: Utc::now(),
+    };
+    store.save_decisions(std::slice::from_ref(&decision)).await.expect("insert");
+    assert!(matches!(store.save_decisions(std::slice::from_ref(&decision)).await, Err(StoreError::VersionConflict { .. })));
+    decision.status = MatchStatus::Negotiating;
+    decision.version = 2;
+    store.save_decisions(std::slice::from_ref(&decision)).await.expect("update");
+    let all = store.all_decisions().await.expect("all");
+    assert_eq!(all.iter().find(|d| d.match_id == decision.match_id), Some(&decision));
+}
+
 async fn run_all(store: &dyn Store) {
+    decisions_keep_versions(store).await;
     store.ping().await.expect("ping");
     crud_and_versions(store).await;
     children_need_parents_and_cascade(store).await;
