@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod matching;
 mod routes;
 pub mod service;
 pub mod state;
@@ -47,7 +48,15 @@ impl error::ApiError {
     }
 }
 
-/// Builds the shared state.
-pub fn state(store: Arc<dyn symbiont_store::Store>, taxonomy: Arc<symbiont_core::Taxonomy>, http: HttpSettings) -> SharedState {
-    Arc::new(AppState { store, taxonomy, write_lock: tokio::sync::Mutex::new(()), http })
+/// Builds the shared state: rebuilds the matching engine from the store and reconciles decisions.
+pub async fn state(
+    store: Arc<dyn symbiont_store::Store>,
+    taxonomy: Arc<symbiont_core::Taxonomy>,
+    matching: symbiont_matching::MatchingConfig,
+    http: HttpSettings,
+) -> Result<SharedState, error::ApiError> {
+    let engine = symbiont_matching::Engine::new(taxonomy.clone(), matching)
+        .map_err(|e| error::ApiError::Internal(format!("matching configuration: {e}")))?;
+    let matching = matching::Matching::start(store.as_ref(), engine).await?;
+    Ok(Arc::new(AppState { store, taxonomy, write_lock: tokio::sync::Mutex::new(()), matching, http }))
 }

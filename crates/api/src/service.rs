@@ -8,7 +8,8 @@ use chrono::Utc;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use symbiont_core::model::FlowIdentity;
-use symbiont_core::{Business, BusinessDraft, Flow, FlowDraft, Site, SiteDraft};
+use symbiont_core::{Business, BusinessDraft, Flow, FlowDraft, GeoPoint, MatchStatus, Site, SiteDraft};
+use symbiont_matching::MatchDiff;
 use symbiont_store::{Entity, Removed, StoreError};
 use uuid::Uuid;
 
@@ -91,7 +92,7 @@ impl AppState {
     pub async fn delete_business(&self, id: Uuid) -> Result<(), ApiError> {
         let _writing = self.write_lock.lock().await;
         let removed = self.store.delete_business(id).await?;
-        self.engine_remove(&removed);
+        self.engine_remove(&removed).await;
         Ok(())
     }
 
@@ -110,7 +111,7 @@ impl AppState {
         let site = draft.into_site(id, current.business_id, current.version + 1, current.created_at, Utc::now());
         self.store.update_site(&site).await?;
         if site.location != current.location {
-            self.engine_move_site(site.id, site.location);
+            self.engine_move_site(site.id, site.location).await;
         }
         Ok(site)
     }
@@ -118,7 +119,7 @@ impl AppState {
     pub async fn delete_site(&self, id: Uuid) -> Result<(), ApiError> {
         let _writing = self.write_lock.lock().await;
         let removed = self.store.delete_site(id).await?;
-        self.engine_remove(&removed);
+        self.engine_remove(&removed).await;
         Ok(())
     }
 
@@ -140,7 +141,7 @@ impl AppState {
             StoreError::NotFound { entity: Entity::Site, id } => ApiError::invalid("site_id", format!("no site with id {id}")),
             other => other.into(),
         })?;
-        self.engine_upsert(&flow, site.location);
+        self.engine_upsert(&flow, site.location).await;
         Ok(flow)
     }
 
@@ -159,27 +160,60 @@ impl AppState {
         let flow = draft.validate(&self.taxonomy, identity)?;
         let _writing = self.write_lock.lock().await;
         self.store.update_flow(&flow).await?;
-        self.engine_upsert(&flow, site.location);
+        self.engine_upsert(&flow, site.location).await;
         Ok(flow)
     }
 
     pub async fn delete_flow(&self, id: Uuid) -> Result<(), ApiError> {
         let _writing = self.write_lock.lock().await;
         let removed = self.store.delete_flow(id).await?;
-        self.engine_remove(&removed);
+        self.engine_remove(&removed).await;
         Ok(())
     }
 
-    /// Removes the flows a delete cascaded to from the engine.
-    fn engine_remove(&self, removed: &Removed) {
-        let _ = removed;
+    /// Removes the flows a delete cascaded to from the engine and records the expiries.
+    async fn engine_remove(&self, removed: &Removed) {
+        if removed.flow_ids.is_empty() {
+            return;
+        }
+        let diff = self.matching.apply(|engine| engine.remove_flows(&removed.flow_ids));
+        self.record(&diff).await;
     }
 
-    fn engine_upsert(&self, flow: &Flow, location: symbiont_core::GeoPoint) {
-        let _ = (flow, location);
+    async fn engine_upsert(&self, flow: &Flow, location: GeoPoint) {
+        let diff = self.matching.upsert(flow.clone(), location);
+        self.record(&diff).await;
     }
 
-    fn engine_move_site(&self, site_id: Uuid, location: symbiont_core::GeoPoint) {
-        let _ = (site_id, location);
+    async fn engine_move_site(&self, site_id: Uuid, location: GeoPoint) {
+        let diff = self.matching.apply(|engine| engine.move_site(site_id, location));
+        self.record(&diff).await;
+    }
+
+    /// Stores the expiries and revivals a diff implies. The entity write has already committed, so
+    /// a failure here is logged, not returned: the start-up reconciliation repairs the decisions.
+    async fn record(&self, diff: &MatchDiff) {
+        let decisions = self.matching.decisions_for(diff);
+        if decisions.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store.save_decisions(&decisions).await {
+            tracing::error!(%error, count = decisions.len(), "match expiries not stored; reconciled at next start");
+        }
+    }
+
+    /// Moves a match along its lifecycle on behalf of a person.
+    pub async fn decide_match(
+        &self,
+        id: Uuid,
+        status: MatchStatus,
+        note: Option<String>,
+        if_match: Option<i64>,
+    ) -> Result<Value, ApiError> {
+        let _writing = self.write_lock.lock().await;
+        let decision = self.matching.decide(id, status, note, if_match)?;
+        self.store.save_decisions(std::slice::from_ref(&decision)).await?;
+        self.matching.remember(decision);
+        self.matching.one(id).ok_or_else(|| ApiError::NotFound(format!("match {id} not found")))
     }
 }

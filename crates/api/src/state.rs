@@ -23,6 +23,7 @@ pub struct AppState {
     pub taxonomy: Arc<Taxonomy>,
     /// Serialises writes that change matching inputs, so the engine sees them in commit order.
     pub write_lock: tokio::sync::Mutex<()>,
+    pub matching: crate::matching::Matching,
     pub http: HttpSettings,
 }
 

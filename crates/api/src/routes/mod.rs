@@ -4,6 +4,7 @@ mod businesses;
 mod categories;
 mod flows;
 mod health;
+mod matches;
 mod sites;
 
 use axum::Router;
@@ -21,6 +22,11 @@ pub fn router() -> Router<SharedState> {
         .route("/businesses/{id}", get(businesses::get).patch(businesses::update).delete(businesses::delete))
         .route("/businesses/{id}/sites", get(sites::list_of_business).post(sites::create))
         .route("/businesses/{id}/flows", get(flows::list_of_business))
+        .route("/businesses/{id}/matches", get(matches::of_business))
+        .route("/flows/{id}/matches", get(matches::of_flow))
+        .route("/matches", get(matches::list))
+        .route("/matches/{id}", get(matches::get).patch(matches::update))
+        .route("/stats", get(matches::stats))
         .route("/sites", get(sites::list))
         .route("/sites/{id}", get(sites::get).patch(sites::update).delete(sites::delete))
         .route("/flows", get(flows::list).post(flows::create))

@@ -1,0 +1,432 @@
+//! Matches as the API serves them: the engine's live matches joined with people's decisions, the
+//! lifecycle transitions, expiry and revival driven by the engine's diffs, and the summary figures.
+//!
+//! The engine's state is derived and rebuilt at start; decisions are stored. Every removed match
+//! becomes an `expired` decision that keeps the last figures and the reason; if the pair holds again
+//! it returns to the status it had.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::Value;
+use symbiont_core::{GeoPoint, MatchDecision, MatchStatus};
+use symbiont_matching::{Engine, FlowInput, Match, MatchDiff};
+use symbiont_store::Store;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// The engine plus the decisions, each behind its own lock. Engine operations are CPU-only and short
+/// (under a millisecond per change), so a std lock is right; rebuilds happen before serving starts.
+pub struct Matching {
+    engine: RwLock<Engine>,
+    decisions: RwLock<HashMap<Uuid, MatchDecision>>,
+}
+
+/// One match as served: the engine's figures plus its lifecycle state.
+#[derive(Serialize)]
+pub struct MatchView<'a> {
+    #[serde(flatten)]
+    pub figures: Figures<'a>,
+    pub status: MatchStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expired_reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'a str>,
+    /// Version of the decision (0 while nobody acted on the match); the ETag for `If-Match`.
+    pub decision_version: i64,
+}
+
+/// A live match, or the last figures kept with an expired decision.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Figures<'a> {
+    Live(Arc<Match>),
+    Kept(&'a Value),
+}
+
+/// How a list of matches is ordered (always descending, ties by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchSort {
+    Score,
+    Savings,
+    Co2,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MatchFilter {
+    pub business_id: Option<Uuid>,
+    pub flow_id: Option<Uuid>,
+    /// A category code or family prefix (`heat`), on either side.
+    pub category: Option<String>,
+    pub min_score: Option<f64>,
+    pub status: Option<MatchStatus>,
+}
+
+/// Position in a sorted list: the sort key's bits and the id of the last item served.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MatchCursor {
+    key: f64,
+    id: Uuid,
+}
+
+impl MatchCursor {
+    pub fn encode(&self) -> String {
+        format!("{:016x}.{}", self.key.to_bits(), self.id.simple())
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (bits, id) = text.split_once('.')?;
+        Some(Self { key: f64::from_bits(u64::from_str_radix(bits, 16).ok()?), id: Uuid::parse_str(id).ok()? })
+    }
+}
+
+/// A page of matches, serialized while the locks are held.
+#[derive(Serialize)]
+pub struct MatchPage<'a> {
+    pub items: Vec<MatchView<'a>>,
+    pub next_cursor: Option<String>,
+}
+
+fn category_matches(filter: &str, code: &str) -> bool {
+    code == filter || (code.starts_with(filter) && code.as_bytes().get(filter.len()) == Some(&b'.'))
+}
+
+fn sort_key(sort: MatchSort, score: f64, savings: f64, co2: f64) -> f64 {
+    match sort {
+        MatchSort::Score => score,
+        MatchSort::Savings => savings,
+        MatchSort::Co2 => co2,
+    }
+}
+
+fn kept_number(value: &Value, field: &str) -> f64 {
+    value.get(field).and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+fn kept_str<'a>(value: &'a Value, field: &str) -> &'a str {
+    value.get(field).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Figures summed over matches.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Totals {
+    pub matches: usize,
+    pub savings_eur_per_year: f64,
+    pub co2_t_per_year: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchSummary {
+    pub by_status: HashMap<MatchStatus, usize>,
+    /// Each need's best-scoring live match, scaled to what allocation leaves it.
+    pub potential: Totals,
+    /// Live matches people agreed on.
+    pub agreed: Totals,
+}
+
+impl Matching {
+    /// Rebuilds the engine from the store and reconciles stored decisions with it: a decided pair that
+    /// no longer holds is expired, an expired pair that holds again is revived.
+    pub async fn start(store: &dyn Store, mut engine: Engine) -> Result<Self, ApiError> {
+        let flows = store.all_located_flows().await?;
+        let inputs: Vec<FlowInput> = flows.into_iter().map(|f| FlowInput::new(f.flow, f.location)).collect();
+        let started = std::time::Instant::now();
+        let flow_count = inputs.len();
+        let engine = tokio::task::spawn_blocking(move || {
+            engine.rebuild(inputs);
+            engine
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("engine rebuild failed: {e}")))?;
+        tracing::info!(flows = flow_count, matches = engine.match_count(), elapsed_ms = started.elapsed().as_millis() as u64, "matching engine rebuilt");
+        let mut decisions: HashMap<Uuid, MatchDecision> =
+            store.all_decisions().await?.into_iter().map(|d| (d.match_id, d)).collect();
+        let mut changed = Vec::new();
+        for decision in decisions.values_mut() {
+            let live = engine.get(decision.match_id);
+            let update = match (decision.status, live) {
+                (MatchStatus::Expired, Some(m)) => Some(revived(decision, m)),
+                (status, None) if status != MatchStatus::Expired => {
+                    Some(expired(decision, "no longer satisfies the hard constraints (found at start-up)", None))
+                }
+                _ => None,
+            };
+            if let Some(update) = update {
+                *decision = update.clone();
+                changed.push(update);
+            }
+        }
+        if !changed.is_empty() {
+            store.save_decisions(&changed).await?;
+            tracing::info!(decisions = changed.len(), "decisions reconciled with the rebuilt engine");
+        }
+        Ok(Self { engine: RwLock::new(engine), decisions: RwLock::new(decisions) })
+    }
+
+    fn engine(&self) -> RwLockReadGuard<'_, Engine> {
+        self.engine.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn decisions(&self) -> RwLockReadGuard<'_, HashMap<Uuid, MatchDecision>> {
+        self.decisions.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Applies one change to the engine; returns its diff. The caller holds the service's write lock.
+    pub fn apply(&self, change: impl FnOnce(&mut Engine) -> MatchDiff) -> MatchDiff {
+        let mut engine = self.engine.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        change(&mut engine)
+    }
+
+    pub fn upsert(&self, flow: symbiont_core::Flow, location: GeoPoint) -> MatchDiff {
+        self.apply(|engine| engine.upsert_flow(FlowInput::new(flow, location)))
+    }
+
+    /// The decisions a diff implies (expiries and revivals), already applied to the in-memory map;
+    /// the caller stores them.
+    pub fn decisions_for(&self, diff: &MatchDiff) -> Vec<MatchDecision> {
+        let mut decisions = self.decisions.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut out = Vec::new();
+        for removed in &diff.removed {
+            let last = serde_json::to_value(removed.last.as_ref()).ok();
+            let update = match decisions.get(&removed.id) {
+                Some(d) if d.status == MatchStatus::Expired => continue,
+                Some(d) => expired(d, &removed.reason, last),
+                None => {
+                    let fresh = MatchDecision {
+                        match_id: removed.id,
+                        offer_flow_id: removed.offer_flow_id,
+                        need_flow_id: removed.need_flow_id,
+                        offer_business_id: removed.offer_business_id,
+                        need_business_id: removed.need_business_id,
+                        status: MatchStatus::Suggested,
+                        status_before_expiry: None,
+                        expired_reason: None,
+                        last_match: None,
+                        note: None,
+                        version: 0,
+                        updated_at: Utc::now(),
+                    };
+                    expired(&fresh, &removed.reason, last)
+                }
+            };
+            decisions.insert(update.match_id, update.clone());
+            out.push(update);
+        }
+        for live in diff.added.iter().chain(&diff.changed) {
+            if let Some(d) = decisions.get(&live.id).filter(|d| d.status == MatchStatus::Expired) {
+                let update = revived(d, live);
+                decisions.insert(update.match_id, update.clone());
+                out.push(update);
+            }
+        }
+        out
+    }
+
+    /// Records a person's status change on a live match.
+    pub fn decide(
+        &self,
+        id: Uuid,
+        status: MatchStatus,
+        note: Option<String>,
+        if_match: Option<i64>,
+    ) -> Result<MatchDecision, ApiError> {
+        let engine = self.engine();
+        let decisions = self.decisions();
+        let current = decisions.get(&id);
+        let Some(live) = engine.get(id) else {
+            return Err(match current {
+                Some(d) if d.status == MatchStatus::Expired => ApiError::Conflict(format!(
+                    "match {id} has expired ({}); it cannot change status",
+                    d.expired_reason.as_deref().unwrap_or("no longer valid")
+                )),
+                _ => ApiError::NotFound(format!("match {id} not found")),
+            });
+        };
+        let version = current.map_or(0, |d| d.version);
+        crate::extract::check_if_match(if_match, version)?;
+        let from = current.map_or(MatchStatus::Suggested, |d| d.status);
+        if !from.can_become(status) {
+            let allowed: Vec<&str> = from.next_statuses().iter().map(|s| s.as_str()).collect();
+            return Err(ApiError::Conflict(format!(
+                "a {} match cannot become {}; allowed next: {}",
+                from.as_str(),
+                status.as_str(),
+                if allowed.is_empty() { "none (final)".to_string() } else { allowed.join(", ") }
+            )));
+        }
+        Ok(MatchDecision {
+            match_id: id,
+            offer_flow_id: live.offer_flow_id,
+            need_flow_id: live.need_flow_id,
+            offer_business_id: live.offer_business_id,
+            need_business_id: live.need_business_id,
+            status,
+            status_before_expiry: None,
+            expired_reason: None,
+            last_match: None,
+            note: note.or_else(|| current.and_then(|d| d.note.clone())),
+            version: version + 1,
+            updated_at: Utc::now(),
+        })
+    }
+
+    /// Makes a stored decision visible to readers.
+    pub fn remember(&self, decision: MatchDecision) {
+        let mut decisions = self.decisions.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        decisions.insert(decision.match_id, decision);
+    }
+
+    /// One match as JSON (live, or expired with its last figures), if it exists.
+    pub fn one(&self, id: Uuid) -> Option<Value> {
+        let engine = self.engine();
+        let decisions = self.decisions();
+        let decision = decisions.get(&id);
+        let view = match (engine.get(id), decision) {
+            (Some(live), d) => view(Figures::Live(live.clone()), d),
+            (None, Some(d)) => view(Figures::Kept(d.last_match.as_ref()?), Some(d)),
+            (None, None) => return None,
+        };
+        serde_json::to_value(view).ok()
+    }
+
+    /// A filtered, sorted page as JSON bytes.
+    pub fn page(
+        &self,
+        filter: &MatchFilter,
+        sort: MatchSort,
+        limit: usize,
+        after: Option<MatchCursor>,
+    ) -> Result<Vec<u8>, ApiError> {
+        let engine = self.engine();
+        let decisions = self.decisions();
+        let mut rows: Vec<(f64, Uuid, MatchView<'_>)> = Vec::new();
+        let category_ok = |offer: &str, need: &str| {
+            filter.category.as_deref().is_none_or(|c| category_matches(c, offer) || category_matches(c, need))
+        };
+        let min_score = filter.min_score.unwrap_or(f64::NEG_INFINITY);
+        if filter.status == Some(MatchStatus::Expired) {
+            for d in decisions.values().filter(|d| d.status == MatchStatus::Expired) {
+                let Some(last) = d.last_match.as_ref() else { continue };
+                let business_ok =
+                    filter.business_id.is_none_or(|b| d.offer_business_id == b || d.need_business_id == b);
+                let flow_ok = filter.flow_id.is_none_or(|f| d.offer_flow_id == f || d.need_flow_id == f);
+                let score = kept_number(last, "score");
+                if business_ok
+                    && flow_ok
+                    && score >= min_score
+                    && category_ok(kept_str(last, "offer_category"), kept_str(last, "need_category"))
+                {
+                    let key = sort_key(sort, score, kept_number(last, "savings_eur_per_year"), kept_number(last, "co2_t_per_year"));
+                    rows.push((key, d.match_id, view(Figures::Kept(last), Some(d))));
+                }
+            }
+        } else {
+            let candidates: Vec<Arc<Match>> = match (filter.flow_id, filter.business_id) {
+                (Some(flow), _) => engine.matches_of_flow(flow),
+                (None, Some(business)) => engine.matches_of_business(business),
+                (None, None) => engine.iter().cloned().collect(),
+            };
+            for m in candidates {
+                let decision = decisions.get(&m.id);
+                let status = decision.map_or(MatchStatus::Suggested, |d| d.status);
+                let business_ok =
+                    filter.business_id.is_none_or(|b| m.offer_business_id == b || m.need_business_id == b);
+                if business_ok
+                    && m.score >= min_score
+                    && filter.status.is_none_or(|s| s == status)
+                    && category_ok(&m.offer_category, &m.need_category)
+                {
+                    rows.push((sort_key(sort, m.score, m.savings_eur_per_year, m.co2_t_per_year), m.id, view(Figures::Live(m.clone()), decision)));
+                }
+            }
+        }
+        rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let start = match after {
+            Some(c) => rows.partition_point(|(k, id, _)| k.total_cmp(&c.key).is_gt() || (*k == c.key && *id <= c.id)),
+            None => 0,
+        };
+        let mut items: Vec<(f64, Uuid, MatchView<'_>)> = rows.into_iter().skip(start).take(limit + 1).collect();
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|(key, id, _)| MatchCursor { key: *key, id: *id }.encode())
+        } else {
+            None
+        };
+        let page = MatchPage { items: items.into_iter().map(|(_, _, v)| v).collect(), next_cursor };
+        serde_json::to_vec(&page).map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    pub fn summary(&self) -> MatchSummary {
+        let engine = self.engine();
+        let decisions = self.decisions();
+        let mut by_status: HashMap<MatchStatus, usize> = MatchStatus::ALL.into_iter().map(|s| (s, 0)).collect();
+        let mut best_per_need: HashMap<Uuid, &Arc<Match>> = HashMap::new();
+        let mut agreed = Totals::default();
+        for m in engine.iter() {
+            let status = decisions.get(&m.id).map_or(MatchStatus::Suggested, |d| d.status);
+            *by_status.entry(status).or_default() += 1;
+            if status == MatchStatus::Agreed {
+                agreed.matches += 1;
+                agreed.savings_eur_per_year += m.savings_eur_per_year;
+                agreed.co2_t_per_year += m.co2_t_per_year;
+            }
+            let best = best_per_need.entry(m.need_flow_id).or_insert(m);
+            if (m.score, std::cmp::Reverse(m.id)) > (best.score, std::cmp::Reverse(best.id)) {
+                *best = m;
+            }
+        }
+        *by_status.entry(MatchStatus::Expired).or_default() +=
+            decisions.values().filter(|d| d.status == MatchStatus::Expired).count();
+        let mut potential = Totals::default();
+        for m in best_per_need.values() {
+            let share = if m.delivered_quantity > 0.0 { (m.allocatable_quantity / m.delivered_quantity).clamp(0.0, 1.0) } else { 0.0 };
+            potential.matches += 1;
+            potential.savings_eur_per_year += m.savings_eur_per_year * share;
+            potential.co2_t_per_year += m.co2_t_per_year * share;
+        }
+        MatchSummary { by_status, potential, agreed }
+    }
+
+    pub fn engine_stats(&self) -> symbiont_matching::EngineStats {
+        self.engine().stats()
+    }
+}
+
+fn view<'a>(figures: Figures<'a>, decision: Option<&'a MatchDecision>) -> MatchView<'a> {
+    MatchView {
+        figures,
+        status: decision.map_or(MatchStatus::Suggested, |d| d.status),
+        expired_reason: decision.and_then(|d| d.expired_reason.as_deref()),
+        note: decision.and_then(|d| d.note.as_deref()),
+        decision_version: decision.map_or(0, |d| d.version),
+    }
+}
+
+fn expired(decision: &MatchDecision, reason: &str, last: Option<Value>) -> MatchDecision {
+    MatchDecision {
+        status: MatchStatus::Expired,
+        status_before_expiry: Some(decision.status),
+        expired_reason: Some(reason.to_string()),
+        last_match: last.or_else(|| decision.last_match.clone()),
+        version: decision.version + 1,
+        updated_at: Utc::now(),
+        ..decision.clone()
+    }
+}
+
+fn revived(decision: &MatchDecision, live: &Match) -> MatchDecision {
+    MatchDecision {
+        status: decision.status_before_expiry.unwrap_or(MatchStatus::Suggested),
+        status_before_expiry: None,
+        expired_reason: None,
+        last_match: None,
+        offer_business_id: live.offer_business_id,
+        need_business_id: live.need_business_id,
+        version: decision.version + 1,
+        updated_at: Utc::now(),
+        ..decision.clone()
+    }
+}

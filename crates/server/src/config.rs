@@ -1,0 +1,208 @@
+//! Configuration: built-in defaults, then a TOML file (`--config` or `SYMBIONT_CONFIG`), then
+//! `SYMBIONT_*` environment variables, then command-line flags. `configs/symbiont.toml` documents
+//! every key; README's configuration table lists the environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub log: LogConfig,
+    pub taxonomy: TaxonomyConfig,
+    /// Score weights and scales of the matching engine (see docs/matching.md).
+    pub matching: symbiont_matching::MatchingConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            log: LogConfig::default(),
+            taxonomy: TaxonomyConfig::default(),
+            matching: symbiont_matching::MatchingConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    pub request_timeout_secs: u64,
+    pub body_limit_bytes: usize,
+    /// How long shutdown waits for in-flight requests before it gives up on them.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            request_timeout_secs: 30,
+            body_limit_bytes: 1024 * 1024,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Directory of the embedded SQLite database (`symbiont.db`).
+    pub data_dir: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { data_dir: PathBuf::from("data") }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Pretty on a terminal, JSON otherwise.
+    #[default]
+    Auto,
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `symbiont=debug,sqlx=warn`; `RUST_LOG` wins when set.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".into(), format: LogFormat::Auto }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaxonomyConfig {
+    /// A taxonomy file to use instead of the built-in one.
+    pub path: Option<PathBuf>,
+}
+
+/// Overrides from flags; `None` keeps the value from the file or environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub bind: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads the configuration in order: defaults, file, environment, flags.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let env_file = std::env::var_os("SYMBIONT_CONFIG").map(PathBuf::from);
+        let mut config = match file.map(Path::to_path_buf).or(env_file) {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str(&text).map_err(|e| {
+                    anyhow::anyhow!("config file {} is invalid: {}", path.display(), e.message().trim())
+                })?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        if let Some(bind) = overrides.bind {
+            config.server.bind = bind;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.store.data_dir = dir.clone();
+        }
+        Ok(config)
+    }
+
+    /// Applies `SYMBIONT_*` variables (read through `var`, so tests need not touch the process env).
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        fn parse<T: std::str::FromStr>(name: &str, value: &str) -> anyhow::Result<T> {
+            value.trim().parse().map_err(|_| anyhow::anyhow!("environment variable {name}='{value}' is invalid"))
+        }
+        if let Some(v) = var("SYMBIONT_BIND") {
+            self.server.bind = parse("SYMBIONT_BIND", &v)?;
+        }
+        if let Some(v) = var("SYMBIONT_REQUEST_TIMEOUT_SECS") {
+            self.server.request_timeout_secs = parse("SYMBIONT_REQUEST_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = var("SYMBIONT_BODY_LIMIT_BYTES") {
+            self.server.body_limit_bytes = parse("SYMBIONT_BODY_LIMIT_BYTES", &v)?;
+        }
+        if let Some(v) = var("SYMBIONT_SHUTDOWN_GRACE_SECS") {
+            self.server.shutdown_grace_secs = parse("SYMBIONT_SHUTDOWN_GRACE_SECS", &v)?;
+        }
+        if let Some(v) = var("SYMBIONT_DATA_DIR") {
+            self.store.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("SYMBIONT_LOG_LEVEL") {
+            self.log.level = v;
+        }
+        if let Some(v) = var("SYMBIONT_LOG_FORMAT") {
+            self.log.format = match v.as_str() {
+                "auto" => LogFormat::Auto,
+                "pretty" => LogFormat::Pretty,
+                "json" => LogFormat::Json,
+                _ => bail!("environment variable SYMBIONT_LOG_FORMAT='{v}' must be auto, pretty or json"),
+            };
+        }
+        if let Some(v) = var("SYMBIONT_TAXONOMY") {
+            self.taxonomy.path = Some(PathBuf::from(v));
+        }
+        self.validate()
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.matching.validate()?;
+        if self.server.request_timeout_secs == 0 {
+            bail!("server.request_timeout_secs must be at least 1");
+        }
+        if self.server.body_limit_bytes < 1024 {
+            bail!("server.body_limit_bytes must be at least 1024");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut config: Config = toml::from_str("[server]\nbind = \"127.0.0.1:9000\"\n").expect("valid");
+        config
+            .apply_env(|name| (name == "SYMBIONT_BIND").then(|| "127.0.0.1:9100".to_string()))
+            .expect("valid");
+        assert_eq!(config.server.bind.port(), 9100);
+    }
+
+    #[test]
+    fn the_documented_example_is_the_default() {
+        let example: Config = toml::from_str(include_str!("../../../configs/symbiont.toml")).expect("valid");
+        let default = Config::default();
+        assert_eq!(example.server.bind, default.server.bind);
+        assert_eq!(example.server.body_limit_bytes, default.server.body_limit_bytes);
+        assert_eq!(example.store.data_dir, default.store.data_dir);
+        assert_eq!(example.matching, default.matching);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<Config>("[server]\nbindd = \"x\"\n").is_err());
+        let mut config = Config::default();
+        assert!(config.apply_env(|n| (n == "SYMBIONT_LOG_FORMAT").then(|| "xml".to_string())).is_err());
+    }
+}

@@ -1,0 +1,33 @@
+//! Loads the demo region (`symbiont_core::demo`) into an empty store, in one transaction.
+
+use chrono::Utc;
+use symbiont_core::Taxonomy;
+use symbiont_core::demo::{DEMO_BUSINESSES, DEMO_SEED, region};
+use symbiont_core::model::FlowIdentity;
+use symbiont_store::{Counts, Store};
+use uuid::Uuid;
+
+/// Loads the demo when the store has no business yet; returns what was loaded.
+pub async fn load_if_empty(store: &dyn Store, taxonomy: &Taxonomy) -> anyhow::Result<Option<Counts>> {
+    if store.counts().await?.businesses > 0 {
+        return Ok(None);
+    }
+    let now = Utc::now();
+    let (mut businesses, mut sites, mut flows) = (Vec::new(), Vec::new(), Vec::new());
+    for demo in region(DEMO_SEED, DEMO_BUSINESSES) {
+        let business = demo.business.validate()?.into_business(Uuid::now_v7(), 1, now, now);
+        for demo_site in demo.sites {
+            let site = demo_site.site.validate()?.into_site(Uuid::now_v7(), business.id, 1, now, now);
+            for mut draft in demo_site.flows {
+                draft.site_id = site.id;
+                let identity =
+                    FlowIdentity { id: Uuid::now_v7(), business_id: business.id, version: 1, created_at: now, updated_at: now };
+                flows.push(draft.validate(taxonomy, identity)?);
+            }
+            sites.push(site);
+        }
+        businesses.push(business);
+    }
+    store.insert_batch(&businesses, &sites, &flows).await?;
+    Ok(Some(store.counts().await?))
+}

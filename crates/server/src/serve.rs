@@ -1,0 +1,100 @@
+//! Start-up wiring for `symbiont serve`: open the store, load the taxonomy, optionally load the demo,
+//! serve HTTP until SIGTERM/SIGINT, then drain in-flight requests and close the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use symbiont_api::HttpSettings;
+use symbiont_core::Taxonomy;
+use symbiont_store::sqlite::SqliteStore;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+pub fn load_taxonomy(config: &Config) -> anyhow::Result<Taxonomy> {
+    match &config.taxonomy.path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read taxonomy file {}", path.display()))?;
+            Taxonomy::from_toml(&text).with_context(|| format!("taxonomy file {} is invalid", path.display()))
+        }
+        None => Ok(Taxonomy::builtin()?),
+    }
+}
+
+pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+    Ok(SqliteStore::open(&config.store.data_dir).await?)
+}
+
+/// Resolves when the process is asked to stop (SIGINT or SIGTERM).
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let taxonomy = Arc::new(load_taxonomy(&config)?);
+    let store = Arc::new(open_store(&config).await?);
+    if demo {
+        match crate::demo::load_if_empty(store.as_ref(), &taxonomy).await? {
+            Some(counts) => tracing::info!(
+                businesses = counts.businesses,
+                sites = counts.sites,
+                flows = counts.offers + counts.needs,
+                "demo data loaded"
+            ),
+            None => tracing::info!("store is not empty; demo data not loaded"),
+        }
+    }
+    let http = HttpSettings {
+        body_limit_bytes: config.server.body_limit_bytes,
+        request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+    };
+    let state = symbiont_api::state(store.clone(), taxonomy, config.matching, http)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start matching: {e}"))?;
+    let listener = TcpListener::bind(config.server.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.bind))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, data_dir = %config.store.data_dir.display(), "listening");
+    // A line on stdout that scripts and tests can wait for.
+    println!("listening on http://{address}");
+
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, symbiont_api::app(state)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested; draining in-flight requests");
+        let _ = stopping_tx.send(true);
+    });
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let deadline = async move {
+        let mut stopping = stopping_rx;
+        let _ = stopping.wait_for(|s| *s).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result.context("server failed")?,
+        _ = deadline => tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time"),
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

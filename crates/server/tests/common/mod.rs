@@ -1,0 +1,161 @@
+//! Test harness: runs the real `symbiont` binary on a random port with a throw-away data directory
+//! and talks to it over HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_symbiont");
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Server {
+    /// Starts `symbiont serve` on 127.0.0.1:0 over `data_dir` and waits until it listens.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Self::start_with_env(data_dir, extra, &[])
+    }
+
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("SYMBIONT_LOG_LEVEL", "warn")
+            .env_remove("SYMBIONT_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("the symbiont binary starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Some(Ok(line)) = lines.next() {
+                if let Some(address) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(address.to_string());
+                }
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start within 60 s");
+            }
+        };
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        Server { child, base, client }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.client.get(self.url(path)).send().await.expect("GET answered");
+        read(response).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self.client.post(self.url(path)).json(body).send().await.expect("POST answered");
+        read(response).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value, if_match: Option<&str>) -> (u16, Value) {
+        let mut request = self.client.patch(self.url(path)).json(body);
+        if let Some(tag) = if_match {
+            request = request.header("If-Match", tag);
+        }
+        read(request.send().await.expect("PATCH answered")).await
+    }
+
+    pub async fn delete(&self, path: &str) -> u16 {
+        self.client.delete(self.url(path)).send().await.expect("DELETE answered").status().as_u16()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().expect("server exits")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn read(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+pub fn data_dir(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("data")
+}
+
+/// The fields named in a problem document's `errors`.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+pub fn business_body(name: &str) -> Value {
+    json!({ "name": name, "industry": "C11.05", "description": "brewery", "contact": { "email": "info@example.com" } })
+}
+
+pub fn site_body(lat: f64, lon: f64) -> Value {
+    json!({ "name": "Main works", "address": "Hafenstraße 1", "location": { "lat": lat, "lon": lon } })
+}
+
+/// Creates a business with one site; returns (business id, site id).
+pub async fn business_with_site(server: &Server, name: &str, lat: f64, lon: f64) -> (String, String) {
+    let (status, business) = server.post("/api/v1/businesses", &business_body(name)).await;
+    assert_eq!(status, 201, "{business}");
+    let id = business["id"].as_str().expect("id").to_string();
+    let (status, site) = server.post(&format!("/api/v1/businesses/{id}/sites"), &site_body(lat, lon)).await;
+    assert_eq!(status, 201, "{site}");
+    (id, site["id"].as_str().expect("id").to_string())
+}
+
+pub fn heat_flow(site_id: &str, direction: &str, temperature_c: f64, kw: f64) -> Value {
+    json!({
+        "site_id": site_id,
+        "direction": direction,
+        "category": "heat.low_temp",
+        "quality": { "temperature_c": temperature_c },
+        "quantity": { "value": kw, "unit": "kW" },
+        "profile": "Mon-Fri 06:00-22:00",
+    })
+}
