@@ -5,6 +5,7 @@
 //! databases or async runtimes; every other crate builds on it.
 
 pub mod decision;
+pub mod demo;
 pub mod error;
 pub mod geo;
 pub mod model;
