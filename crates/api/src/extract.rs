@@ -49,6 +49,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 
 /// Parses JSON with the same error mapping as the [`Json`] extractor (also used by imports).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first, so `{} {}` or a cut-off body is reported as malformed rather than as its shape.
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return Err(ApiError::bad_request("body", format!("malformed JSON: {e}")));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let result = serde_path_to_error::deserialize::<_, T>(&mut deserializer);
     let error = match result {
@@ -67,8 +71,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
-/// The field a data error concerns: the path, extended by the name of an unknown or missing field.
-fn field_of(path: &str, message: &str) -> String {
+/// The field a data error concerns: the path, extended by the name of an unknown or missing field
+/// unless the path already ends with it.
+pub fn field_of(path: &str, message: &str) -> String {
     let quoted = |prefix: &str| {
         message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_string)
     };
@@ -76,6 +81,7 @@ fn field_of(path: &str, message: &str) -> String {
     let base = if path == "." { "" } else { path };
     match named {
         Some(name) if base.is_empty() => name,
+        Some(name) if base == name || base.ends_with(&format!(".{name}")) => base.to_string(),
         Some(name) => format!("{base}.{name}"),
         None if base.is_empty() => "body".to_string(),
         None => base.to_string(),

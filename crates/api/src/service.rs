@@ -43,16 +43,7 @@ fn patched<D: serde::Serialize + DeserializeOwned>(current: &D, patch: &Value) -
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let message = error.into_inner().to_string();
-        let named = message.split('`').nth(1).filter(|_| message.contains("field `"));
-        let field = match (path.as_str(), named) {
-            (".", Some(name)) => name.to_string(),
-            (".", None) => "body".to_string(),
-            (path, Some(name)) if message.starts_with("unknown field") || message.starts_with("missing field") => {
-                format!("{path}.{name}")
-            }
-            (path, _) => path.to_string(),
-        };
-        ApiError::invalid(&field, message)
+        ApiError::invalid(&crate::extract::field_of(&path, &message), message)
     })
 }
 

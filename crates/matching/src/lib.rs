@@ -1,1 +1,26 @@
-//! placeholder
+//! Symbiont's matching engine: which offers can serve which needs, how well, and why.
+//!
+//! Given flows (offers and needs) with their site locations and the resource taxonomy, the
+//! [`Engine`] keeps the set of [`Match`]es that satisfy every hard constraint (compatibility rule and
+//! its quality constraint, distance, validity, both active, different businesses), each with a
+//! score in 0..1, its components, the figures behind them (distance, delivered quantity, temporal
+//! overlap, EUR and t CO2 per year), an allocation of scarce offers and a sentence a person reads.
+//! It is kept up to date change by change, each change returning a [`MatchDiff`], and can be rebuilt
+//! whole in parallel. `docs/matching.md` gives the formula, the units and a worked example.
+//!
+//! Pure computation: no I/O, no async, no clock. The service owns persistence and locking.
+
+mod allocation;
+mod catalog;
+pub mod config;
+mod engine;
+mod explain;
+pub mod model;
+mod pair;
+mod record;
+pub mod reference;
+mod spatial;
+
+pub use config::{ConfigError, MatchingConfig, ScoreScales, ScoreWeights};
+pub use engine::{Engine, EngineStats, prof};
+pub use model::{FlowInput, MATCH_ID_NAMESPACE, Match, MatchDiff, RemovedMatch, ScoreComponents, match_id};

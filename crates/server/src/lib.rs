@@ -5,4 +5,5 @@ pub mod config;
 pub mod demo;
 pub mod export;
 pub mod import;
+pub mod rows;
 pub mod serve;

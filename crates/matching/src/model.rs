@@ -1,0 +1,155 @@
+//! What goes into the engine (`FlowInput`) and what comes out of it (`Match`, `MatchDiff`), plus the
+//! stable id of an offer–need pair. These types cross into the service and, serialised, onto the
+//! wire; they carry no behaviour beyond that.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use symbiont_core::{Flow, GeoPoint};
+use uuid::Uuid;
+
+/// A flow with the location of its site: all the engine needs to know about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowInput {
+    pub flow: Flow,
+    pub location: GeoPoint,
+}
+
+impl FlowInput {
+    pub fn new(flow: Flow, location: GeoPoint) -> Self {
+        Self { flow, location }
+    }
+}
+
+/// Namespace of match ids (UUIDv5): a constant, so every process, every version and any other
+/// implementation derives the same id from the same pair.
+pub const MATCH_ID_NAMESPACE: Uuid = Uuid::from_u128(0x8c3e_5a71_2f4b_4d0e_9a61_7b2c_d5e8_f013);
+
+/// The stable id of the match between an offer and a need: UUIDv5 in [`MATCH_ID_NAMESPACE`] of the
+/// 32 bytes `offer_id ‖ need_id`. People's decisions are stored under this id, so it must never change.
+pub fn match_id(offer_flow_id: Uuid, need_flow_id: Uuid) -> Uuid {
+    let mut name = [0u8; 32];
+    name[..16].copy_from_slice(offer_flow_id.as_bytes());
+    name[16..].copy_from_slice(need_flow_id.as_bytes());
+    Uuid::new_v5(&MATCH_ID_NAMESPACE, &name)
+}
+
+/// The score components, each in 0..1 (see `docs/matching.md` for each formula).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ScoreComponents {
+    /// Share of the need's annual amount the offer delivers (`covered_share`).
+    pub coverage: f64,
+    /// Σ min(supply, demand) / Σ demand over the 168 hours of the week.
+    pub temporal: f64,
+    /// `1 - distance / allowed distance`.
+    pub distance: f64,
+    /// `margin / (margin + half)`, or the configured value when the rule compares nothing.
+    pub quality: f64,
+    /// `savings / (savings + half)` for positive savings, else 0.
+    pub economics: f64,
+    /// `co2 / (co2 + half)`.
+    pub co2: f64,
+}
+
+impl ScoreComponents {
+    /// The components in weight order: coverage, temporal, distance, quality, economics, co2.
+    pub fn as_array(&self) -> [f64; 6] {
+        [self.coverage, self.temporal, self.distance, self.quality, self.economics, self.co2]
+    }
+}
+
+/// An offer paired with a need that satisfies every hard constraint, with its score, the figures
+/// behind it and a sentence explaining it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Match {
+    /// [`match_id`] of the pair.
+    pub id: Uuid,
+    pub offer_flow_id: Uuid,
+    pub need_flow_id: Uuid,
+    pub offer_business_id: Uuid,
+    pub need_business_id: Uuid,
+    pub offer_category: Arc<str>,
+    pub need_category: Arc<str>,
+    /// Weighted mean of the components, 0..1.
+    pub score: f64,
+    pub components: ScoreComponents,
+    /// Great-circle distance between the two sites.
+    pub distance_km: f64,
+    /// The smallest of the offer's, the need's and both categories' maximum distances.
+    pub allowed_distance_km: f64,
+    /// Delivered amount per year in the need's amount unit (`amount_unit`).
+    pub delivered_annual_amount: f64,
+    /// MWh, t or m3.
+    pub amount_unit: &'static str,
+    /// Delivered amount in the need's canonical unit (`quantity_unit`): kW for power, else per year.
+    pub delivered_quantity: f64,
+    pub quantity_unit: &'static str,
+    /// `delivered_annual_amount / need annual amount`, 0..1.
+    pub covered_share: f64,
+    /// What this need could get of the offer when the offer serves its needs greedily by score
+    /// (rule v1, see `allocation`), in `quantity_unit`. At most `delivered_quantity`.
+    pub allocatable_quantity: f64,
+    /// Need units delivered per offer unit (the taxonomy rule's conversion factor).
+    pub conversion: f64,
+    /// Temporal overlap of the weekly profiles, 0..1 (the same figure as `components.temporal`).
+    pub temporal_overlap: f64,
+    /// Smallest slack of the rule's quality comparisons (K, bar or percentage points), if it has any.
+    pub quality_margin: Option<f64>,
+    /// Value of the substituted resource − transport − offer price, EUR per year (may be negative).
+    pub savings_eur_per_year: f64,
+    /// CO2 of the substituted virgin resource avoided, t per year.
+    pub co2_t_per_year: f64,
+    /// One sentence a person reads.
+    pub explanation: Box<str>,
+}
+
+/// A match that no longer holds, with why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemovedMatch {
+    pub id: Uuid,
+    pub offer_flow_id: Uuid,
+    pub need_flow_id: Uuid,
+    pub offer_business_id: Uuid,
+    pub need_business_id: Uuid,
+    /// In words, e.g. "offer paused", "distance now 14.2 km > 10 km", "need deleted".
+    pub reason: String,
+    /// The match as it was before it was removed (to keep with an expired decision).
+    pub last: Arc<Match>,
+}
+
+/// What one change did to the matches. Each list is sorted by match id; a match appears at most once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MatchDiff {
+    pub added: Vec<Arc<Match>>,
+    /// Matches that still hold but whose figures, score or allocation changed (new version).
+    pub changed: Vec<Arc<Match>>,
+    pub removed: Vec<RemovedMatch>,
+}
+
+impl MatchDiff {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+
+    /// Number of matches touched.
+    pub fn len(&self) -> usize {
+        self.added.len() + self.changed.len() + self.removed.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn match_ids_are_stable_and_ordered_by_role() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_eq!(match_id(a, b), match_id(a, b));
+        assert_ne!(match_id(a, b), match_id(b, a), "offer and need are not interchangeable");
+        assert_eq!(match_id(a, b).get_version_num(), 5);
+        // Pinned: decisions are stored under these ids, so the derivation must never change.
+        assert_eq!(match_id(a, b).to_string(), PINNED_ID);
+    }
+
+    const PINNED_ID: &str = "827643a1-5f52-5bac-9544-3cae4db0cc10";
+}

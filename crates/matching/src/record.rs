@@ -1,0 +1,189 @@
+//! The engine's compact copy of a flow: only the fields matching reads, with the weekly profile
+//! interned (many flows share "24/7" or "Mon-Fri 06:00-22:00", and a profile is 672 bytes).
+//!
+//! A `FlowInput` is turned into a `FlowRecord` here; free text, the stated quantity, timestamps and
+//! free-form quality attributes are dropped.
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use symbiont_core::profile::HOURS_PER_WEEK;
+use symbiont_core::{Direction, FlowStatus, GeoPoint, Quality};
+use uuid::Uuid;
+
+use crate::catalog::Catalog;
+use crate::model::FlowInput;
+use crate::spatial::unit_vector;
+
+/// A weekly profile shared by every flow that has the same 168 values.
+#[derive(Debug, Clone)]
+pub(crate) struct Profile {
+    pub hours: [f32; HOURS_PER_WEEK],
+    /// Σ of the hours: full-load hours per week.
+    pub hours_per_week: f64,
+}
+
+impl Profile {
+    fn new(hours: [f32; HOURS_PER_WEEK]) -> Self {
+        let hours_per_week = hours.iter().map(|h| f64::from(*h)).sum();
+        Self { hours, hours_per_week }
+    }
+}
+
+// Equality and hashing by bit pattern, so interning is exact (and NaN cannot break the set).
+impl PartialEq for Profile {
+    fn eq(&self, other: &Self) -> bool {
+        self.hours.iter().zip(&other.hours).all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+}
+
+impl Eq for Profile {}
+
+impl Hash for Profile {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for h in &self.hours {
+            state.write_u32(h.to_bits());
+        }
+    }
+}
+
+/// The set of distinct profiles in use.
+#[derive(Debug, Default)]
+pub(crate) struct ProfileInterner {
+    set: HashSet<Arc<Profile>>,
+}
+
+impl ProfileInterner {
+    pub fn intern(&mut self, hours: &[f32; HOURS_PER_WEEK]) -> Arc<Profile> {
+        let profile = Profile::new(*hours);
+        if let Some(existing) = self.set.get(&profile) {
+            return Arc::clone(existing);
+        }
+        let shared = Arc::new(profile);
+        self.set.insert(Arc::clone(&shared));
+        shared
+    }
+
+    /// Forgets `profile` if only the interner and the caller's reference still hold it.
+    pub fn release(&mut self, profile: Arc<Profile>) {
+        if Arc::strong_count(&profile) <= 2 {
+            self.set.remove(&*profile);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.set.len() * (std::mem::size_of::<Profile>() + 16) + self.set.capacity() * 9
+    }
+}
+
+/// One flow as the engine keeps it.
+#[derive(Debug, Clone)]
+pub(crate) struct FlowRecord {
+    pub id: Uuid,
+    pub site_id: Uuid,
+    pub business_id: Uuid,
+    pub direction: Direction,
+    /// Index in the catalog; `None` when the taxonomy does not know the category.
+    pub category: Option<u32>,
+    pub status: FlowStatus,
+    pub quality: Quality,
+    pub canonical_quantity: f64,
+    pub annual_amount: f64,
+    pub profile: Arc<Profile>,
+    pub price_eur_per_unit: Option<f64>,
+    pub max_distance_km: Option<f64>,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_until: Option<NaiveDate>,
+    pub location: GeoPoint,
+    pub point: [f64; 3],
+    /// Why the flow cannot be matched at all (unknown category, bad figures), if it cannot.
+    pub defect: Option<&'static str>,
+    /// Ids of the matches this flow is a side of.
+    pub matches: Vec<Uuid>,
+}
+
+impl FlowRecord {
+    pub fn new(input: FlowInput, catalog: &Catalog, profiles: &mut ProfileInterner) -> Self {
+        let FlowInput { flow, location } = input;
+        let category = catalog.category_index(&flow.category);
+        let profile = profiles.intern(flow.profile.hours());
+        let quality = Quality {
+            temperature_c: flow.quality.temperature_c,
+            pressure_bar: flow.quality.pressure_bar,
+            purity_pct: flow.quality.purity_pct,
+            physical_form: flow.quality.physical_form,
+            attributes: Default::default(),
+        };
+        let mut record = Self {
+            id: flow.id,
+            site_id: flow.site_id,
+            business_id: flow.business_id,
+            direction: flow.direction,
+            category,
+            status: flow.status,
+            quality,
+            canonical_quantity: flow.canonical_quantity,
+            annual_amount: flow.annual_amount,
+            profile,
+            price_eur_per_unit: flow.price_eur_per_unit,
+            max_distance_km: flow.max_distance_km,
+            valid_from: flow.valid_from,
+            valid_until: flow.valid_until,
+            location,
+            point: if location.is_valid() { unit_vector(location) } else { [0.0; 3] },
+            defect: None,
+            matches: Vec::new(),
+        };
+        record.defect = record.find_defect();
+        record
+    }
+
+    /// Why the flow cannot be matched at all, from the fields the engine reads.
+    fn find_defect(&self) -> Option<&'static str> {
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if self.category.is_none() {
+            Some("its category is not in the taxonomy")
+        } else if !self.location.is_valid() {
+            Some("its site has no valid location")
+        } else if !(positive(self.annual_amount) && positive(self.canonical_quantity)) {
+            Some("its quantity is not a positive number")
+        } else if self.max_distance_km.is_some_and(|d| !positive(d)) {
+            Some("its maximum distance is not a positive number")
+        } else if self.price_eur_per_unit.is_some_and(|p| !p.is_finite()) {
+            Some("its price is not a number")
+        } else {
+            None
+        }
+    }
+
+    /// Whether the flow belongs in the spatial index (and so can have matches).
+    pub fn matchable(&self) -> bool {
+        self.defect.is_none() && self.status == FlowStatus::Active
+    }
+
+    /// The tree this flow lives in when it is matchable.
+    pub fn tree(&self) -> Option<usize> {
+        self.category.map(|c| tree_of(c, self.direction))
+    }
+
+    pub fn relocate(&mut self, location: GeoPoint) {
+        self.location = location;
+        self.point = if location.is_valid() { unit_vector(location) } else { [0.0; 3] };
+        self.defect = self.find_defect();
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.matches.capacity() * std::mem::size_of::<Uuid>()
+    }
+}
+
+/// The tree holding flows of `category` in `direction`.
+pub(crate) fn tree_of(category: u32, direction: Direction) -> usize {
+    category as usize * 2 + usize::from(direction == Direction::Need)
+}
