@@ -13,7 +13,10 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub enum ApiError {
     /// The request could not be read (malformed JSON, bad query parameter or path segment).
     #[error("{detail}")]
-    BadRequest { detail: String, errors: Vec<FieldError> },
+    BadRequest {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     /// The request was read but its content is invalid.
     #[error("{0}")]
     Validation(#[from] ValidationError),
@@ -39,7 +42,10 @@ pub enum ApiError {
 impl ApiError {
     pub fn bad_request(field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
-        ApiError::BadRequest { detail: format!("{field}: {message}"), errors: vec![FieldError::new(field, message)] }
+        ApiError::BadRequest {
+            detail: format!("{field}: {message}"),
+            errors: vec![FieldError::new(field, message)],
+        }
     }
 
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
@@ -48,19 +54,47 @@ impl ApiError {
 
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
-            ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad-request", "The request could not be read"),
-            ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "The input is invalid"),
+            ApiError::BadRequest { .. } => (
+                StatusCode::BAD_REQUEST,
+                "bad-request",
+                "The request could not be read",
+            ),
+            ApiError::Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "The input is invalid",
+            ),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict with the current state"),
-            ApiError::PreconditionFailed(_) => {
-                (StatusCode::PRECONDITION_FAILED, "precondition-failed", "The resource has changed")
-            }
-            ApiError::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
-            }
-            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Request body too large"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            ApiError::Conflict(_) => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "Conflict with the current state",
+            ),
+            ApiError::PreconditionFailed(_) => (
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "The resource has changed",
+            ),
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            ApiError::PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Request body too large",
+            ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
         }
     }
 }
@@ -71,8 +105,12 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { .. } => ApiError::NotFound(e.to_string()),
             StoreError::VersionConflict { .. } => ApiError::PreconditionFailed(e.to_string()),
             StoreError::AlreadyExists { .. } => ApiError::Conflict(e.to_string()),
-            StoreError::Unavailable(_) | StoreError::Open(_) => ApiError::Unavailable(e.to_string()),
-            StoreError::Migration(_) | StoreError::Corrupt { .. } => ApiError::Internal(e.to_string()),
+            StoreError::Unavailable(_) | StoreError::Open(_) => {
+                ApiError::Unavailable(e.to_string())
+            }
+            StoreError::Migration(_) | StoreError::Corrupt { .. } => {
+                ApiError::Internal(e.to_string())
+            }
         }
     }
 }
@@ -92,13 +130,21 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(status: StatusCode, slug: &str, title: &str, detail: String) -> Self {
-        Self { kind: format!("/problems/{slug}"), title: title.to_string(), status: status.as_u16(), detail, errors: vec![] }
+        Self {
+            kind: format!("/problems/{slug}"),
+            title: title.to_string(),
+            status: status.as_u16(),
+            detail,
+            errors: vec![],
+        }
     }
 
     pub fn into_response_with(self, status: StatusCode) -> Response {
         let body = serde_json::to_vec(&self).expect("a problem always serializes");
         let mut response = (status, body).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         response
     }
 }
@@ -112,11 +158,17 @@ impl IntoResponse for ApiError {
             ApiError::Internal(reason) => {
                 // The cause goes to the log, not to the client.
                 tracing::error!(%reason, "internal error");
-                ("An unexpected error occurred; it has been logged.".to_string(), vec![])
+                (
+                    "An unexpected error occurred; it has been logged.".to_string(),
+                    vec![],
+                )
             }
             ApiError::Unavailable(reason) => {
                 tracing::warn!(%reason, "dependency unavailable");
-                ("The data store is unavailable; try again shortly.".to_string(), vec![])
+                (
+                    "The data store is unavailable; try again shortly.".to_string(),
+                    vec![],
+                )
             }
             other => (other.to_string(), vec![]),
         };
@@ -124,7 +176,9 @@ impl IntoResponse for ApiError {
         problem.errors = errors;
         let mut response = problem.into_response_with(status);
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }
@@ -134,17 +188,25 @@ impl IntoResponse for ApiError {
 /// body limits) into problem documents, so every 4xx/5xx a client sees has the same shape.
 pub async fn problem_for_bare_errors(response: Response) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || response.headers().contains_key(header::CONTENT_TYPE) {
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
         return response;
     }
     let detail = match status {
         StatusCode::NOT_FOUND => "No such resource or route.".to_string(),
-        StatusCode::METHOD_NOT_ALLOWED => "This method is not allowed on this resource.".to_string(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "This method is not allowed on this resource.".to_string()
+        }
         StatusCode::REQUEST_TIMEOUT => "The request took too long and was stopped.".to_string(),
         StatusCode::PAYLOAD_TOO_LARGE => "The request body is larger than the limit.".to_string(),
         other => other.canonical_reason().unwrap_or("Error").to_string(),
     };
-    let slug = status.canonical_reason().unwrap_or("error").to_ascii_lowercase().replace(' ', "-");
+    let slug = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_ascii_lowercase()
+        .replace(' ', "-");
     let title = status.canonical_reason().unwrap_or("Error").to_string();
     let (parts, _) = response.into_parts();
     let mut fresh = Problem::new(status, &slug, &title, detail).into_response_with(status);

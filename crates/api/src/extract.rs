@@ -31,10 +31,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
             .and_then(|v| v.split(';').next())
             .is_some_and(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
         if !is_json {
-            return Err(ApiError::UnsupportedMediaType("send the body as Content-Type: application/json".into()));
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as Content-Type: application/json".into(),
+            ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -51,14 +54,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, so `{} {}` or a cut-off body is reported as malformed rather than as its shape.
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-        return Err(ApiError::bad_request("body", format!("malformed JSON: {e}")));
+        return Err(ApiError::bad_request(
+            "body",
+            format!("malformed JSON: {e}"),
+        ));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let result = serde_path_to_error::deserialize::<_, T>(&mut deserializer);
     let error = match result {
         Ok(value) => match deserializer.end() {
             Ok(()) => return Ok(value),
-            Err(trailing) => return Err(ApiError::bad_request("body", format!("malformed JSON: {trailing}"))),
+            Err(trailing) => {
+                return Err(ApiError::bad_request(
+                    "body",
+                    format!("malformed JSON: {trailing}"),
+                ));
+            }
         },
         Err(error) => error,
     };
@@ -66,8 +77,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let inner = error.into_inner();
     let message = inner.to_string();
     match inner.classify() {
-        serde_json::error::Category::Data => Err(ApiError::invalid(&field_of(&path, &message), strip_position(&message))),
-        _ => Err(ApiError::bad_request("body", format!("malformed JSON: {message}"))),
+        serde_json::error::Category::Data => Err(ApiError::invalid(
+            &field_of(&path, &message),
+            strip_position(&message),
+        )),
+        _ => Err(ApiError::bad_request(
+            "body",
+            format!("malformed JSON: {message}"),
+        )),
     }
 }
 
@@ -75,7 +92,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// unless the path already ends with it.
 pub fn field_of(path: &str, message: &str) -> String {
     let quoted = |prefix: &str| {
-        message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_string)
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string)
     };
     let named = quoted("unknown field `").or_else(|| quoted("missing field `"));
     let base = if path == "." { "" } else { path };
@@ -104,8 +124,9 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-            .map_err(|e| ApiError::bad_request("query", format!("cannot read the query string: {e}")))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|e| {
+            ApiError::bad_request("query", format!("cannot read the query string: {e}"))
+        })?;
         let mut map = BTreeMap::new();
         for (key, value) in pairs {
             if map.insert(key.clone(), value).is_some() {
@@ -121,9 +142,16 @@ impl QueryParams {
         self.0.remove(name).filter(|v| !v.is_empty())
     }
 
-    pub fn take_parsed<T: std::str::FromStr>(&mut self, name: &str, what: &str) -> Result<Option<T>, ApiError> {
+    pub fn take_parsed<T: std::str::FromStr>(
+        &mut self,
+        name: &str,
+        what: &str,
+    ) -> Result<Option<T>, ApiError> {
         self.take(name)
-            .map(|v| v.parse::<T>().map_err(|_| ApiError::bad_request(name, format!("'{v}' is not {what}"))))
+            .map(|v| {
+                v.parse::<T>()
+                    .map_err(|_| ApiError::bad_request(name, format!("'{v}' is not {what}")))
+            })
             .transpose()
     }
 
@@ -133,9 +161,14 @@ impl QueryParams {
 
     /// `limit` (1..=1000, default 50) and `cursor` (the `next_cursor` of the previous page).
     pub fn take_page(&mut self) -> Result<PageRequest, ApiError> {
-        let limit = self.take_parsed::<u32>("limit", "a whole number")?.unwrap_or(DEFAULT_PAGE_SIZE);
+        let limit = self
+            .take_parsed::<u32>("limit", "a whole number")?
+            .unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(ApiError::bad_request("limit", format!("must be between 1 and {MAX_PAGE_SIZE}")));
+            return Err(ApiError::bad_request(
+                "limit",
+                format!("must be between 1 and {MAX_PAGE_SIZE}"),
+            ));
         }
         let after = self.take_parsed::<Uuid>("cursor", "a cursor from a previous page")?;
         Ok(PageRequest { after, limit })
@@ -152,12 +185,22 @@ impl QueryParams {
         };
         let center = near
             .split_once(',')
-            .and_then(|(lat, lon)| Some(GeoPoint { lat: lat.trim().parse().ok()?, lon: lon.trim().parse().ok()? }))
+            .and_then(|(lat, lon)| {
+                Some(GeoPoint {
+                    lat: lat.trim().parse().ok()?,
+                    lon: lon.trim().parse().ok()?,
+                })
+            })
             .filter(GeoPoint::is_valid)
-            .ok_or_else(|| ApiError::bad_request("near", format!("'{near}' is not lat,lon in degrees")))?;
+            .ok_or_else(|| {
+                ApiError::bad_request("near", format!("'{near}' is not lat,lon in degrees"))
+            })?;
         let radius_km = radius.unwrap_or(10.0);
         if !(radius_km.is_finite() && radius_km > 0.0 && radius_km <= 20_000.0) {
-            return Err(ApiError::bad_request("radius_km", "must be between 0 and 20000"));
+            return Err(ApiError::bad_request(
+                "radius_km",
+                "must be between 0 and 20000",
+            ));
         }
         Ok(Some(Near { center, radius_km }))
     }
@@ -165,7 +208,10 @@ impl QueryParams {
     /// Fails on any parameter nobody took.
     pub fn finish(self) -> Result<(), ApiError> {
         match self.0.keys().next() {
-            Some(unknown) => Err(ApiError::bad_request(unknown, "is not a parameter of this endpoint")),
+            Some(unknown) => Err(ApiError::bad_request(
+                unknown,
+                "is not a parameter of this endpoint",
+            )),
             None => Ok(()),
         }
     }
@@ -173,18 +219,23 @@ impl QueryParams {
 
 /// Parses an id from a path segment.
 pub fn parse_id(text: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(text).map_err(|_| ApiError::NotFound(format!("no {what} with id '{text}' (ids are UUIDs)")))
+    Uuid::parse_str(text)
+        .map_err(|_| ApiError::NotFound(format!("no {what} with id '{text}' (ids are UUIDs)")))
 }
 
 /// The version an `If-Match` header requires, if one was sent (`"3"`, `W/"3"`; `*` means any).
 pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
     let text = value.to_str().unwrap_or("").trim();
     if text == "*" {
         return Ok(None);
     }
     let tag = text.trim_start_matches("W/").trim_matches('"');
-    tag.parse().map(Some).map_err(|_| ApiError::bad_request("If-Match", format!("'{text}' is not an ETag of this API")))
+    tag.parse().map(Some).map_err(|_| {
+        ApiError::bad_request("If-Match", format!("'{text}' is not an ETag of this API"))
+    })
 }
 
 /// The ETag of an entity at `version`.

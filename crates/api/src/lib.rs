@@ -58,5 +58,11 @@ pub async fn state(
     let engine = symbiont_matching::Engine::new(taxonomy.clone(), matching)
         .map_err(|e| error::ApiError::Internal(format!("matching configuration: {e}")))?;
     let matching = matching::Matching::start(store.as_ref(), engine).await?;
-    Ok(Arc::new(AppState { store, taxonomy, write_lock: tokio::sync::Mutex::new(()), matching, http }))
+    Ok(Arc::new(AppState {
+        store,
+        taxonomy,
+        write_lock: tokio::sync::Mutex::new(()),
+        matching,
+        http,
+    }))
 }

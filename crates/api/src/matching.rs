@@ -79,7 +79,10 @@ impl MatchCursor {
 
     pub fn decode(text: &str) -> Option<Self> {
         let (bits, id) = text.split_once('.')?;
-        Some(Self { key: f64::from_bits(u64::from_str_radix(bits, 16).ok()?), id: Uuid::parse_str(id).ok()? })
+        Some(Self {
+            key: f64::from_bits(u64::from_str_radix(bits, 16).ok()?),
+            id: Uuid::parse_str(id).ok()?,
+        })
     }
 }
 
@@ -132,7 +135,10 @@ impl Matching {
     /// no longer holds is expired, an expired pair that holds again is revived.
     pub async fn start(store: &dyn Store, mut engine: Engine) -> Result<Self, ApiError> {
         let flows = store.all_located_flows().await?;
-        let inputs: Vec<FlowInput> = flows.into_iter().map(|f| FlowInput::new(f.flow, f.location)).collect();
+        let inputs: Vec<FlowInput> = flows
+            .into_iter()
+            .map(|f| FlowInput::new(f.flow, f.location))
+            .collect();
         let started = std::time::Instant::now();
         let flow_count = inputs.len();
         let engine = tokio::task::spawn_blocking(move || {
@@ -141,17 +147,28 @@ impl Matching {
         })
         .await
         .map_err(|e| ApiError::Internal(format!("engine rebuild failed: {e}")))?;
-        tracing::info!(flows = flow_count, matches = engine.match_count(), elapsed_ms = started.elapsed().as_millis() as u64, "matching engine rebuilt");
-        let mut decisions: HashMap<Uuid, MatchDecision> =
-            store.all_decisions().await?.into_iter().map(|d| (d.match_id, d)).collect();
+        tracing::info!(
+            flows = flow_count,
+            matches = engine.match_count(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "matching engine rebuilt"
+        );
+        let mut decisions: HashMap<Uuid, MatchDecision> = store
+            .all_decisions()
+            .await?
+            .into_iter()
+            .map(|d| (d.match_id, d))
+            .collect();
         let mut changed = Vec::new();
         for decision in decisions.values_mut() {
             let live = engine.get(decision.match_id);
             let update = match (decision.status, live) {
                 (MatchStatus::Expired, Some(m)) => Some(revived(decision, m)),
-                (status, None) if status != MatchStatus::Expired => {
-                    Some(expired(decision, "no longer satisfies the hard constraints (found at start-up)", None))
-                }
+                (status, None) if status != MatchStatus::Expired => Some(expired(
+                    decision,
+                    "no longer satisfies the hard constraints (found at start-up)",
+                    None,
+                )),
                 _ => None,
             };
             if let Some(update) = update {
@@ -161,22 +178,35 @@ impl Matching {
         }
         if !changed.is_empty() {
             store.save_decisions(&changed).await?;
-            tracing::info!(decisions = changed.len(), "decisions reconciled with the rebuilt engine");
+            tracing::info!(
+                decisions = changed.len(),
+                "decisions reconciled with the rebuilt engine"
+            );
         }
-        Ok(Self { engine: RwLock::new(engine), decisions: RwLock::new(decisions) })
+        Ok(Self {
+            engine: RwLock::new(engine),
+            decisions: RwLock::new(decisions),
+        })
     }
 
     fn engine(&self) -> RwLockReadGuard<'_, Engine> {
-        self.engine.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.engine
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn decisions(&self) -> RwLockReadGuard<'_, HashMap<Uuid, MatchDecision>> {
-        self.decisions.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.decisions
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Applies one change to the engine; returns its diff. The caller holds the service's write lock.
     pub fn apply(&self, change: impl FnOnce(&mut Engine) -> MatchDiff) -> MatchDiff {
-        let mut engine = self.engine.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut engine = self
+            .engine
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         change(&mut engine)
     }
 
@@ -187,7 +217,10 @@ impl Matching {
     /// The decisions a diff implies (expiries and revivals), already applied to the in-memory map;
     /// the caller stores them.
     pub fn decisions_for(&self, diff: &MatchDiff) -> Vec<MatchDecision> {
-        let mut decisions = self.decisions.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut decisions = self
+            .decisions
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut out = Vec::new();
         for removed in &diff.removed {
             let last = serde_json::to_value(removed.last.as_ref()).ok();
@@ -216,7 +249,10 @@ impl Matching {
             out.push(update);
         }
         for live in diff.added.iter().chain(&diff.changed) {
-            if let Some(d) = decisions.get(&live.id).filter(|d| d.status == MatchStatus::Expired) {
+            if let Some(d) = decisions
+                .get(&live.id)
+                .filter(|d| d.status == MatchStatus::Expired)
+            {
                 let update = revived(d, live);
                 decisions.insert(update.match_id, update.clone());
                 out.push(update);
@@ -254,7 +290,11 @@ impl Matching {
                 "a {} match cannot become {}; allowed next: {}",
                 from.as_str(),
                 status.as_str(),
-                if allowed.is_empty() { "none (final)".to_string() } else { allowed.join(", ") }
+                if allowed.is_empty() {
+                    "none (final)".to_string()
+                } else {
+                    allowed.join(", ")
+                }
             )));
         }
         Ok(MatchDecision {
@@ -275,7 +315,10 @@ impl Matching {
 
     /// Makes a stored decision visible to readers.
     pub fn remember(&self, decision: MatchDecision) {
-        let mut decisions = self.decisions.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut decisions = self
+            .decisions
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         decisions.insert(decision.match_id, decision);
     }
 
@@ -304,22 +347,41 @@ impl Matching {
         let decisions = self.decisions();
         let mut rows: Vec<(f64, Uuid, MatchView<'_>)> = Vec::new();
         let category_ok = |offer: &str, need: &str| {
-            filter.category.as_deref().is_none_or(|c| category_matches(c, offer) || category_matches(c, need))
+            filter
+                .category
+                .as_deref()
+                .is_none_or(|c| category_matches(c, offer) || category_matches(c, need))
         };
         let min_score = filter.min_score.unwrap_or(f64::NEG_INFINITY);
         if filter.status == Some(MatchStatus::Expired) {
-            for d in decisions.values().filter(|d| d.status == MatchStatus::Expired) {
-                let Some(last) = d.last_match.as_ref() else { continue };
-                let business_ok =
-                    filter.business_id.is_none_or(|b| d.offer_business_id == b || d.need_business_id == b);
-                let flow_ok = filter.flow_id.is_none_or(|f| d.offer_flow_id == f || d.need_flow_id == f);
+            for d in decisions
+                .values()
+                .filter(|d| d.status == MatchStatus::Expired)
+            {
+                let Some(last) = d.last_match.as_ref() else {
+                    continue;
+                };
+                let business_ok = filter
+                    .business_id
+                    .is_none_or(|b| d.offer_business_id == b || d.need_business_id == b);
+                let flow_ok = filter
+                    .flow_id
+                    .is_none_or(|f| d.offer_flow_id == f || d.need_flow_id == f);
                 let score = kept_number(last, "score");
                 if business_ok
                     && flow_ok
                     && score >= min_score
-                    && category_ok(kept_str(last, "offer_category"), kept_str(last, "need_category"))
+                    && category_ok(
+                        kept_str(last, "offer_category"),
+                        kept_str(last, "need_category"),
+                    )
                 {
-                    let key = sort_key(sort, score, kept_number(last, "savings_eur_per_year"), kept_number(last, "co2_t_per_year"));
+                    let key = sort_key(
+                        sort,
+                        score,
+                        kept_number(last, "savings_eur_per_year"),
+                        kept_number(last, "co2_t_per_year"),
+                    );
                     rows.push((key, d.match_id, view(Figures::Kept(last), Some(d))));
                 }
             }
@@ -332,41 +394,57 @@ impl Matching {
             for m in candidates {
                 let decision = decisions.get(&m.id);
                 let status = decision.map_or(MatchStatus::Suggested, |d| d.status);
-                let business_ok =
-                    filter.business_id.is_none_or(|b| m.offer_business_id == b || m.need_business_id == b);
+                let business_ok = filter
+                    .business_id
+                    .is_none_or(|b| m.offer_business_id == b || m.need_business_id == b);
                 if business_ok
                     && m.score >= min_score
                     && filter.status.is_none_or(|s| s == status)
                     && category_ok(&m.offer_category, &m.need_category)
                 {
-                    rows.push((sort_key(sort, m.score, m.savings_eur_per_year, m.co2_t_per_year), m.id, view(Figures::Live(m.clone()), decision)));
+                    rows.push((
+                        sort_key(sort, m.score, m.savings_eur_per_year, m.co2_t_per_year),
+                        m.id,
+                        view(Figures::Live(m.clone()), decision),
+                    ));
                 }
             }
         }
         rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let start = match after {
-            Some(c) => rows.partition_point(|(k, id, _)| k.total_cmp(&c.key).is_gt() || (*k == c.key && *id <= c.id)),
+            Some(c) => rows.partition_point(|(k, id, _)| {
+                k.total_cmp(&c.key).is_gt() || (*k == c.key && *id <= c.id)
+            }),
             None => 0,
         };
-        let mut items: Vec<(f64, Uuid, MatchView<'_>)> = rows.into_iter().skip(start).take(limit + 1).collect();
+        let mut items: Vec<(f64, Uuid, MatchView<'_>)> =
+            rows.into_iter().skip(start).take(limit + 1).collect();
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
-            items.last().map(|(key, id, _)| MatchCursor { key: *key, id: *id }.encode())
+            items
+                .last()
+                .map(|(key, id, _)| MatchCursor { key: *key, id: *id }.encode())
         } else {
             None
         };
-        let page = MatchPage { items: items.into_iter().map(|(_, _, v)| v).collect(), next_cursor };
+        let page = MatchPage {
+            items: items.into_iter().map(|(_, _, v)| v).collect(),
+            next_cursor,
+        };
         serde_json::to_vec(&page).map_err(|e| ApiError::Internal(e.to_string()))
     }
 
     pub fn summary(&self) -> MatchSummary {
         let engine = self.engine();
         let decisions = self.decisions();
-        let mut by_status: HashMap<MatchStatus, usize> = MatchStatus::ALL.into_iter().map(|s| (s, 0)).collect();
+        let mut by_status: HashMap<MatchStatus, usize> =
+            MatchStatus::ALL.into_iter().map(|s| (s, 0)).collect();
         let mut best_per_need: HashMap<Uuid, &Arc<Match>> = HashMap::new();
         let mut agreed = Totals::default();
         for m in engine.iter() {
-            let status = decisions.get(&m.id).map_or(MatchStatus::Suggested, |d| d.status);
+            let status = decisions
+                .get(&m.id)
+                .map_or(MatchStatus::Suggested, |d| d.status);
             *by_status.entry(status).or_default() += 1;
             if status == MatchStatus::Agreed {
                 agreed.matches += 1;
@@ -378,16 +456,26 @@ impl Matching {
                 *best = m;
             }
         }
-        *by_status.entry(MatchStatus::Expired).or_default() +=
-            decisions.values().filter(|d| d.status == MatchStatus::Expired).count();
+        *by_status.entry(MatchStatus::Expired).or_default() += decisions
+            .values()
+            .filter(|d| d.status == MatchStatus::Expired)
+            .count();
         let mut potential = Totals::default();
         for m in best_per_need.values() {
-            let share = if m.delivered_quantity > 0.0 { (m.allocatable_quantity / m.delivered_quantity).clamp(0.0, 1.0) } else { 0.0 };
+            let share = if m.delivered_quantity > 0.0 {
+                (m.allocatable_quantity / m.delivered_quantity).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
             potential.matches += 1;
             potential.savings_eur_per_year += m.savings_eur_per_year * share;
             potential.co2_t_per_year += m.co2_t_per_year * share;
         }
-        MatchSummary { by_status, potential, agreed }
+        MatchSummary {
+            by_status,
+            potential,
+            agreed,
+        }
     }
 
     pub fn engine_stats(&self) -> symbiont_matching::EngineStats {
@@ -419,7 +507,9 @@ fn expired(decision: &MatchDecision, reason: &str, last: Option<Value>) -> Match
 
 fn revived(decision: &MatchDecision, live: &Match) -> MatchDecision {
     MatchDecision {
-        status: decision.status_before_expiry.unwrap_or(MatchStatus::Suggested),
+        status: decision
+            .status_before_expiry
+            .unwrap_or(MatchStatus::Suggested),
         status_before_expiry: None,
         expired_reason: None,
         last_match: None,

@@ -8,7 +8,9 @@ use chrono::Utc;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use symbiont_core::model::FlowIdentity;
-use symbiont_core::{Business, BusinessDraft, Flow, FlowDraft, GeoPoint, MatchStatus, Site, SiteDraft};
+use symbiont_core::{
+    Business, BusinessDraft, Flow, FlowDraft, GeoPoint, MatchStatus, Site, SiteDraft,
+};
 use symbiont_matching::MatchDiff;
 use symbiont_store::{Entity, Removed, StoreError};
 use uuid::Uuid;
@@ -34,9 +36,15 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 }
 
 /// Reads a merged draft with the same field-naming errors as a request body.
-fn patched<D: serde::Serialize + DeserializeOwned>(current: &D, patch: &Value) -> Result<D, ApiError> {
+fn patched<D: serde::Serialize + DeserializeOwned>(
+    current: &D,
+    patch: &Value,
+) -> Result<D, ApiError> {
     if !patch.is_object() {
-        return Err(ApiError::invalid("body", "a merge patch must be a JSON object"));
+        return Err(ApiError::invalid(
+            "body",
+            "a merge patch must be a JSON object",
+        ));
     }
     let mut value = serde_json::to_value(current).map_err(|e| ApiError::Internal(e.to_string()))?;
     merge_patch(&mut value, patch);
@@ -53,15 +61,24 @@ fn not_found(entity: Entity, id: Uuid) -> ApiError {
 
 impl AppState {
     pub async fn business(&self, id: Uuid) -> Result<Business, ApiError> {
-        self.store.get_business(id).await?.ok_or_else(|| not_found(Entity::Business, id))
+        self.store
+            .get_business(id)
+            .await?
+            .ok_or_else(|| not_found(Entity::Business, id))
     }
 
     pub async fn site(&self, id: Uuid) -> Result<Site, ApiError> {
-        self.store.get_site(id).await?.ok_or_else(|| not_found(Entity::Site, id))
+        self.store
+            .get_site(id)
+            .await?
+            .ok_or_else(|| not_found(Entity::Site, id))
     }
 
     pub async fn flow(&self, id: Uuid) -> Result<Flow, ApiError> {
-        self.store.get_flow(id).await?.ok_or_else(|| not_found(Entity::Flow, id))
+        self.store
+            .get_flow(id)
+            .await?
+            .ok_or_else(|| not_found(Entity::Flow, id))
     }
 
     pub async fn create_business(&self, draft: BusinessDraft) -> Result<Business, ApiError> {
@@ -71,7 +88,12 @@ impl AppState {
         Ok(business)
     }
 
-    pub async fn update_business(&self, id: Uuid, patch: &Value, if_match: Option<i64>) -> Result<Business, ApiError> {
+    pub async fn update_business(
+        &self,
+        id: Uuid,
+        patch: &Value,
+        if_match: Option<i64>,
+    ) -> Result<Business, ApiError> {
         let current = self.business(id).await?;
         check_if_match(if_match, current.version)?;
         let draft = patched(&BusinessDraft::from(&current), patch)?.validate()?;
@@ -89,17 +111,30 @@ impl AppState {
 
     pub async fn create_site(&self, business_id: Uuid, draft: SiteDraft) -> Result<Site, ApiError> {
         let now = Utc::now();
-        let site = draft.validate()?.into_site(Uuid::now_v7(), business_id, 1, now, now);
+        let site = draft
+            .validate()?
+            .into_site(Uuid::now_v7(), business_id, 1, now, now);
         self.store.insert_site(&site).await?;
         Ok(site)
     }
 
-    pub async fn update_site(&self, id: Uuid, patch: &Value, if_match: Option<i64>) -> Result<Site, ApiError> {
+    pub async fn update_site(
+        &self,
+        id: Uuid,
+        patch: &Value,
+        if_match: Option<i64>,
+    ) -> Result<Site, ApiError> {
         let _writing = self.write_lock.lock().await;
         let current = self.site(id).await?;
         check_if_match(if_match, current.version)?;
         let draft = patched(&SiteDraft::from(&current), patch)?.validate()?;
-        let site = draft.into_site(id, current.business_id, current.version + 1, current.created_at, Utc::now());
+        let site = draft.into_site(
+            id,
+            current.business_id,
+            current.version + 1,
+            current.created_at,
+            Utc::now(),
+        );
         self.store.update_site(&site).await?;
         if site.location != current.location {
             self.engine_move_site(site.id, site.location).await;
@@ -116,27 +151,40 @@ impl AppState {
 
     /// The site a flow draft points at; a missing site is the draft's fault (422 on `site_id`).
     async fn site_of(&self, draft: &FlowDraft) -> Result<Site, ApiError> {
-        self.store
-            .get_site(draft.site_id)
-            .await?
-            .ok_or_else(|| ApiError::invalid("site_id", format!("no site with id {}", draft.site_id)))
+        self.store.get_site(draft.site_id).await?.ok_or_else(|| {
+            ApiError::invalid("site_id", format!("no site with id {}", draft.site_id))
+        })
     }
 
     pub async fn create_flow(&self, draft: FlowDraft) -> Result<Flow, ApiError> {
         let site = self.site_of(&draft).await?;
         let now = Utc::now();
-        let identity = FlowIdentity { id: Uuid::now_v7(), business_id: site.business_id, version: 1, created_at: now, updated_at: now };
+        let identity = FlowIdentity {
+            id: Uuid::now_v7(),
+            business_id: site.business_id,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
         let flow = draft.validate(&self.taxonomy, identity)?;
         let _writing = self.write_lock.lock().await;
         self.store.insert_flow(&flow).await.map_err(|e| match e {
-            StoreError::NotFound { entity: Entity::Site, id } => ApiError::invalid("site_id", format!("no site with id {id}")),
+            StoreError::NotFound {
+                entity: Entity::Site,
+                id,
+            } => ApiError::invalid("site_id", format!("no site with id {id}")),
             other => other.into(),
         })?;
         self.engine_upsert(&flow, site.location).await;
         Ok(flow)
     }
 
-    pub async fn update_flow(&self, id: Uuid, patch: &Value, if_match: Option<i64>) -> Result<Flow, ApiError> {
+    pub async fn update_flow(
+        &self,
+        id: Uuid,
+        patch: &Value,
+        if_match: Option<i64>,
+    ) -> Result<Flow, ApiError> {
         let current = self.flow(id).await?;
         check_if_match(if_match, current.version)?;
         let draft = patched(&FlowDraft::from(&current), patch)?;
@@ -167,7 +215,9 @@ impl AppState {
         if removed.flow_ids.is_empty() {
             return;
         }
-        let diff = self.matching.apply(|engine| engine.remove_flows(&removed.flow_ids));
+        let diff = self
+            .matching
+            .apply(|engine| engine.remove_flows(&removed.flow_ids));
         self.record(&diff).await;
     }
 
@@ -177,7 +227,9 @@ impl AppState {
     }
 
     async fn engine_move_site(&self, site_id: Uuid, location: GeoPoint) {
-        let diff = self.matching.apply(|engine| engine.move_site(site_id, location));
+        let diff = self
+            .matching
+            .apply(|engine| engine.move_site(site_id, location));
         self.record(&diff).await;
     }
 
@@ -203,8 +255,12 @@ impl AppState {
     ) -> Result<Value, ApiError> {
         let _writing = self.write_lock.lock().await;
         let decision = self.matching.decide(id, status, note, if_match)?;
-        self.store.save_decisions(std::slice::from_ref(&decision)).await?;
+        self.store
+            .save_decisions(std::slice::from_ref(&decision))
+            .await?;
         self.matching.remember(decision);
-        self.matching.one(id).ok_or_else(|| ApiError::NotFound(format!("match {id} not found")))
+        self.matching
+            .one(id)
+            .ok_or_else(|| ApiError::NotFound(format!("match {id} not found")))
     }
 }

@@ -14,7 +14,10 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { body_limit_bytes: 1024 * 1024, request_timeout: std::time::Duration::from_secs(30) }
+        Self {
+            body_limit_bytes: 1024 * 1024,
+            request_timeout: std::time::Duration::from_secs(30),
+        }
     }
 }
 

@@ -51,13 +51,19 @@ impl MatchStatus {
         use MatchStatus::*;
         matches!(
             (self, next),
-            (Suggested, Contacted) | (Contacted, Negotiating) | (Negotiating, Agreed) | (Suggested | Contacted | Negotiating, Rejected)
+            (Suggested, Contacted)
+                | (Contacted, Negotiating)
+                | (Negotiating, Agreed)
+                | (Suggested | Contacted | Negotiating, Rejected)
         )
     }
 
     /// The statuses a person may move to from here (for error messages and clients).
     pub fn next_statuses(self) -> Vec<MatchStatus> {
-        Self::ALL.into_iter().filter(|n| self.can_become(*n)).collect()
+        Self::ALL
+            .into_iter()
+            .filter(|n| self.can_become(*n))
+            .collect()
     }
 }
 
@@ -98,7 +104,10 @@ mod tests {
         assert!(!Suggested.can_become(Agreed));
         assert!(!Agreed.can_become(Rejected));
         assert!(!Rejected.can_become(Suggested));
-        assert!(!Suggested.can_become(Expired), "only the system expires a match");
+        assert!(
+            !Suggested.can_become(Expired),
+            "only the system expires a match"
+        );
         assert_eq!(Suggested.next_statuses(), [Contacted, Rejected]);
     }
 }

@@ -11,7 +11,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -21,7 +24,11 @@ impl FieldError {
 pub struct ValidationError(pub Vec<FieldError>);
 
 fn summary(errors: &[FieldError]) -> String {
-    errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl ValidationError {
@@ -51,6 +58,10 @@ impl Collector {
 
     /// `Ok(value)` when nothing was collected, otherwise every collected error.
     pub fn finish<T>(self, value: T) -> Result<T, ValidationError> {
-        if self.0.is_empty() { Ok(value) } else { Err(ValidationError(self.0)) }
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(ValidationError(self.0))
+        }
     }
 }

@@ -35,8 +35,14 @@ impl GeoPoint {
             (ratio.asin().to_degrees() * 1.001).min(180.0)
         };
         (
-            GeoPoint { lat: (self.lat - dlat).max(-90.0), lon: (self.lon - dlon).max(-180.0) },
-            GeoPoint { lat: (self.lat + dlat).min(90.0), lon: (self.lon + dlon).min(180.0) },
+            GeoPoint {
+                lat: (self.lat - dlat).max(-90.0),
+                lon: (self.lon - dlon).max(-180.0),
+            },
+            GeoPoint {
+                lat: (self.lat + dlat).min(90.0),
+                lon: (self.lon + dlon).min(180.0),
+            },
         )
     }
 }
@@ -56,19 +62,34 @@ mod tests {
 
     #[test]
     fn paris_to_london_is_about_344_km() {
-        let paris = GeoPoint { lat: 48.8566, lon: 2.3522 };
-        let london = GeoPoint { lat: 51.5074, lon: -0.1278 };
+        let paris = GeoPoint {
+            lat: 48.8566,
+            lon: 2.3522,
+        };
+        let london = GeoPoint {
+            lat: 51.5074,
+            lon: -0.1278,
+        };
         let d = haversine_km(paris, london);
         assert!((d - 343.5).abs() < 2.0, "{d}");
     }
 
     #[test]
     fn bounding_box_contains_the_circle() {
-        let p = GeoPoint { lat: 60.0, lon: 10.0 };
+        let p = GeoPoint {
+            lat: 60.0,
+            lon: 10.0,
+        };
         let (lo, hi) = p.bounding_box(50.0);
-        let east = GeoPoint { lat: 60.0, lon: hi.lon };
+        let east = GeoPoint {
+            lat: 60.0,
+            lon: hi.lon,
+        };
         assert!(haversine_km(p, east) >= 50.0);
-        let north = GeoPoint { lat: hi.lat, lon: 10.0 };
+        let north = GeoPoint {
+            lat: hi.lat,
+            lon: 10.0,
+        };
         assert!(haversine_km(p, north) >= 49.9);
         assert!(lo.lat < 60.0 && lo.lon < 10.0);
     }

@@ -113,9 +113,11 @@ impl Quality {
         ];
         for (field, value, min, max) in ranges {
             if let Some(v) = value {
-                errors.check(v.is_finite() && (min..=max).contains(&v), &format!("quality.{field}"), || {
-                    format!("must be between {min} and {max}, got {v}")
-                });
+                errors.check(
+                    v.is_finite() && (min..=max).contains(&v),
+                    &format!("quality.{field}"),
+                    || format!("must be between {min} and {max}, got {v}"),
+                );
             }
         }
     }
@@ -171,11 +173,19 @@ impl BusinessDraft {
         check_text(&mut errors, "description", &self.description);
         if let Some(email) = &self.contact.email {
             let valid = email.split_once('@').is_some_and(|(user, domain)| {
-                !user.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+                !user.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
             }) && !email.contains(char::is_whitespace);
-            errors.check(valid, "contact.email", || format!("'{email}' is not an e-mail address"));
+            errors.check(valid, "contact.email", || {
+                format!("'{email}' is not an e-mail address")
+            });
         }
-        for (field, value) in [("contact.name", &self.contact.name), ("contact.phone", &self.contact.phone)] {
+        for (field, value) in [
+            ("contact.name", &self.contact.name),
+            ("contact.phone", &self.contact.phone),
+        ] {
             if let Some(v) = value {
                 errors.check(v.chars().count() <= MAX_NAME_CHARS, field, || {
                     format!("must be at most {MAX_NAME_CHARS} characters")
@@ -183,14 +193,22 @@ impl BusinessDraft {
             }
         }
         if let Some(url) = &self.website {
-            errors.check(url.starts_with("http://") || url.starts_with("https://"), "website", || {
-                "must start with http:// or https://".into()
-            });
+            errors.check(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "website",
+                || "must start with http:// or https://".into(),
+            );
         }
         errors.finish(self)
     }
 
-    pub fn into_business(self, id: Uuid, version: i64, created_at: DateTime<Utc>, now: DateTime<Utc>) -> Business {
+    pub fn into_business(
+        self,
+        id: Uuid,
+        version: i64,
+        created_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Business {
         Business {
             id,
             name: self.name.trim().to_string(),
@@ -244,14 +262,28 @@ impl SiteDraft {
     pub fn validate(self) -> Result<Self, ValidationError> {
         let mut errors = Collector::default();
         check_name(&mut errors, "name", &self.name);
-        errors.check(self.address.chars().count() <= 500, "address", || "must be at most 500 characters".into());
-        errors.check(self.location.lat.is_finite() && (-90.0..=90.0).contains(&self.location.lat), "location.lat", || {
-            format!("must be a latitude between -90 and 90, got {}", self.location.lat)
+        errors.check(self.address.chars().count() <= 500, "address", || {
+            "must be at most 500 characters".into()
         });
+        errors.check(
+            self.location.lat.is_finite() && (-90.0..=90.0).contains(&self.location.lat),
+            "location.lat",
+            || {
+                format!(
+                    "must be a latitude between -90 and 90, got {}",
+                    self.location.lat
+                )
+            },
+        );
         errors.check(
             self.location.lon.is_finite() && (-180.0..=180.0).contains(&self.location.lon),
             "location.lon",
-            || format!("must be a longitude between -180 and 180, got {}", self.location.lon),
+            || {
+                format!(
+                    "must be a longitude between -180 and 180, got {}",
+                    self.location.lon
+                )
+            },
         );
         errors.finish(self)
     }
@@ -279,7 +311,11 @@ impl SiteDraft {
 
 impl From<&Site> for SiteDraft {
     fn from(s: &Site) -> Self {
-        Self { name: s.name.clone(), address: s.address.clone(), location: s.location }
+        Self {
+            name: s.name.clone(),
+            address: s.address.clone(),
+            location: s.location,
+        }
     }
 }
 
@@ -382,11 +418,21 @@ pub struct FlowIdentity {
 impl FlowDraft {
     /// Checks every field against the taxonomy and converts the quantity to the category's canonical
     /// unit. Reports all problems at once.
-    pub fn validate(self, taxonomy: &Taxonomy, identity: FlowIdentity) -> Result<Flow, ValidationError> {
+    pub fn validate(
+        self,
+        taxonomy: &Taxonomy,
+        identity: FlowIdentity,
+    ) -> Result<Flow, ValidationError> {
         let mut errors = Collector::default();
         let category = taxonomy.category(&self.category);
         if category.is_none() {
-            errors.add("category", format!("unknown category '{}'; see GET /api/v1/categories", self.category));
+            errors.add(
+                "category",
+                format!(
+                    "unknown category '{}'; see GET /api/v1/categories",
+                    self.category
+                ),
+            );
         }
         check_text(&mut errors, "description", &self.description);
         self.quality.validate(&mut errors);
@@ -400,8 +446,12 @@ impl FlowDraft {
                 }
             },
             Some(serde_json::Value::Array(values)) => {
-                let numbers: Option<Vec<f64>> = values.iter().map(serde_json::Value::as_f64).collect();
-                match numbers.ok_or_else(|| "every hourly value must be a number".to_string()).and_then(|n| WeeklyProfile::from_hours(&n)) {
+                let numbers: Option<Vec<f64>> =
+                    values.iter().map(serde_json::Value::as_f64).collect();
+                match numbers
+                    .ok_or_else(|| "every hourly value must be a number".to_string())
+                    .and_then(|n| WeeklyProfile::from_hours(&n))
+                {
                     Ok(p) => (None, p),
                     Err(e) => {
                         errors.add("profile", e);
@@ -415,19 +465,28 @@ impl FlowDraft {
             }
         };
         let value_ok = self.quantity.value.is_finite() && self.quantity.value > 0.0;
-        errors.check(value_ok, "quantity.value", || format!("must be a positive number, got {}", self.quantity.value));
+        errors.check(value_ok, "quantity.value", || {
+            format!("must be a positive number, got {}", self.quantity.value)
+        });
         let mut converted = None;
         if let Some(category) = category {
-            match units::convert(self.quantity.value, &self.quantity.unit, category.dimension, profile.hours_per_year()) {
+            match units::convert(
+                self.quantity.value,
+                &self.quantity.unit,
+                category.dimension,
+                profile.hours_per_year(),
+            ) {
                 Ok(c) if value_ok => converted = Some(c),
                 Ok(_) => {}
                 Err(e @ UnitError::NoOperatingHours) => errors.add("profile", e.to_string()),
                 Err(e) => errors.add("quantity.unit", e.to_string()),
             }
             for field in &category.required_quality {
-                errors.check(self.quality.numeric(field).is_some(), &format!("quality.{field}"), || {
-                    format!("is required for category '{}'", category.code)
-                });
+                errors.check(
+                    self.quality.numeric(field).is_some(),
+                    &format!("quality.{field}"),
+                    || format!("is required for category '{}'", category.code),
+                );
             }
             if let Some(t) = self.quality.temperature_c {
                 let min = category.temperature_min_c.unwrap_or(f64::NEG_INFINITY);
@@ -438,22 +497,32 @@ impl FlowDraft {
             }
         }
         if let Some(price) = self.price_eur_per_unit {
-            errors.check(price.is_finite() && price.abs() <= 1e7, "price_eur_per_unit", || {
-                "must be a number of EUR per unit (negative for a gate fee)".into()
-            });
+            errors.check(
+                price.is_finite() && price.abs() <= 1e7,
+                "price_eur_per_unit",
+                || "must be a number of EUR per unit (negative for a gate fee)".into(),
+            );
         }
         if let Some(d) = self.max_distance_km {
-            errors.check(d.is_finite() && d > 0.0 && d <= MAX_DISTANCE_KM, "max_distance_km", || {
-                format!("must be between 0 and {MAX_DISTANCE_KM} km, got {d}")
-            });
+            errors.check(
+                d.is_finite() && d > 0.0 && d <= MAX_DISTANCE_KM,
+                "max_distance_km",
+                || format!("must be between 0 and {MAX_DISTANCE_KM} km, got {d}"),
+            );
         }
         if let (Some(from), Some(until)) = (self.valid_from, self.valid_until) {
-            errors.check(until >= from, "valid_until", || format!("{until} is before valid_from {from}"));
+            errors.check(until >= from, "valid_until", || {
+                format!("{until} is before valid_from {from}")
+            });
         }
         let Some(converted) = converted.filter(|_| errors.is_empty()) else {
-            return Err(errors.finish(()).expect_err("a missing conversion always comes with an error"));
+            return Err(errors
+                .finish(())
+                .expect_err("a missing conversion always comes with an error"));
         };
-        let canonical_unit = category.map(|c| c.canonical_unit().to_string()).unwrap_or_default();
+        let canonical_unit = category
+            .map(|c| c.canonical_unit().to_string())
+            .unwrap_or_default();
         Ok(Flow {
             id: identity.id,
             site_id: self.site_id,
@@ -490,7 +559,9 @@ impl Flow {
 fn check_name(errors: &mut Collector, field: &str, value: &str) {
     let chars = value.trim().chars().count();
     errors.check(chars > 0, field, || "must not be empty".into());
-    errors.check(chars <= MAX_NAME_CHARS, field, || format!("must be at most {MAX_NAME_CHARS} characters"));
+    errors.check(chars <= MAX_NAME_CHARS, field, || {
+        format!("must be at most {MAX_NAME_CHARS} characters")
+    });
 }
 
 fn check_text(errors: &mut Collector, field: &str, value: &str) {
@@ -501,9 +572,27 @@ fn check_text(errors: &mut Collector, field: &str, value: &str) {
 
 /// NACE Rev.2 sections and the divisions (two-digit codes) each contains.
 const NACE_SECTIONS: [(char, u8, u8); 21] = [
-    ('A', 1, 3), ('B', 5, 9), ('C', 10, 33), ('D', 35, 35), ('E', 36, 39), ('F', 41, 43), ('G', 45, 47),
-    ('H', 49, 53), ('I', 55, 56), ('J', 58, 63), ('K', 64, 66), ('L', 68, 68), ('M', 69, 75), ('N', 77, 82),
-    ('O', 84, 84), ('P', 85, 85), ('Q', 86, 88), ('R', 90, 93), ('S', 94, 96), ('T', 97, 98), ('U', 99, 99),
+    ('A', 1, 3),
+    ('B', 5, 9),
+    ('C', 10, 33),
+    ('D', 35, 35),
+    ('E', 36, 39),
+    ('F', 41, 43),
+    ('G', 45, 47),
+    ('H', 49, 53),
+    ('I', 55, 56),
+    ('J', 58, 63),
+    ('K', 64, 66),
+    ('L', 68, 68),
+    ('M', 69, 75),
+    ('N', 77, 82),
+    ('O', 84, 84),
+    ('P', 85, 85),
+    ('Q', 86, 88),
+    ('R', 90, 93),
+    ('S', 94, 96),
+    ('T', 97, 98),
+    ('U', 99, 99),
 ];
 
 /// Accepts `10`, `10.5`, `10.51` or the same with the section letter (`C10.51`); returns the code
@@ -520,7 +609,10 @@ pub fn normalise_nace(code: &str) -> Result<String, String> {
     if division.len() != 2 || !division.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    if rest.len() > 2 || !rest.bytes().all(|b| b.is_ascii_digit()) || (digits.contains('.') && rest.is_empty()) {
+    if rest.len() > 2
+        || !rest.bytes().all(|b| b.is_ascii_digit())
+        || (digits.contains('.') && rest.is_empty())
+    {
         return Err(bad());
     }
     let division: u8 = division.parse().map_err(|_| bad())?;
@@ -530,7 +622,9 @@ pub fn normalise_nace(code: &str) -> Result<String, String> {
         .map(|(s, _, _)| *s)
         .ok_or_else(|| format!("'{code}': {division:02} is not a NACE Rev.2 division"))?;
     if letter.is_some_and(|l| l != section) {
-        return Err(format!("'{code}': division {division:02} belongs to section {section}"));
+        return Err(format!(
+            "'{code}': division {division:02} belongs to section {section}"
+        ));
     }
     Ok(format!("{section}{digits}"))
 }
@@ -555,7 +649,10 @@ mod tests {
             name: " ".into(),
             industry: "99.99.9".into(),
             description: String::new(),
-            contact: Contact { email: Some("nope".into()), ..Contact::default() },
+            contact: Contact {
+                email: Some("nope".into()),
+                ..Contact::default()
+            },
             website: Some("ftp://x".into()),
         };
         let err = draft.validate().expect_err("invalid");

@@ -45,12 +45,17 @@ impl WeeklyProfile {
     /// From 168 values in 0..=1.
     pub fn from_hours(values: &[f64]) -> Result<Self, String> {
         if values.len() != HOURS_PER_WEEK {
-            return Err(format!("must have {HOURS_PER_WEEK} hourly values, got {}", values.len()));
+            return Err(format!(
+                "must have {HOURS_PER_WEEK} hourly values, got {}",
+                values.len()
+            ));
         }
         let mut hours = [0f32; HOURS_PER_WEEK];
         for (i, v) in values.iter().enumerate() {
             if !v.is_finite() || !(0.0..=1.0).contains(v) {
-                return Err(format!("hour {i} is {v}; every value must be between 0 and 1"));
+                return Err(format!(
+                    "hour {i} is {v}; every value must be between 0 and 1"
+                ));
             }
             hours[i] = *v as f32;
         }
@@ -78,7 +83,9 @@ impl WeeklyProfile {
                         format!("level '{}' in '{segment}' is not a number", level.trim())
                     })?;
                     if !(0.0..=1.0).contains(&level) {
-                        return Err(format!("level {level} in '{segment}' must be between 0 and 1"));
+                        return Err(format!(
+                            "level {level} in '{segment}' must be between 0 and 1"
+                        ));
                     }
                     (body.trim(), level)
                 }
@@ -103,7 +110,8 @@ impl WeeklyProfile {
                     // A range past midnight spills into the next day (Sunday wraps to Monday).
                     let end = if end <= start { end + 24.0 } else { end };
                     for h in 0..48usize {
-                        let overlap = (end.min(h as f64 + 1.0) - start.max(h as f64)).clamp(0.0, 1.0);
+                        let overlap =
+                            (end.min(h as f64 + 1.0) - start.max(h as f64)).clamp(0.0, 1.0);
                         if overlap > 0.0 {
                             hours[(day * 24 + h) % HOURS_PER_WEEK] = level * overlap as f32;
                         }
@@ -131,8 +139,12 @@ impl WeeklyProfile {
         if demand_sum <= 0.0 {
             return 0.0;
         }
-        let covered: f64 =
-            self.0.iter().zip(demand.0.iter()).map(|(s, d)| f64::from(s.min(*d))).sum();
+        let covered: f64 = self
+            .0
+            .iter()
+            .zip(demand.0.iter())
+            .map(|(s, d)| f64::from(s.min(*d)))
+            .sum();
         (covered / demand_sum).clamp(0.0, 1.0)
     }
 }
@@ -174,8 +186,9 @@ fn day_index(name: &str) -> Result<usize, String> {
 }
 
 fn parse_time_range(range: &str) -> Result<(f64, f64), String> {
-    let (start, end) =
-        range.split_once('-').ok_or_else(|| format!("time range '{range}' must look like 06:00-22:00"))?;
+    let (start, end) = range
+        .split_once('-')
+        .ok_or_else(|| format!("time range '{range}' must look like 06:00-22:00"))?;
     let (start, end) = (parse_time(start)?, parse_time(end)?);
     if start >= 24.0 {
         return Err(format!("start time in '{range}' must be before 24:00"));
@@ -216,7 +229,11 @@ mod tests {
     fn night_shift_wraps_past_midnight_and_sunday_wraps_to_monday() {
         let p = WeeklyProfile::parse_schedule("Sun 22:00-06:00").expect("valid");
         assert_eq!(p.hours_per_week(), 8.0);
-        assert_eq!(p.hours()[0], 1.0, "monday 00:00 belongs to sunday's night shift");
+        assert_eq!(
+            p.hours()[0],
+            1.0,
+            "monday 00:00 belongs to sunday's night shift"
+        );
     }
 
     #[test]
@@ -224,12 +241,24 @@ mod tests {
         let p = WeeklyProfile::parse_schedule("daily @0.5; Mon 08:30-09:00").expect("valid");
         assert_eq!(p.hours()[8], 0.5);
         assert_eq!(p.hours()[30], 0.5);
-        assert_eq!(WeeklyProfile::parse_schedule("24/7").expect("valid").hours_per_week(), 168.0);
+        assert_eq!(
+            WeeklyProfile::parse_schedule("24/7")
+                .expect("valid")
+                .hours_per_week(),
+            168.0
+        );
     }
 
     #[test]
     fn bad_schedules_say_what_is_wrong() {
-        for bad in ["", "Funday 06:00-07:00", "Mon 25:00-26:00", "Mon 06:00", "Mon 06:00-06:00", "Mon @2"] {
+        for bad in [
+            "",
+            "Funday 06:00-07:00",
+            "Mon 25:00-26:00",
+            "Mon 06:00",
+            "Mon 06:00-06:00",
+            "Mon @2",
+        ] {
             assert!(WeeklyProfile::parse_schedule(bad).is_err(), "{bad}");
         }
     }

@@ -119,7 +119,10 @@ impl Taxonomy {
         let mut by_code = HashMap::new();
         for (i, c) in file.categories.iter().enumerate() {
             if by_code.insert(c.code.clone(), i).is_some() {
-                return Err(TaxonomyError::Invalid(format!("category '{}' appears twice", c.code)));
+                return Err(TaxonomyError::Invalid(format!(
+                    "category '{}' appears twice",
+                    c.code
+                )));
             }
             let factors = [
                 c.transport_cost_eur_per_unit_km,
@@ -128,10 +131,16 @@ impl Taxonomy {
                 c.max_distance_km,
             ];
             if factors.iter().any(|f| !f.is_finite()) || c.max_distance_km <= 0.0 {
-                return Err(TaxonomyError::Invalid(format!("category '{}' has a bad factor", c.code)));
+                return Err(TaxonomyError::Invalid(format!(
+                    "category '{}' has a bad factor",
+                    c.code
+                )));
             }
             if c.source.trim().is_empty() {
-                return Err(TaxonomyError::Invalid(format!("category '{}' has no source", c.code)));
+                return Err(TaxonomyError::Invalid(format!(
+                    "category '{}' has no source",
+                    c.code
+                )));
             }
             for q in &c.required_quality {
                 if !Quality::NUMERIC_FIELDS.contains(&q.as_str()) {
@@ -172,7 +181,10 @@ impl Taxonomy {
                     rule.offer, rule.need
                 )));
             }
-            rules_by_offer.entry(rule.offer.clone()).or_default().push(i);
+            rules_by_offer
+                .entry(rule.offer.clone())
+                .or_default()
+                .push(i);
             rules_by_need.entry(rule.need.clone()).or_default().push(i);
         }
         Ok(Self {
@@ -198,18 +210,33 @@ impl Taxonomy {
     }
 
     /// Rules whose offer side is `offer_category`.
-    pub fn rules_for_offer<'a>(&'a self, offer_category: &str) -> impl Iterator<Item = &'a CompatibilityRule> {
-        self.rules_by_offer.get(offer_category).into_iter().flatten().map(|i| &self.rules[*i])
+    pub fn rules_for_offer<'a>(
+        &'a self,
+        offer_category: &str,
+    ) -> impl Iterator<Item = &'a CompatibilityRule> {
+        self.rules_by_offer
+            .get(offer_category)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.rules[*i])
     }
 
     /// Rules whose need side is `need_category`.
-    pub fn rules_for_need<'a>(&'a self, need_category: &str) -> impl Iterator<Item = &'a CompatibilityRule> {
-        self.rules_by_need.get(need_category).into_iter().flatten().map(|i| &self.rules[*i])
+    pub fn rules_for_need<'a>(
+        &'a self,
+        need_category: &str,
+    ) -> impl Iterator<Item = &'a CompatibilityRule> {
+        self.rules_by_need
+            .get(need_category)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.rules[*i])
     }
 
     /// The rule joining an offer category to a need category, if any.
     pub fn rule(&self, offer_category: &str, need_category: &str) -> Option<&CompatibilityRule> {
-        self.rules_for_offer(offer_category).find(|r| r.need == need_category)
+        self.rules_for_offer(offer_category)
+            .find(|r| r.need == need_category)
     }
 }
 
@@ -259,10 +286,16 @@ impl QualityConstraint {
         }
         for part in text.split(" and ") {
             let part = part.trim();
-            let (op, pos, len) = [(">=", Op::Ge), ("<=", Op::Le), ("==", Op::Eq), (">", Op::Gt), ("<", Op::Lt)]
-                .iter()
-                .find_map(|(s, op)| part.find(s).map(|p| (*op, p, s.len())))
-                .ok_or_else(|| format!("'{part}' has no comparison operator"))?;
+            let (op, pos, len) = [
+                (">=", Op::Ge),
+                ("<=", Op::Le),
+                ("==", Op::Eq),
+                (">", Op::Gt),
+                ("<", Op::Lt),
+            ]
+            .iter()
+            .find_map(|(s, op)| part.find(s).map(|p| (*op, p, s.len())))
+            .ok_or_else(|| format!("'{part}' has no comparison operator"))?;
             comparisons.push(Comparison {
                 left: Term::parse(&part[..pos])?,
                 op,
@@ -274,15 +307,17 @@ impl QualityConstraint {
 
     /// True when every comparison holds for this offer and need.
     pub fn holds(&self, offer: &Quality, need: &Quality) -> bool {
-        self.comparisons.iter().all(|c| match (c.left.eval(offer, need), c.right.eval(offer, need)) {
-            (Some(l), Some(r)) => match c.op {
-                Op::Ge => l >= r,
-                Op::Le => l <= r,
-                Op::Gt => l > r,
-                Op::Lt => l < r,
-                Op::Eq => (l - r).abs() < 1e-9,
-            },
-            _ => false,
+        self.comparisons.iter().all(|c| {
+            match (c.left.eval(offer, need), c.right.eval(offer, need)) {
+                (Some(l), Some(r)) => match c.op {
+                    Op::Ge => l >= r,
+                    Op::Le => l <= r,
+                    Op::Gt => l > r,
+                    Op::Lt => l < r,
+                    Op::Eq => (l - r).abs() < 1e-9,
+                },
+                _ => false,
+            }
         })
     }
 
@@ -311,19 +346,30 @@ impl Term {
     fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         // An offset follows the last '+' or '-' after the first character: `need.temperature_c - 5`.
-        let sign = text.char_indices().skip(1).filter(|(_, c)| matches!(c, '+' | '-')).last();
+        let sign = text
+            .char_indices()
+            .skip(1)
+            .filter(|(_, c)| matches!(c, '+' | '-'))
+            .last();
         let (head, offset) = match sign {
             Some((i, _)) => {
                 let offset = text[i..].replace(' ', "");
-                let offset: f64 = offset.parse().map_err(|_| format!("bad offset '{offset}' in '{text}'"))?;
+                let offset: f64 = offset
+                    .parse()
+                    .map_err(|_| format!("bad offset '{offset}' in '{text}'"))?;
                 (text[..i].trim(), offset)
             }
             None => (text, 0.0),
         };
         if let Ok(number) = head.parse::<f64>() {
-            return Ok(Term { field: None, offset: number + offset });
+            return Ok(Term {
+                field: None,
+                offset: number + offset,
+            });
         }
-        let (side, field) = head.split_once('.').ok_or_else(|| format!("'{head}' is neither a number nor offer.X / need.X"))?;
+        let (side, field) = head
+            .split_once('.')
+            .ok_or_else(|| format!("'{head}' is neither a number nor offer.X / need.X"))?;
         let side = match side {
             "offer" => Side::Offer,
             "need" => Side::Need,
@@ -332,7 +378,10 @@ impl Term {
         if !Quality::NUMERIC_FIELDS.contains(&field) {
             return Err(format!("unknown quality field '{field}'"));
         }
-        Ok(Term { field: Some((side, field.to_string())), offset })
+        Ok(Term {
+            field: Some((side, field.to_string())),
+            offset,
+        })
     }
 
     fn eval(&self, offer: &Quality, need: &Quality) -> Option<f64> {
@@ -351,30 +400,48 @@ mod tests {
     use super::*;
 
     fn temp(t: f64) -> Quality {
-        Quality { temperature_c: Some(t), ..Quality::default() }
+        Quality {
+            temperature_c: Some(t),
+            ..Quality::default()
+        }
     }
 
     #[test]
     fn temperature_lift_constraint() {
-        let c = QualityConstraint::parse("offer.temperature_c >= need.temperature_c + 10").expect("valid");
+        let c = QualityConstraint::parse("offer.temperature_c >= need.temperature_c + 10")
+            .expect("valid");
         assert!(c.holds(&temp(80.0), &temp(70.0)));
         assert!(!c.holds(&temp(35.0), &temp(60.0)));
-        assert!(!c.holds(&Quality::default(), &temp(60.0)), "unknown temperature is not proven");
+        assert!(
+            !c.holds(&Quality::default(), &temp(60.0)),
+            "unknown temperature is not proven"
+        );
         assert_eq!(c.margin(&temp(90.0), &temp(70.0)), Some(10.0));
     }
 
     #[test]
     fn conjunctions_numbers_and_negative_offsets() {
-        let c = QualityConstraint::parse("offer.purity_pct >= 95 and offer.temperature_c >= need.temperature_c - 5")
-            .expect("valid");
-        let offer = Quality { purity_pct: Some(99.0), temperature_c: Some(20.0), ..Quality::default() };
+        let c = QualityConstraint::parse(
+            "offer.purity_pct >= 95 and offer.temperature_c >= need.temperature_c - 5",
+        )
+        .expect("valid");
+        let offer = Quality {
+            purity_pct: Some(99.0),
+            temperature_c: Some(20.0),
+            ..Quality::default()
+        };
         assert!(c.holds(&offer, &temp(25.0)));
         assert!(!c.holds(&offer, &temp(26.0)));
     }
 
     #[test]
     fn bad_constraints_are_refused() {
-        for bad in ["offer.colour >= 3", "offer.temperature_c", "seller.temperature_c >= 3", "x >= 3"] {
+        for bad in [
+            "offer.colour >= 3",
+            "offer.temperature_c",
+            "seller.temperature_c >= 3",
+            "x >= 3",
+        ] {
             assert!(QualityConstraint::parse(bad).is_err(), "{bad}");
         }
     }
@@ -382,7 +449,11 @@ mod tests {
     #[test]
     fn builtin_taxonomy_loads_and_is_complete() {
         let t = Taxonomy::builtin().expect("the shipped taxonomy is valid");
-        assert!(t.categories().len() >= 40, "{} categories", t.categories().len());
+        assert!(
+            t.categories().len() >= 40,
+            "{} categories",
+            t.categories().len()
+        );
         assert!(!t.rules().is_empty());
         for c in t.categories() {
             assert!(!c.source.is_empty(), "{} has a source", c.code);

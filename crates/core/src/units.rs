@@ -93,7 +93,11 @@ pub enum UnitError {
     #[error("unknown unit '{0}'; use e.g. kW, MWh/year, t/day, kg/h, m3/h or l/s")]
     Unknown(String),
     #[error("'{unit}' is {found}, but this category is measured as {expected}")]
-    WrongDimension { unit: String, found: &'static str, expected: &'static str },
+    WrongDimension {
+        unit: String,
+        found: &'static str,
+        expected: &'static str,
+    },
     #[error("'{0}' is an amount without a period; say per what, e.g. '{0}/year'")]
     MissingPeriod(String),
     #[error("the weekly profile has no operating hours, so a rate cannot become an annual amount")]
@@ -119,7 +123,11 @@ fn parse_unit(text: &str) -> Result<ParsedUnit, UnitError> {
         if denominator.is_some() {
             return Err(unknown());
         }
-        return Ok(ParsedUnit { kind: AmountKind::Energy, amount_factor: factor, period: Period::Hour(1.0) });
+        return Ok(ParsedUnit {
+            kind: AmountKind::Energy,
+            amount_factor: factor,
+            period: Period::Hour(1.0),
+        });
     }
     let (kind, amount_factor) = match numerator {
         "Wh" => (AmountKind::Energy, 1e-6),
@@ -150,7 +158,11 @@ fn parse_unit(text: &str) -> Result<ParsedUnit, UnitError> {
         "a" | "y" | "yr" | "year" => Period::Calendar(1.0),
         _ => return Err(unknown()),
     };
-    Ok(ParsedUnit { kind, amount_factor, period })
+    Ok(ParsedUnit {
+        kind,
+        amount_factor,
+        period,
+    })
 }
 
 /// A quantity converted for a category: its canonical value and its annual amount.
@@ -192,7 +204,10 @@ pub fn convert(
         Dimension::Power => annual_amount * 1000.0 / hours_per_year,
         Dimension::Energy | Dimension::Mass | Dimension::Volume => annual_amount,
     };
-    Ok(Converted { canonical, annual_amount })
+    Ok(Converted {
+        canonical,
+        annual_amount,
+    })
 }
 
 #[cfg(test)]
@@ -228,8 +243,17 @@ mod tests {
             convert(1.0, "t/day", Dimension::Power, ALWAYS),
             Err(UnitError::WrongDimension { .. })
         ));
-        assert!(matches!(convert(1.0, "furlong", Dimension::Mass, ALWAYS), Err(UnitError::Unknown(_))));
-        assert!(matches!(convert(1.0, "t", Dimension::Mass, ALWAYS), Err(UnitError::MissingPeriod(_))));
-        assert!(matches!(convert(1.0, "kW", Dimension::Power, 0.0), Err(UnitError::NoOperatingHours)));
+        assert!(matches!(
+            convert(1.0, "furlong", Dimension::Mass, ALWAYS),
+            Err(UnitError::Unknown(_))
+        ));
+        assert!(matches!(
+            convert(1.0, "t", Dimension::Mass, ALWAYS),
+            Err(UnitError::MissingPeriod(_))
+        ));
+        assert!(matches!(
+            convert(1.0, "kW", Dimension::Power, 0.0),
+            Err(UnitError::NoOperatingHours)
+        ));
     }
 }

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use symbiont_core::{
-    Dimension, Direction, Flow, FlowStatus, GeoPoint, Quality, Quantity, Taxonomy, WeeklyProfile, geo::EARTH_RADIUS_KM,
+    Dimension, Direction, Flow, FlowStatus, GeoPoint, Quality, Quantity, Taxonomy, WeeklyProfile,
+    geo::EARTH_RADIUS_KM,
 };
 use symbiont_matching::{Engine, FlowInput, MatchingConfig, reference};
 use uuid::Uuid;
@@ -58,8 +59,10 @@ impl SplitMix64 {
     }
 
     fn uuid(&mut self) -> Uuid {
-        uuid::Builder::from_random_bytes(((u128::from(self.next_u64()) << 64) | u128::from(self.next_u64())).to_le_bytes())
-            .into_uuid()
+        uuid::Builder::from_random_bytes(
+            ((u128::from(self.next_u64()) << 64) | u128::from(self.next_u64())).to_le_bytes(),
+        )
+        .into_uuid()
     }
 }
 
@@ -88,14 +91,19 @@ struct Workload {
 fn offset_km(p: GeoPoint, north_km: f64, east_km: f64) -> GeoPoint {
     let lat = p.lat + (north_km / EARTH_RADIUS_KM).to_degrees();
     let lon = p.lon + (east_km / (EARTH_RADIUS_KM * p.lat.to_radians().cos())).to_degrees();
-    GeoPoint { lat: lat.clamp(-90.0, 90.0), lon }
+    GeoPoint {
+        lat: lat.clamp(-90.0, 90.0),
+        lon,
+    }
 }
 
 impl<'a> Generator<'a> {
     fn new(taxonomy: &'a Taxonomy, seed: u64) -> Self {
         let pick = |prefixes: &[&str]| -> Vec<usize> {
             let cats = taxonomy.categories();
-            (0..cats.len()).filter(|&i| prefixes.iter().any(|p| cats[i].code.starts_with(p))).collect()
+            (0..cats.len())
+                .filter(|&i| prefixes.iter().any(|p| cats[i].code.starts_with(p)))
+                .collect()
         };
         let groups = vec![
             (0.30, pick(&["heat.", "steam.", "cooling."])),
@@ -106,9 +114,16 @@ impl<'a> Generator<'a> {
         .into_iter()
         .filter(|(_, c)| !c.is_empty())
         .collect();
-        let profiles =
-            SCHEDULES.iter().map(|(s, _)| WeeklyProfile::parse_schedule(s).expect("the schedules are valid")).collect();
-        Self { rng: SplitMix64(seed), taxonomy, groups, profiles }
+        let profiles = SCHEDULES
+            .iter()
+            .map(|(s, _)| WeeklyProfile::parse_schedule(s).expect("the schedules are valid"))
+            .collect();
+        Self {
+            rng: SplitMix64(seed),
+            taxonomy,
+            groups,
+            profiles,
+        }
     }
 
     fn category(&mut self) -> usize {
@@ -138,15 +153,33 @@ impl<'a> Generator<'a> {
     fn flow(&mut self, id: Uuid, business: Uuid, site: Uuid) -> Flow {
         let c = &self.taxonomy.categories()[self.category()];
         let rng = &mut self.rng;
-        let direction = if rng.chance(0.5) { Direction::Offer } else { Direction::Need };
+        let direction = if rng.chance(0.5) {
+            Direction::Offer
+        } else {
+            Direction::Need
+        };
         let code = c.code.as_str();
         let mut quality = Quality::default();
-        let (lo, hi) = (c.temperature_min_c.unwrap_or(10.0), c.temperature_max_c.unwrap_or(90.0).min(c.temperature_min_c.unwrap_or(10.0) + 300.0));
-        if c.temperature_min_c.is_some() || c.temperature_max_c.is_some() || c.required_quality.iter().any(|q| q == "temperature_c") {
+        let (lo, hi) = (
+            c.temperature_min_c.unwrap_or(10.0),
+            c.temperature_max_c
+                .unwrap_or(90.0)
+                .min(c.temperature_min_c.unwrap_or(10.0) + 300.0),
+        );
+        if c.temperature_min_c.is_some()
+            || c.temperature_max_c.is_some()
+            || c.required_quality.iter().any(|q| q == "temperature_c")
+        {
             quality.temperature_c = Some(rng.range(lo, hi).round());
         }
         if c.required_quality.iter().any(|q| q == "pressure_bar") {
-            let (lo, hi) = if code.contains("high") { (10.0, 100.0) } else if code.contains("air") { (5.0, 12.0) } else { (1.0, 10.0) };
+            let (lo, hi) = if code.contains("high") {
+                (10.0, 100.0)
+            } else if code.contains("air") {
+                (5.0, 12.0)
+            } else {
+                (1.0, 10.0)
+            };
             quality.pressure_bar = Some(rng.range(lo, hi).round());
         }
         if c.required_quality.iter().any(|q| q == "purity_pct") {
@@ -174,12 +207,20 @@ impl<'a> Generator<'a> {
             None
         };
         let (valid_from, valid_until) = if rng.chance(0.1) {
-            let start = NaiveDate::from_ymd_opt(2025, 1, 1).expect("valid date") + chrono::Days::new(rng.below(720) as u64);
-            (Some(start), Some(start + chrono::Days::new(90 + rng.below(700) as u64)))
+            let start = NaiveDate::from_ymd_opt(2025, 1, 1).expect("valid date")
+                + chrono::Days::new(rng.below(720) as u64);
+            (
+                Some(start),
+                Some(start + chrono::Days::new(90 + rng.below(700) as u64)),
+            )
         } else {
             (None, None)
         };
-        let status = if rng.chance(0.05) { FlowStatus::Paused } else { FlowStatus::Active };
+        let status = if rng.chance(0.05) {
+            FlowStatus::Paused
+        } else {
+            FlowStatus::Active
+        };
         let (schedule, profile) = self.profile();
         let canonical = match c.dimension {
             Dimension::Power => annual * 1000.0 / profile.hours_per_year(),
@@ -194,7 +235,10 @@ impl<'a> Generator<'a> {
             category: c.code.clone(),
             description: String::new(),
             quality,
-            quantity: Quantity { value: annual, unit: format!("{}/year", c.dimension.amount_unit()) },
+            quantity: Quantity {
+                value: annual,
+                unit: format!("{}/year", c.dimension.amount_unit()),
+            },
             canonical_quantity: canonical,
             canonical_unit: c.dimension.canonical_unit().to_string(),
             annual_amount: annual,
@@ -213,7 +257,10 @@ impl<'a> Generator<'a> {
 
     fn workload(&mut self, businesses: usize) -> Workload {
         let parks: Vec<GeoPoint> = (0..(businesses / 25).max(1))
-            .map(|_| GeoPoint { lat: self.rng.range(47.5, 54.5), lon: self.rng.range(6.0, 15.0) })
+            .map(|_| GeoPoint {
+                lat: self.rng.range(47.5, 54.5),
+                lon: self.rng.range(6.0, 15.0),
+            })
             .collect();
         let mut flows = Vec::with_capacity(businesses * 5);
         let mut sites = Vec::with_capacity(businesses);
@@ -250,7 +297,11 @@ fn us(d: Duration) -> f64 {
 fn rss_bytes() -> usize {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<usize>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<usize>().ok())
+        })
         .map_or(0, |pages| pages * 4096)
 }
 
@@ -259,7 +310,10 @@ fn mib(bytes: usize) -> f64 {
 }
 
 fn main() {
-    let businesses: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10_000);
+    let businesses: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(10_000);
     let taxonomy = Arc::new(Taxonomy::builtin().expect("the shipped taxonomy is valid"));
     let config = MatchingConfig::default();
     println!(
@@ -294,7 +348,6 @@ fn main() {
         stats.matchable_flows
     );
 
-    println!("{}", symbiont_matching::prof());
     // ----- memory -----
     // The engine's own accounting, and the process RSS with only the engine alive (an upper bound:
     // the allocator keeps some pages of the freed inputs).
@@ -315,8 +368,13 @@ fn main() {
     // ----- one flow change -----
     let mut rng = SplitMix64(7);
     let mut flows = flows_for_later;
-    let mut kinds: [(&str, Vec<Duration>); 5] =
-        [("quantity", vec![]), ("pause/resume", vec![]), ("move site", vec![]), ("insert", vec![]), ("delete", vec![])];
+    let mut kinds: [(&str, Vec<Duration>); 5] = [
+        ("quantity", vec![]),
+        ("pause/resume", vec![]),
+        ("move site", vec![]),
+        ("insert", vec![]),
+        ("delete", vec![]),
+    ];
     let mut touched = 0usize;
     let mut generator = Generator::new(&taxonomy, 4242);
     for _ in 0..1_000 {
@@ -331,13 +389,21 @@ fn main() {
             (0, t, engine.upsert_flow(input))
         } else if kind < 70 {
             let f = &mut flows[i].flow;
-            f.status = if f.status == FlowStatus::Active { FlowStatus::Paused } else { FlowStatus::Active };
+            f.status = if f.status == FlowStatus::Active {
+                FlowStatus::Paused
+            } else {
+                FlowStatus::Active
+            };
             let input = flows[i].clone();
             let t = Instant::now();
             (1, t, engine.upsert_flow(input))
         } else if kind < 85 {
             let site = flows[i].flow.site_id;
-            let to = offset_km(flows[i].location, rng.range(-3.0, 3.0), rng.range(-3.0, 3.0));
+            let to = offset_km(
+                flows[i].location,
+                rng.range(-3.0, 3.0),
+                rng.range(-3.0, 3.0),
+            );
             for f in flows.iter_mut().filter(|f| f.flow.site_id == site) {
                 f.location = to;
             }
@@ -345,7 +411,10 @@ fn main() {
             (2, t, engine.move_site(site, to))
         } else if kind < 95 {
             let (site, location) = workload.sites[rng.below(workload.sites.len())];
-            let business = flows.iter().find(|f| f.flow.site_id == site).map_or_else(Uuid::nil, |f| f.flow.business_id);
+            let business = flows
+                .iter()
+                .find(|f| f.flow.site_id == site)
+                .map_or_else(Uuid::nil, |f| f.flow.business_id);
             let id = generator.rng.uuid();
             let input = FlowInput::new(generator.flow(id, business, site), location);
             flows.push(input.clone());
@@ -382,7 +451,11 @@ fn main() {
     // ----- consistency after the changes -----
     let mut rebuilt = Engine::new(Arc::clone(&taxonomy), config).expect("default configuration");
     rebuilt.rebuild(flows.clone());
-    assert_eq!(rebuilt.match_count(), engine.match_count(), "incremental state equals a rebuild");
+    assert_eq!(
+        rebuilt.match_count(),
+        engine.match_count(),
+        "incremental state equals a rebuild"
+    );
 
     // ----- brute force baseline -----
     let small = (businesses / 5).max(100);
@@ -394,7 +467,11 @@ fn main() {
     let started = Instant::now();
     let brute = reference::all_pairs(Arc::clone(&taxonomy), &config, sample.flows);
     let brute_small = started.elapsed();
-    assert_eq!(brute.len(), indexed.match_count(), "brute force finds the same matches");
+    assert_eq!(
+        brute.len(),
+        indexed.match_count(),
+        "brute force finds the same matches"
+    );
     println!(
         "brute force all-pairs at {small} businesses: {:.0} ms vs indexed rebuild {:.1} ms (x{:.0})",
         ms(brute_small),
@@ -404,7 +481,11 @@ fn main() {
     let started = Instant::now();
     let brute = reference::all_pairs(Arc::clone(&taxonomy), &config, flows);
     let brute_full = started.elapsed();
-    assert_eq!(brute.len(), engine.match_count(), "brute force finds the same matches");
+    assert_eq!(
+        brute.len(),
+        engine.match_count(),
+        "brute force finds the same matches"
+    );
     println!(
         "brute force all-pairs at {businesses} businesses: {:.0} ms vs indexed rebuild {:.0} ms (x{:.0}); \
          one change by brute force would cost about {:.1} ms (one flow against all {} flows)",

@@ -27,7 +27,11 @@ pub(crate) fn allocate(offer_annual_amount: f64, matches: &[&Match]) -> Vec<f64>
         let m = matches[i];
         let wanted = m.delivered_annual_amount / m.conversion;
         let taken = wanted.min(remaining);
-        allocatable[i] = if taken >= wanted { m.delivered_quantity } else { m.delivered_quantity * (taken / wanted) };
+        allocatable[i] = if taken >= wanted {
+            m.delivered_quantity
+        } else {
+            m.delivered_quantity * (taken / wanted)
+        };
         remaining = (remaining - taken).max(0.0);
     }
     allocatable

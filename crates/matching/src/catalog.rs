@@ -50,11 +50,17 @@ impl Catalog {
                 substitute_value_eur_per_unit: c.substitute_value_eur_per_unit,
                 co2_factor_t_per_unit: c.co2_factor_t_per_unit,
                 max_distance_km: c.max_distance_km,
-                continuous: matches!(c.transport_mode.trim().to_ascii_lowercase().as_str(), "pipe" | "pipeline" | "grid"),
+                continuous: matches!(
+                    c.transport_mode.trim().to_ascii_lowercase().as_str(),
+                    "pipe" | "pipeline" | "grid"
+                ),
             })
             .collect();
-        let by_code: HashMap<String, u32> =
-            categories.iter().enumerate().map(|(i, c)| (c.code.to_string(), index(i))).collect();
+        let by_code: HashMap<String, u32> = categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.code.to_string(), index(i)))
+            .collect();
         let n = categories.len();
         let mut matrix = vec![None; n * n];
         let mut offer_rules = vec![Vec::new(); n];
@@ -71,7 +77,14 @@ impl Catalog {
                 need_rules[d as usize].push(o);
             }
         }
-        Self { taxonomy, categories, by_code, offer_rules, need_rules, matrix }
+        Self {
+            taxonomy,
+            categories,
+            by_code,
+            offer_rules,
+            need_rules,
+            matrix,
+        }
     }
 
     pub fn category_index(&self, code: &str) -> Option<u32> {
@@ -84,13 +97,24 @@ impl Catalog {
 
     pub fn rule(&self, offer: u32, need: u32) -> Option<&CompatibilityRule> {
         let n = self.categories.len();
-        let r = self.matrix.get(offer as usize * n + need as usize).copied().flatten()?;
+        let r = self
+            .matrix
+            .get(offer as usize * n + need as usize)
+            .copied()
+            .flatten()?;
         self.taxonomy.rules().get(r as usize)
     }
 
     pub fn memory_bytes(&self) -> usize {
-        let lists: usize = self.offer_rules.iter().chain(&self.need_rules).map(|l| l.capacity() * 4 + 24).sum();
-        self.categories.len() * (std::mem::size_of::<CategoryInfo>() + 64) + self.matrix.len() * 8 + lists
+        let lists: usize = self
+            .offer_rules
+            .iter()
+            .chain(&self.need_rules)
+            .map(|l| l.capacity() * 4 + 24)
+            .sum();
+        self.categories.len() * (std::mem::size_of::<CategoryInfo>() + 64)
+            + self.matrix.len() * 8
+            + lists
     }
 }
 
@@ -122,7 +146,10 @@ mod tests {
 
     #[test]
     fn nouns_drop_the_band_and_keep_acronyms() {
-        assert_eq!(noun("Low-temperature heat (40-90 °C)", "heat.low_temp"), "low-temperature heat");
+        assert_eq!(
+            noun("Low-temperature heat (40-90 °C)", "heat.low_temp"),
+            "low-temperature heat"
+        );
         assert_eq!(noun("CO2 (food grade)", "gas.co2"), "CO2");
         assert_eq!(noun("", "material.fly_ash"), "material.fly_ash");
         assert_eq!(noun("Fly ash", "material.fly_ash"), "fly ash");

@@ -28,14 +28,28 @@ pub struct ScoreWeights {
 
 impl Default for ScoreWeights {
     fn default() -> Self {
-        Self { coverage: 0.30, temporal: 0.15, distance: 0.15, quality: 0.10, economics: 0.20, co2: 0.10 }
+        Self {
+            coverage: 0.30,
+            temporal: 0.15,
+            distance: 0.15,
+            quality: 0.10,
+            economics: 0.20,
+            co2: 0.10,
+        }
     }
 }
 
 impl ScoreWeights {
     /// The weights in component order: coverage, temporal, distance, quality, economics, co2.
     pub fn as_array(&self) -> [f64; 6] {
-        [self.coverage, self.temporal, self.distance, self.quality, self.economics, self.co2]
+        [
+            self.coverage,
+            self.temporal,
+            self.distance,
+            self.quality,
+            self.economics,
+            self.co2,
+        ]
     }
 
     pub fn sum(&self) -> f64 {
@@ -113,7 +127,10 @@ impl MatchingConfig {
         }
         let s = &self.scales;
         let scales = [
-            ("scales.savings_half_eur_per_year", s.savings_half_eur_per_year),
+            (
+                "scales.savings_half_eur_per_year",
+                s.savings_half_eur_per_year,
+            ),
             ("scales.co2_half_t_per_year", s.co2_half_t_per_year),
             ("scales.quality_margin_half", s.quality_margin_half),
         ];
@@ -123,7 +140,9 @@ impl MatchingConfig {
             }
         }
         if !(0.0..=1.0).contains(&s.quality_unconstrained) {
-            return Err(ConfigError::BadUnconstrainedQuality(s.quality_unconstrained));
+            return Err(ConfigError::BadUnconstrainedQuality(
+                s.quality_unconstrained,
+            ));
         }
         Ok(())
     }
@@ -155,13 +174,32 @@ mod tests {
         config.weights.distance = -1.0;
         assert_eq!(
             config.validate(),
-            Err(ConfigError::BadWeight { field: "weights.distance", value: -1.0 })
+            Err(ConfigError::BadWeight {
+                field: "weights.distance",
+                value: -1.0
+            })
         );
         let mut config = MatchingConfig::default();
         config.scales.co2_half_t_per_year = 0.0;
-        assert!(config.validate().expect_err("zero scale").to_string().contains("co2_half_t_per_year"));
-        let zero = ScoreWeights { coverage: 0.0, temporal: 0.0, distance: 0.0, quality: 0.0, economics: 0.0, co2: 0.0 };
-        let config = MatchingConfig { weights: zero, ..MatchingConfig::default() };
+        assert!(
+            config
+                .validate()
+                .expect_err("zero scale")
+                .to_string()
+                .contains("co2_half_t_per_year")
+        );
+        let zero = ScoreWeights {
+            coverage: 0.0,
+            temporal: 0.0,
+            distance: 0.0,
+            quality: 0.0,
+            economics: 0.0,
+            co2: 0.0,
+        };
+        let config = MatchingConfig {
+            weights: zero,
+            ..MatchingConfig::default()
+        };
         assert_eq!(config.validate(), Err(ConfigError::ZeroWeights));
     }
 }

@@ -134,7 +134,10 @@ impl Engine {
         let per_offer: Vec<(u32, Vec<Match>)> = (0..this.slots.len())
             .into_par_iter()
             .map(slot_number)
-            .filter(|&s| this.record(s).is_some_and(|r| r.direction == Direction::Offer && r.matchable()))
+            .filter(|&s| {
+                this.record(s)
+                    .is_some_and(|r| r.direction == Direction::Offer && r.matchable())
+            })
             .map(|s| {
                 let mut found = this.candidates(s);
                 if let Some(offer) = this.record(s) {
@@ -184,8 +187,12 @@ impl Engine {
 
     /// Removes several flows at once (a cascade), with one diff.
     pub fn remove_flows(&mut self, flow_ids: &[Uuid]) -> MatchDiff {
-        let slots: Vec<u32> =
-            flow_ids.iter().filter_map(|id| self.by_id.get(id).copied()).collect::<BTreeSet<_>>().into_iter().collect();
+        let slots: Vec<u32> = flow_ids
+            .iter()
+            .filter_map(|id| self.by_id.get(id).copied())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         if slots.is_empty() {
             return MatchDiff::default();
         }
@@ -226,7 +233,12 @@ impl Engine {
             .by_id
             .get(&flow_id)
             .and_then(|&s| self.record(s))
-            .map(|r| r.matches.iter().filter_map(|id| self.matches.get(id).cloned()).collect())
+            .map(|r| {
+                r.matches
+                    .iter()
+                    .filter_map(|id| self.matches.get(id).cloned())
+                    .collect()
+            })
             .unwrap_or_default();
         out.sort_by(|a, b| rank(a, b));
         out
@@ -240,7 +252,11 @@ impl Engine {
             .into_iter()
             .flatten()
             .filter_map(|&s| self.record(s))
-            .flat_map(|r| r.matches.iter().filter_map(|id| self.matches.get(id).cloned()))
+            .flat_map(|r| {
+                r.matches
+                    .iter()
+                    .filter_map(|id| self.matches.get(id).cloned())
+            })
             .collect();
         out.sort_by(|a, b| rank(a, b));
         out
@@ -268,17 +284,26 @@ impl Engine {
         let mut stats = EngineStats {
             flows: self.by_id.len(),
             matchable_flows: records().filter(|r| r.matchable()).count(),
-            offers: records().filter(|r| r.direction == Direction::Offer).count(),
+            offers: records()
+                .filter(|r| r.direction == Direction::Offer)
+                .count(),
             needs: records().filter(|r| r.direction == Direction::Need).count(),
             matches: self.matches.len(),
             distinct_profiles: self.profiles.len(),
             approx_memory_bytes: 0,
         };
         let size = std::mem::size_of::<Option<FlowRecord>>;
-        let flows = self.slots.capacity() * size() + records().map(FlowRecord::heap_bytes).sum::<usize>();
-        let lists = |m: &HashMap<Uuid, Vec<u32>>| map_bytes(m) + m.values().map(|v| v.capacity() * 4).sum::<usize>();
+        let flows =
+            self.slots.capacity() * size() + records().map(FlowRecord::heap_bytes).sum::<usize>();
+        let lists = |m: &HashMap<Uuid, Vec<u32>>| {
+            map_bytes(m) + m.values().map(|v| v.capacity() * 4).sum::<usize>()
+        };
         let matches = map_bytes(&self.matches)
-            + self.matches.values().map(|m| std::mem::size_of::<Match>() + 16 + m.explanation.len()).sum::<usize>();
+            + self
+                .matches
+                .values()
+                .map(|m| std::mem::size_of::<Match>() + 16 + m.explanation.len())
+                .sum::<usize>();
         stats.approx_memory_bytes = std::mem::size_of::<Self>()
             + self.catalog.memory_bytes()
             + flows
@@ -330,7 +355,10 @@ impl Engine {
         };
         self.free.push(slot);
         self.by_id.remove(&record.id);
-        for (map, key) in [(&mut self.by_site, record.site_id), (&mut self.by_business, record.business_id)] {
+        for (map, key) in [
+            (&mut self.by_site, record.site_id),
+            (&mut self.by_business, record.business_id),
+        ] {
             if let Some(list) = map.get_mut(&key) {
                 list.retain(|&s| s != slot);
                 if list.is_empty() {
@@ -342,14 +370,18 @@ impl Engine {
     }
 
     fn index_insert(&mut self, slot: u32) {
-        if let Some((tree, point)) = self.record(slot).and_then(|r| Some((r.tree()?, r.point)).filter(|_| r.matchable()))
+        if let Some((tree, point)) = self
+            .record(slot)
+            .and_then(|r| Some((r.tree()?, r.point)).filter(|_| r.matchable()))
         {
             self.index.insert(tree, IndexedPoint::new(point, slot));
         }
     }
 
     fn index_remove(&mut self, slot: u32) {
-        if let Some((tree, point)) = self.record(slot).and_then(|r| Some((r.tree()?, r.point)).filter(|_| r.matchable()))
+        if let Some((tree, point)) = self
+            .record(slot)
+            .and_then(|r| Some((r.tree()?, r.point)).filter(|_| r.matchable()))
         {
             self.index.remove(tree, &IndexedPoint::new(point, slot));
         }
@@ -364,20 +396,36 @@ impl Engine {
             return Vec::new();
         };
         let (counterparts, other_direction) = match flow.direction {
-            Direction::Offer => (&self.catalog.offer_rules[category as usize], Direction::Need),
-            Direction::Need => (&self.catalog.need_rules[category as usize], Direction::Offer),
+            Direction::Offer => (
+                &self.catalog.offer_rules[category as usize],
+                Direction::Need,
+            ),
+            Direction::Need => (
+                &self.catalog.need_rules[category as usize],
+                Direction::Offer,
+            ),
         };
-        let own_max = flow.max_distance_km.unwrap_or(f64::INFINITY).min(self.catalog.category(category).max_distance_km);
+        let own_max = flow
+            .max_distance_km
+            .unwrap_or(f64::INFINITY)
+            .min(self.catalog.category(category).max_distance_km);
         let mut found = Vec::new();
         for &other_category in counterparts {
             let radius = own_max.min(self.catalog.category(other_category).max_distance_km);
-            for other_slot in self.index.within(tree_of(other_category, other_direction), flow.point, radius) {
-                let Some(other) = self.record(other_slot) else { continue };
-                let (offer, need) = if flow.direction == Direction::Offer { (flow, other) } else { (other, flow) };
-                EVALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                match evaluate(&self.catalog, &self.config, offer, need) {
-                    Ok(m) => found.push(m),
-                    Err(r) => { let k = match r { crate::pair::Rejection::TooFar{..} => 0, crate::pair::Rejection::Quality{..} => 1, crate::pair::Rejection::SameBusiness => 2, crate::pair::Rejection::ValidityDisjoint => 3, _ => 4 }; REJ[k].fetch_add(1, std::sync::atomic::Ordering::Relaxed); }
+            for other_slot in
+                self.index
+                    .within(tree_of(other_category, other_direction), flow.point, radius)
+            {
+                let Some(other) = self.record(other_slot) else {
+                    continue;
+                };
+                let (offer, need) = if flow.direction == Direction::Offer {
+                    (flow, other)
+                } else {
+                    (other, flow)
+                };
+                if let Ok(m) = evaluate(&self.catalog, &self.config, offer, need) {
+                    found.push(m);
                 }
             }
         }
@@ -396,11 +444,19 @@ impl Engine {
     fn detach(&mut self, slots: &[u32]) -> HashMap<Uuid, Arc<Match>> {
         let mut old = HashMap::new();
         for &slot in slots {
-            let Some(record) = self.record_mut(slot) else { continue };
+            let Some(record) = self.record_mut(slot) else {
+                continue;
+            };
             let direction = record.direction;
             for id in std::mem::take(&mut record.matches) {
-                let Some(m) = self.matches.remove(&id) else { continue };
-                let other = if direction == Direction::Offer { m.need_flow_id } else { m.offer_flow_id };
+                let Some(m) = self.matches.remove(&id) else {
+                    continue;
+                };
+                let other = if direction == Direction::Offer {
+                    m.need_flow_id
+                } else {
+                    m.offer_flow_id
+                };
                 if let Some(other_slot) = self.by_id.get(&other).copied()
                     && let Some(r) = self.record_mut(other_slot)
                     && let Some(pos) = r.matches.iter().position(|x| *x == id)
@@ -421,7 +477,10 @@ impl Engine {
                 if self.matches.contains_key(&m.id) {
                     continue; // both flows were touched; found from the other side already
                 }
-                let (Some(&o), Some(&n)) = (self.by_id.get(&m.offer_flow_id), self.by_id.get(&m.need_flow_id)) else {
+                let (Some(&o), Some(&n)) = (
+                    self.by_id.get(&m.offer_flow_id),
+                    self.by_id.get(&m.need_flow_id),
+                ) else {
                     continue;
                 };
                 self.attach_ids(o, n, m.id);
@@ -434,7 +493,12 @@ impl Engine {
         let offers: BTreeSet<Uuid> = old
             .values()
             .map(|m| m.offer_flow_id)
-            .chain(fresh.iter().filter_map(|id| self.matches.get(id)).map(|m| m.offer_flow_id))
+            .chain(
+                fresh
+                    .iter()
+                    .filter_map(|id| self.matches.get(id))
+                    .map(|m| m.offer_flow_id),
+            )
             .collect();
         let mut reallocated: Vec<Uuid> = Vec::new();
         for offer in offers {
@@ -445,7 +509,9 @@ impl Engine {
 
         let mut diff = MatchDiff::default();
         for id in &fresh {
-            let Some(current) = self.matches.get(id) else { continue };
+            let Some(current) = self.matches.get(id) else {
+                continue;
+            };
             match old.get(id) {
                 None => diff.added.push(Arc::clone(current)),
                 Some(previous) if previous != current => diff.changed.push(Arc::clone(current)),
@@ -483,8 +549,17 @@ impl Engine {
     /// Re-runs the allocation of one offer; records the ids whose allocatable quantity moved.
     fn reallocate(&mut self, offer_slot: u32, moved: &mut Vec<Uuid>) {
         // The id may now name a need (a flow can change direction); only offers allocate.
-        let Some(offer) = self.record(offer_slot).filter(|r| r.direction == Direction::Offer) else { return };
-        let current: Vec<&Arc<Match>> = offer.matches.iter().filter_map(|id| self.matches.get(id)).collect();
+        let Some(offer) = self
+            .record(offer_slot)
+            .filter(|r| r.direction == Direction::Offer)
+        else {
+            return;
+        };
+        let current: Vec<&Arc<Match>> = offer
+            .matches
+            .iter()
+            .filter_map(|id| self.matches.get(id))
+            .collect();
         let refs: Vec<&Match> = current.iter().map(|m| m.as_ref()).collect();
         let shares = allocate(offer.annual_amount, &refs);
         let updates: Vec<(Uuid, f64)> = current
@@ -503,8 +578,14 @@ impl Engine {
 
     /// Why a pair that was a match is not one any more.
     fn removal_reason(&self, previous: &Match) -> String {
-        let offer = self.by_id.get(&previous.offer_flow_id).and_then(|&s| self.record(s));
-        let need = self.by_id.get(&previous.need_flow_id).and_then(|&s| self.record(s));
+        let offer = self
+            .by_id
+            .get(&previous.offer_flow_id)
+            .and_then(|&s| self.record(s));
+        let need = self
+            .by_id
+            .get(&previous.need_flow_id)
+            .and_then(|&s| self.record(s));
         match (offer, need) {
             (None, _) => "offer deleted".to_string(),
             (_, None) => "need deleted".to_string(),
@@ -516,10 +597,6 @@ impl Engine {
         }
     }
 }
-
-pub static EVALS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-pub static REJ: [std::sync::atomic::AtomicUsize; 5] = [const { std::sync::atomic::AtomicUsize::new(0) }; 5];
-pub fn prof() -> String { format!("evals {} rej {:?}", EVALS.load(std::sync::atomic::Ordering::Relaxed), REJ.iter().map(|r| r.load(std::sync::atomic::Ordering::Relaxed)).collect::<Vec<_>>()) }
 
 fn slot_number(i: usize) -> u32 {
     u32::try_from(i).expect("fewer than 2^32 flows fit in memory")

@@ -5,7 +5,13 @@
 //! below 1 km and to 0.1 km below 10 km, money and tonnes to two significant figures.
 
 /// The explanation of a match, addressed to the owner of the need.
-pub(crate) fn sentence(noun: &str, covered_share: f64, distance_km: f64, savings_eur: f64, co2_t: f64) -> String {
+pub(crate) fn sentence(
+    noun: &str,
+    covered_share: f64,
+    distance_km: f64,
+    savings_eur: f64,
+    co2_t: f64,
+) -> String {
     let mut s = String::with_capacity(112);
     let percent = covered_share * 100.0;
     if percent.round() >= 100.0 {
@@ -23,15 +29,29 @@ pub(crate) fn sentence(noun: &str, covered_share: f64, distance_km: f64, savings
     let saves = savings_eur.round() >= 1.0;
     let costs = savings_eur.round() <= -1.0;
     let avoids = co2_t >= 0.005;
-    let money = || format!("EUR {}", group_thousands(two_significant(savings_eur.abs())));
+    let money = || {
+        format!(
+            "EUR {}",
+            group_thousands(two_significant(savings_eur.abs()))
+        )
+    };
     let tonnes = || format!("{} t CO2", tonnes(co2_t));
     match (saves, costs, avoids) {
-        (true, _, true) => s.push_str(&format!("; saves about {} and {} a year.", money(), tonnes())),
+        (true, _, true) => s.push_str(&format!(
+            "; saves about {} and {} a year.",
+            money(),
+            tonnes()
+        )),
         (true, _, false) => s.push_str(&format!("; saves about {} a year.", money())),
-        (false, true, true) => {
-            s.push_str(&format!("; avoids about {} a year at a net cost of about {} a year.", tonnes(), money()))
-        }
-        (false, true, false) => s.push_str(&format!("; costs about {} a year more than it saves.", money())),
+        (false, true, true) => s.push_str(&format!(
+            "; avoids about {} a year at a net cost of about {} a year.",
+            tonnes(),
+            money()
+        )),
+        (false, true, false) => s.push_str(&format!(
+            "; costs about {} a year more than it saves.",
+            money()
+        )),
         (false, false, true) => s.push_str(&format!("; avoids about {} a year.", tonnes())),
         (false, false, false) => s.push('.'),
     }
@@ -124,7 +144,10 @@ mod tests {
             sentence("fly ash", 0.25, 1234.0, -12.0, 0.0),
             "Covers 25 % of your fly ash demand from 1,234 km away; costs about EUR 12 a year more than it saves."
         );
-        assert_eq!(sentence("heat", 0.3, 2.0, 0.0, 0.0), "Covers 30 % of your heat demand from 2.0 km away.");
+        assert_eq!(
+            sentence("heat", 0.3, 2.0, 0.0, 0.0),
+            "Covers 30 % of your heat demand from 2.0 km away."
+        );
     }
 
     #[test]

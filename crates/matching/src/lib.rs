@@ -22,5 +22,7 @@ pub mod reference;
 mod spatial;
 
 pub use config::{ConfigError, MatchingConfig, ScoreScales, ScoreWeights};
-pub use engine::{Engine, EngineStats, prof};
-pub use model::{FlowInput, MATCH_ID_NAMESPACE, Match, MatchDiff, RemovedMatch, ScoreComponents, match_id};
+pub use engine::{Engine, EngineStats};
+pub use model::{
+    FlowInput, MATCH_ID_NAMESPACE, Match, MatchDiff, RemovedMatch, ScoreComponents, match_id,
+};

@@ -54,7 +54,14 @@ pub struct ScoreComponents {
 impl ScoreComponents {
     /// The components in weight order: coverage, temporal, distance, quality, economics, co2.
     pub fn as_array(&self) -> [f64; 6] {
-        [self.coverage, self.temporal, self.distance, self.quality, self.economics, self.co2]
+        [
+            self.coverage,
+            self.temporal,
+            self.distance,
+            self.quality,
+            self.economics,
+            self.co2,
+        ]
     }
 }
 
@@ -145,7 +152,11 @@ mod tests {
     fn match_ids_are_stable_and_ordered_by_role() {
         let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
         assert_eq!(match_id(a, b), match_id(a, b));
-        assert_ne!(match_id(a, b), match_id(b, a), "offer and need are not interchangeable");
+        assert_ne!(
+            match_id(a, b),
+            match_id(b, a),
+            "offer and need are not interchangeable"
+        );
         assert_eq!(match_id(a, b).get_version_num(), 5);
         // Pinned: decisions are stored under these ids, so the derivation must never change.
         assert_eq!(match_id(a, b).to_string(), PINNED_ID);

@@ -31,16 +31,31 @@ impl std::fmt::Display for Rejection {
         match self {
             Rejection::NotOfferAndNeed => write!(f, "the flows are no longer an offer and a need"),
             Rejection::Paused(side) => write!(f, "{} paused", side.as_str()),
-            Rejection::Defective(side, why) => write!(f, "{} cannot be matched: {why}", side.as_str()),
+            Rejection::Defective(side, why) => {
+                write!(f, "{} cannot be matched: {why}", side.as_str())
+            }
             Rejection::SameBusiness => write!(f, "offer and need belong to the same business"),
-            Rejection::NoRule { offer, need } => write!(f, "no rule lets {offer} offers serve {need} needs"),
+            Rejection::NoRule { offer, need } => {
+                write!(f, "no rule lets {offer} offers serve {need} needs")
+            }
             Rejection::ValidityDisjoint => write!(f, "validity periods no longer overlap"),
-            Rejection::TooFar { distance_km, allowed_km } => {
-                write!(f, "distance now {} km > {} km", km(*distance_km), km(*allowed_km))
+            Rejection::TooFar {
+                distance_km,
+                allowed_km,
+            } => {
+                write!(
+                    f,
+                    "distance now {} km > {} km",
+                    km(*distance_km),
+                    km(*allowed_km)
+                )
             }
             Rejection::Quality { constraint } => write!(f, "quality no longer meets {constraint}"),
             Rejection::NothingDelivered => {
-                write!(f, "the weekly profiles no longer overlap, so nothing can be delivered")
+                write!(
+                    f,
+                    "the weekly profiles no longer overlap, so nothing can be delivered"
+                )
             }
         }
     }
@@ -48,7 +63,13 @@ impl std::fmt::Display for Rejection {
 
 /// "14.2", "10", "0.35": enough digits to see why a distance fails.
 fn km(x: f64) -> String {
-    let s = if x >= 100.0 { format!("{x:.0}") } else if x >= 1.0 { format!("{x:.1}") } else { format!("{x:.2}") };
+    let s = if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 1.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    };
     match s.strip_suffix(".0") {
         Some(whole) => whole.to_string(),
         None => s,
@@ -79,11 +100,17 @@ pub(crate) fn evaluate(
     }
     // Defect-free flows have a category.
     let (Some(offer_cat), Some(need_cat)) = (offer.category, need.category) else {
-        return Err(Rejection::Defective(Direction::Offer, "its category is not in the taxonomy"));
+        return Err(Rejection::Defective(
+            Direction::Offer,
+            "its category is not in the taxonomy",
+        ));
     };
     let (oc, nc) = (catalog.category(offer_cat), catalog.category(need_cat));
     let Some(rule) = catalog.rule(offer_cat, need_cat) else {
-        return Err(Rejection::NoRule { offer: oc.code.to_string(), need: nc.code.to_string() });
+        return Err(Rejection::NoRule {
+            offer: oc.code.to_string(),
+            need: nc.code.to_string(),
+        });
     };
     let start = offer.valid_from.max(need.valid_from);
     let end = match (offer.valid_until, need.valid_until) {
@@ -95,16 +122,26 @@ pub(crate) fn evaluate(
     {
         return Err(Rejection::ValidityDisjoint);
     }
-    let allowed_km = [offer.max_distance_km, need.max_distance_km, Some(oc.max_distance_km), Some(nc.max_distance_km)]
-        .into_iter()
-        .flatten()
-        .fold(f64::INFINITY, f64::min);
+    let allowed_km = [
+        offer.max_distance_km,
+        need.max_distance_km,
+        Some(oc.max_distance_km),
+        Some(nc.max_distance_km),
+    ]
+    .into_iter()
+    .flatten()
+    .fold(f64::INFINITY, f64::min);
     let distance_km = haversine_km(offer.location, need.location);
-    if !(distance_km <= allowed_km) {
-        return Err(Rejection::TooFar { distance_km, allowed_km });
+    if distance_km.is_nan() || distance_km > allowed_km {
+        return Err(Rejection::TooFar {
+            distance_km,
+            allowed_km,
+        });
     }
     if !rule.parsed.holds(&offer.quality, &need.quality) {
-        return Err(Rejection::Quality { constraint: rule.constraint.clone() });
+        return Err(Rejection::Quality {
+            constraint: rule.constraint.clone(),
+        });
     }
 
     // Delivered amount, in the need's amount unit per year (MWh, t, m3).
@@ -120,17 +157,24 @@ pub(crate) fn evaluate(
         covered_hours += s.min(d);
         delivered_per_year += (supply_rate * s).min(demand_rate * d);
     }
-    let temporal_overlap =
-        if demand.hours_per_week > 0.0 { (covered_hours / demand.hours_per_week).clamp(0.0, 1.0) } else { 0.0 };
+    let temporal_overlap = if demand.hours_per_week > 0.0 {
+        (covered_hours / demand.hours_per_week).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let delivered = if oc.continuous || nc.continuous {
         // Through a pipe or grid: only what flows in the same hour counts.
-        if supply.hours_per_week > 0.0 && demand.hours_per_week > 0.0 { delivered_per_year } else { 0.0 }
+        if supply.hours_per_week > 0.0 && demand.hours_per_week > 0.0 {
+            delivered_per_year
+        } else {
+            0.0
+        }
     } else {
         // Trucked, shipped or stored: annual amounts compare; timing only enters the score.
         conversion * offer.annual_amount
     }
     .min(need.annual_amount);
-    if !(delivered > 0.0) {
+    if delivered.is_nan() || delivered <= 0.0 {
         return Err(Rejection::NothingDelivered);
     }
     let covered_share = (delivered / need.annual_amount).clamp(0.0, 1.0);
@@ -138,19 +182,28 @@ pub(crate) fn evaluate(
 
     // Money (EUR/year): the need's avoided cost − transport of the offer resource − the offer's price.
     let offer_amount = delivered / conversion;
-    let value_per_unit = need.price_eur_per_unit.unwrap_or(nc.substitute_value_eur_per_unit);
+    let value_per_unit = need
+        .price_eur_per_unit
+        .unwrap_or(nc.substitute_value_eur_per_unit);
     let transport = oc.transport_cost_eur_per_unit_km * distance_km * offer_amount;
     let price = offer.price_eur_per_unit.unwrap_or(0.0) * offer_amount;
     let savings_eur_per_year = delivered * value_per_unit - transport - price;
     let co2_t_per_year = delivered * nc.co2_factor_t_per_unit;
-    let quality_margin = rule.parsed.margin(&offer.quality, &need.quality).map(|m| m.max(0.0));
+    let quality_margin = rule
+        .parsed
+        .margin(&offer.quality, &need.quality)
+        .map(|m| m.max(0.0));
 
     let scales = &config.scales;
     let saturate = |x: f64, half: f64| if x > 0.0 { x / (x + half) } else { 0.0 };
     let components = ScoreComponents {
         coverage: covered_share,
         temporal: temporal_overlap,
-        distance: if allowed_km > 0.0 { (1.0 - distance_km / allowed_km).clamp(0.0, 1.0) } else { 1.0 },
+        distance: if allowed_km > 0.0 {
+            (1.0 - distance_km / allowed_km).clamp(0.0, 1.0)
+        } else {
+            1.0
+        },
         quality: match quality_margin {
             Some(m) => saturate(m, scales.quality_margin_half),
             None => scales.quality_unconstrained,
@@ -159,11 +212,21 @@ pub(crate) fn evaluate(
         co2: saturate(co2_t_per_year, scales.co2_half_t_per_year),
     };
     let weights = config.weights.as_array();
-    let weighted: f64 = weights.iter().zip(components.as_array()).map(|(w, c)| w * c).sum();
+    let weighted: f64 = weights
+        .iter()
+        .zip(components.as_array())
+        .map(|(w, c)| w * c)
+        .sum();
     let score = (weighted / config.weights.sum()).clamp(0.0, 1.0);
 
-    let explanation =
-        explain::sentence(&nc.noun, covered_share, distance_km, savings_eur_per_year, co2_t_per_year).into_boxed_str();
+    let explanation = explain::sentence(
+        &nc.noun,
+        covered_share,
+        distance_km,
+        savings_eur_per_year,
+        co2_t_per_year,
+    )
+    .into_boxed_str();
     Ok(Match {
         id: match_id(offer.id, need.id),
         offer_flow_id: offer.id,

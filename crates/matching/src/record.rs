@@ -28,14 +28,20 @@ pub(crate) struct Profile {
 impl Profile {
     fn new(hours: [f32; HOURS_PER_WEEK]) -> Self {
         let hours_per_week = hours.iter().map(|h| f64::from(*h)).sum();
-        Self { hours, hours_per_week }
+        Self {
+            hours,
+            hours_per_week,
+        }
     }
 }
 
 // Equality and hashing by bit pattern, so interning is exact (and NaN cannot break the set).
 impl PartialEq for Profile {
     fn eq(&self, other: &Self) -> bool {
-        self.hours.iter().zip(&other.hours).all(|(a, b)| a.to_bits() == b.to_bits())
+        self.hours
+            .iter()
+            .zip(&other.hours)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
     }
 }
 
@@ -136,7 +142,11 @@ impl FlowRecord {
             valid_from: flow.valid_from,
             valid_until: flow.valid_until,
             location,
-            point: if location.is_valid() { unit_vector(location) } else { [0.0; 3] },
+            point: if location.is_valid() {
+                unit_vector(location)
+            } else {
+                [0.0; 3]
+            },
             defect: None,
             matches: Vec::new(),
         };
@@ -174,7 +184,11 @@ impl FlowRecord {
 
     pub fn relocate(&mut self, location: GeoPoint) {
         self.location = location;
-        self.point = if location.is_valid() { unit_vector(location) } else { [0.0; 3] };
+        self.point = if location.is_valid() {
+            unit_vector(location)
+        } else {
+            [0.0; 3]
+        };
         self.defect = self.find_defect();
     }
 

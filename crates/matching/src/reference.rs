@@ -16,7 +16,11 @@ use crate::record::{FlowRecord, ProfileInterner};
 
 /// Every match among `flows`, sorted by match id, computed by trying all pairs. When an id appears
 /// twice, the later flow wins (as in `Engine::rebuild`). Configuration problems are not checked here.
-pub fn all_pairs(taxonomy: Arc<Taxonomy>, config: &MatchingConfig, flows: Vec<FlowInput>) -> Vec<Match> {
+pub fn all_pairs(
+    taxonomy: Arc<Taxonomy>,
+    config: &MatchingConfig,
+    flows: Vec<FlowInput>,
+) -> Vec<Match> {
     let catalog = Catalog::new(taxonomy);
     let mut profiles = ProfileInterner::default();
     let mut latest: HashMap<Uuid, FlowRecord> = HashMap::new();
@@ -25,12 +29,15 @@ pub fn all_pairs(taxonomy: Arc<Taxonomy>, config: &MatchingConfig, flows: Vec<Fl
     }
     let mut records: Vec<FlowRecord> = latest.into_values().collect();
     records.sort_by_key(|r| r.id);
-    let (offers, needs): (Vec<&FlowRecord>, Vec<&FlowRecord>) =
-        records.iter().partition(|r| r.direction == Direction::Offer);
+    let (offers, needs): (Vec<&FlowRecord>, Vec<&FlowRecord>) = records
+        .iter()
+        .partition(|r| r.direction == Direction::Offer);
     let mut out = Vec::new();
     for offer in offers {
-        let mut found: Vec<Match> =
-            needs.iter().filter_map(|need| evaluate(&catalog, config, offer, need).ok()).collect();
+        let mut found: Vec<Match> = needs
+            .iter()
+            .filter_map(|need| evaluate(&catalog, config, offer, need).ok())
+            .collect();
         let refs: Vec<&Match> = found.iter().collect();
         let shares = allocate(offer.annual_amount, &refs);
         for (m, share) in found.iter_mut().zip(shares) {

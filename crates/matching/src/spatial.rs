@@ -39,7 +39,9 @@ pub(crate) struct SpatialIndex {
 
 impl SpatialIndex {
     pub(crate) fn new(categories: usize) -> Self {
-        Self { trees: (0..categories * 2).map(|_| RTree::new()).collect() }
+        Self {
+            trees: (0..categories * 2).map(|_| RTree::new()).collect(),
+        }
     }
 
     /// Bulk-loads every tree from `(tree index, point)` pairs, in parallel over trees.
@@ -63,7 +65,12 @@ impl SpatialIndex {
     }
 
     /// Slots of the flows of `tree` within `radius_km` (great-circle, slightly widened) of `center`.
-    pub(crate) fn within(&self, tree: usize, center: [f64; 3], radius_km: f64) -> impl Iterator<Item = u32> + '_ {
+    pub(crate) fn within(
+        &self,
+        tree: usize,
+        center: [f64; 3],
+        radius_km: f64,
+    ) -> impl Iterator<Item = u32> + '_ {
         self.trees
             .get(tree)
             .into_iter()
@@ -87,9 +94,18 @@ mod tests {
     #[test]
     fn chord_query_agrees_with_haversine_across_the_antimeridian_and_near_poles() {
         let centers = [
-            GeoPoint { lat: 0.0, lon: 179.99 },
-            GeoPoint { lat: 89.9, lon: 0.0 },
-            GeoPoint { lat: 51.0, lon: 7.0 },
+            GeoPoint {
+                lat: 0.0,
+                lon: 179.99,
+            },
+            GeoPoint {
+                lat: 89.9,
+                lon: 0.0,
+            },
+            GeoPoint {
+                lat: 51.0,
+                lon: 7.0,
+            },
         ];
         for center in centers {
             let mut points = Vec::new();
@@ -108,12 +124,21 @@ mod tests {
             let radius = 10.0;
             let mut found: Vec<u32> = index.within(0, unit_vector(center), radius).collect();
             found.sort_unstable();
-            let mut expected: Vec<u32> =
-                points.iter().filter(|(p, _)| haversine_km(center, *p) <= radius).map(|(_, i)| *i).collect();
+            let mut expected: Vec<u32> = points
+                .iter()
+                .filter(|(p, _)| haversine_km(center, *p) <= radius)
+                .map(|(_, i)| *i)
+                .collect();
             expected.sort_unstable();
             // The query may return a point a hair outside (it is widened); never miss one inside.
-            assert!(expected.iter().all(|i| found.contains(i)), "missed points around {center:?}");
-            assert!(found.len() <= expected.len() + 2, "too many around {center:?}");
+            assert!(
+                expected.iter().all(|i| found.contains(i)),
+                "missed points around {center:?}"
+            );
+            assert!(
+                found.len() <= expected.len() + 2,
+                "too many around {center:?}"
+            );
             assert!(!expected.is_empty());
         }
     }

@@ -22,8 +22,15 @@ fn ambient_heat_at_35_c_does_not_serve_a_60_c_low_temperature_need() {
     let mut engine = engine();
     // A data centre's 35 °C return water and a greenhouse that needs 60 °C, 1 km apart.
     engine.upsert_flow(offer(1, 10, "heat.ambient").temp(35.0).at(ORIGIN));
-    let diff = engine.upsert_flow(need(2, 20, "heat.low_temp").temp(60.0).at(north_of(ORIGIN, 1.0)));
-    assert!(diff.is_empty(), "no rule joins ambient heat to a low-temperature need: {diff:?}");
+    let diff = engine.upsert_flow(
+        need(2, 20, "heat.low_temp")
+            .temp(60.0)
+            .at(north_of(ORIGIN, 1.0)),
+    );
+    assert!(
+        diff.is_empty(),
+        "no rule joins ambient heat to a low-temperature need: {diff:?}"
+    );
     // Neither does low-temperature heat too cold for the 10 K lift.
     let diff = engine.upsert_flow(offer(3, 30, "heat.low_temp").temp(65.0).at(ORIGIN));
     assert!(diff.is_empty(), "65 °C < 60 °C + 10 K: {diff:?}");
@@ -34,7 +41,11 @@ fn ambient_heat_at_35_c_does_not_serve_a_60_c_low_temperature_need() {
 fn ambient_heat_at_35_c_serves_a_heat_pump_source_need() {
     let mut engine = engine();
     engine.upsert_flow(offer(1, 10, "heat.ambient").temp(35.0).at(ORIGIN));
-    let diff = engine.upsert_flow(need(2, 20, "heat.heat_pump_source").temp(25.0).at(north_of(ORIGIN, 1.0)));
+    let diff = engine.upsert_flow(
+        need(2, 20, "heat.heat_pump_source")
+            .temp(25.0)
+            .at(north_of(ORIGIN, 1.0)),
+    );
     assert_eq!(diff.added.len(), 1);
     let m = &diff.added[0];
     assert_eq!(m.id, match_id(id(1), id(2)));
@@ -49,20 +60,44 @@ fn ambient_heat_at_35_c_serves_a_heat_pump_source_need() {
 fn the_nearer_of_two_identical_offers_ranks_first() {
     let mut engine = engine();
     engine.upsert_flow(need(1, 10, "heat.low_temp").temp(60.0).at(ORIGIN));
-    engine.upsert_flow(offer(2, 20, "heat.low_temp").temp(80.0).at(north_of(ORIGIN, 3.0)));
-    engine.upsert_flow(offer(3, 30, "heat.low_temp").temp(80.0).at(north_of(ORIGIN, 1.0)));
+    engine.upsert_flow(
+        offer(2, 20, "heat.low_temp")
+            .temp(80.0)
+            .at(north_of(ORIGIN, 3.0)),
+    );
+    engine.upsert_flow(
+        offer(3, 30, "heat.low_temp")
+            .temp(80.0)
+            .at(north_of(ORIGIN, 1.0)),
+    );
     let ranked = engine.matches_of_flow(id(1));
     assert_eq!(ranked.len(), 2);
-    assert_eq!(ranked[0].offer_flow_id, id(3), "the offer 1 km away comes first");
+    assert_eq!(
+        ranked[0].offer_flow_id,
+        id(3),
+        "the offer 1 km away comes first"
+    );
     assert!(ranked[0].score > ranked[1].score);
-    assert!(ranked[0].savings_eur_per_year > ranked[1].savings_eur_per_year, "less transport cost");
+    assert!(
+        ranked[0].savings_eur_per_year > ranked[1].savings_eur_per_year,
+        "less transport cost"
+    );
 }
 
 #[test]
 fn an_offer_beyond_the_needs_max_distance_never_appears() {
     let mut engine = engine();
-    engine.upsert_flow(need(1, 10, "heat.low_temp").temp(60.0).max_km(2.0).at(ORIGIN));
-    let diff = engine.upsert_flow(offer(2, 20, "heat.low_temp").temp(80.0).at(north_of(ORIGIN, 3.0)));
+    engine.upsert_flow(
+        need(1, 10, "heat.low_temp")
+            .temp(60.0)
+            .max_km(2.0)
+            .at(ORIGIN),
+    );
+    let diff = engine.upsert_flow(
+        offer(2, 20, "heat.low_temp")
+            .temp(80.0)
+            .at(north_of(ORIGIN, 3.0)),
+    );
     assert!(diff.is_empty(), "3 km > the need's 2 km");
     assert!(engine.matches_of_flow(id(2)).is_empty());
 
@@ -79,9 +114,20 @@ fn an_offer_beyond_the_needs_max_distance_never_appears() {
 fn hand_computed_pair_matches_the_worked_example() {
     let mut engine = engine();
     // Offer: 80 °C heat, 1,500 MWh a year round the clock, asking EUR 10/MWh.
-    engine.upsert_flow(offer(1, 10, "heat.low_temp").temp(80.0).annual(1500.0).price(10.0).at(ORIGIN));
+    engine.upsert_flow(
+        offer(1, 10, "heat.low_temp")
+            .temp(80.0)
+            .annual(1500.0)
+            .price(10.0)
+            .at(ORIGIN),
+    );
     // Need: 60 °C heat, 2,000 MWh a year round the clock, 2 km north, no stated price.
-    let diff = engine.upsert_flow(need(2, 20, "heat.low_temp").temp(60.0).annual(2000.0).at(north_of(ORIGIN, 2.0)));
+    let diff = engine.upsert_flow(
+        need(2, 20, "heat.low_temp")
+            .temp(60.0)
+            .annual(2000.0)
+            .at(north_of(ORIGIN, 2.0)),
+    );
     assert_eq!(diff.added.len(), 1);
     let m = &diff.added[0];
     assert_close!(m.distance_km, 2.0);
@@ -91,7 +137,10 @@ fn hand_computed_pair_matches_the_worked_example() {
     assert_close!(m.covered_share, 0.75);
     assert_eq!(m.quantity_unit, "kW");
     // 2,000 MWh over 8,765.82 full-load hours = 228.16 kW; three quarters of it.
-    assert_close!(m.delivered_quantity, 0.75 * 2000.0 * 1000.0 / (168.0 * 52.1775));
+    assert_close!(
+        m.delivered_quantity,
+        0.75 * 2000.0 * 1000.0 / (168.0 * 52.1775)
+    );
     assert_close!(m.allocatable_quantity, m.delivered_quantity);
     assert_close!(m.temporal_overlap, 1.0);
     assert_eq!(m.quality_margin, Some(10.0));
@@ -117,14 +166,28 @@ fn hand_computed_pair_matches_the_worked_example() {
 #[test]
 fn explanations_read_well_for_other_resources() {
     let mut engine = engine();
-    engine.upsert_flow(offer(1, 10, "material.fly_ash").annual(400.0).price(-5.0).at(ORIGIN));
-    let diff = engine.upsert_flow(need(2, 20, "material.fly_ash").annual(1000.0).at(north_of(ORIGIN, 42.0)));
+    engine.upsert_flow(
+        offer(1, 10, "material.fly_ash")
+            .annual(400.0)
+            .price(-5.0)
+            .at(ORIGIN),
+    );
+    let diff = engine.upsert_flow(
+        need(2, 20, "material.fly_ash")
+            .annual(1000.0)
+            .at(north_of(ORIGIN, 42.0)),
+    );
     // 400 t × 30 − 400 t × 42 km × 0.1 + 400 t × 5 (a gate fee paid to the user) = 12,320 EUR.
     assert_eq!(
         &*diff.added[0].explanation,
         "Covers 40 % of your fly ash demand from 42 km away; saves about EUR 12,000 and 320 t CO2 a year."
     );
-    engine.upsert_flow(offer(3, 30, "gas.co2").purity(99.9).annual(50.0).at(north_of(ORIGIN, 0.4)));
+    engine.upsert_flow(
+        offer(3, 30, "gas.co2")
+            .purity(99.9)
+            .annual(50.0)
+            .at(north_of(ORIGIN, 0.4)),
+    );
     let diff = engine.upsert_flow(need(4, 20, "gas.co2").purity(99.5).annual(40.0).at(ORIGIN));
     assert_eq!(
         &*diff.added[0].explanation,
@@ -135,19 +198,44 @@ fn explanations_read_well_for_other_resources() {
 #[test]
 fn stored_resources_match_across_schedules_but_piped_heat_does_not() {
     let mut engine = engine();
-    engine.upsert_flow(offer(1, 10, "material.fly_ash").schedule("weekdays").at(ORIGIN));
-    let diff = engine.upsert_flow(need(2, 20, "material.fly_ash").schedule("weekends").at(ORIGIN));
+    engine.upsert_flow(
+        offer(1, 10, "material.fly_ash")
+            .schedule("weekdays")
+            .at(ORIGIN),
+    );
+    let diff = engine.upsert_flow(
+        need(2, 20, "material.fly_ash")
+            .schedule("weekends")
+            .at(ORIGIN),
+    );
     let m = &diff.added[0];
     assert_eq!(m.temporal_overlap, 0.0);
     assert_close!(m.covered_share, 1.0);
 
-    engine.upsert_flow(offer(3, 10, "heat.low_temp").temp(80.0).schedule("weekdays").at(ORIGIN));
-    let diff = engine.upsert_flow(need(4, 20, "heat.low_temp").temp(60.0).schedule("weekends").at(ORIGIN));
-    assert!(diff.is_empty(), "heat made on weekdays cannot warm anyone at the weekend");
+    engine.upsert_flow(
+        offer(3, 10, "heat.low_temp")
+            .temp(80.0)
+            .schedule("weekdays")
+            .at(ORIGIN),
+    );
+    let diff = engine.upsert_flow(
+        need(4, 20, "heat.low_temp")
+            .temp(60.0)
+            .schedule("weekends")
+            .at(ORIGIN),
+    );
+    assert!(
+        diff.is_empty(),
+        "heat made on weekdays cannot warm anyone at the weekend"
+    );
 
     // Weekday heat for a round-the-clock need covers the weekday hours only: 5/7 of the demand.
     let diff = engine.upsert_flow(need(5, 30, "heat.low_temp").temp(60.0).at(ORIGIN));
-    let m = diff.added.iter().find(|m| m.offer_flow_id == id(3)).expect("weekday heat serves a 24/7 need");
+    let m = diff
+        .added
+        .iter()
+        .find(|m| m.offer_flow_id == id(3))
+        .expect("weekday heat serves a 24/7 need");
     assert_close!(m.temporal_overlap, 5.0 / 7.0);
     assert_close!(m.covered_share, 5.0 / 7.0);
 }
@@ -156,38 +244,88 @@ fn stored_resources_match_across_schedules_but_piped_heat_does_not() {
 fn same_business_paused_and_disjoint_validity_never_match() {
     let mut engine = engine();
     engine.upsert_flow(offer(1, 10, "water.process").at(ORIGIN));
-    assert!(engine.upsert_flow(need(2, 10, "water.process").at(ORIGIN)).is_empty(), "same business");
-    assert!(engine.upsert_flow(need(3, 20, "water.process").paused().at(ORIGIN)).is_empty(), "paused");
+    assert!(
+        engine
+            .upsert_flow(need(2, 10, "water.process").at(ORIGIN))
+            .is_empty(),
+        "same business"
+    );
+    assert!(
+        engine
+            .upsert_flow(need(3, 20, "water.process").paused().at(ORIGIN))
+            .is_empty(),
+        "paused"
+    );
     let need_later = need(4, 30, "water.process").valid(Some(date(2026, 1, 1)), None);
-    engine.upsert_flow(offer(5, 40, "water.process").valid(None, Some(date(2025, 12, 31))).at(ORIGIN));
+    engine.upsert_flow(
+        offer(5, 40, "water.process")
+            .valid(None, Some(date(2025, 12, 31)))
+            .at(ORIGIN),
+    );
     let diff = engine.upsert_flow(need_later.at(ORIGIN));
-    assert_eq!(diff.added.len(), 1, "only the offer without an end date serves the 2026 need");
+    assert_eq!(
+        diff.added.len(),
+        1,
+        "only the offer without an end date serves the 2026 need"
+    );
     assert_eq!(diff.added[0].offer_flow_id, id(1));
 }
 
 #[test]
 fn a_scarce_offer_is_allocated_greedily_by_score_and_pausing_frees_it() {
     let mut engine = engine();
-    engine.upsert_flow(offer(1, 10, "heat.low_temp").temp(80.0).annual(1000.0).at(ORIGIN));
+    engine.upsert_flow(
+        offer(1, 10, "heat.low_temp")
+            .temp(80.0)
+            .annual(1000.0)
+            .at(ORIGIN),
+    );
     // Two needs of 600 MWh each; the nearer one scores higher and is served first.
-    engine.upsert_flow(need(2, 20, "heat.low_temp").temp(60.0).annual(600.0).at(north_of(ORIGIN, 1.0)));
-    let diff = engine.upsert_flow(need(3, 30, "heat.low_temp").temp(60.0).annual(600.0).at(north_of(ORIGIN, 4.0)));
+    engine.upsert_flow(
+        need(2, 20, "heat.low_temp")
+            .temp(60.0)
+            .annual(600.0)
+            .at(north_of(ORIGIN, 1.0)),
+    );
+    let diff = engine.upsert_flow(
+        need(3, 30, "heat.low_temp")
+            .temp(60.0)
+            .annual(600.0)
+            .at(north_of(ORIGIN, 4.0)),
+    );
     assert_eq!(diff.added.len(), 1);
-    let near = engine.get(match_id(id(1), id(2))).expect("near match").clone();
-    let far = engine.get(match_id(id(1), id(3))).expect("far match").clone();
+    let near = engine
+        .get(match_id(id(1), id(2)))
+        .expect("near match")
+        .clone();
+    let far = engine
+        .get(match_id(id(1), id(3)))
+        .expect("far match")
+        .clone();
     assert!(near.score > far.score);
     assert_close!(near.allocatable_quantity, near.delivered_quantity);
     // 400 of the far need's 600 MWh are left for it.
-    assert_close!(far.allocatable_quantity, far.delivered_quantity * 400.0 / 600.0);
+    assert_close!(
+        far.allocatable_quantity,
+        far.delivered_quantity * 400.0 / 600.0
+    );
 
     // The near greenhouse pauses its need: its match goes, the far one may now take 600 MWh.
     let diff = engine.upsert_flow(
-        need(2, 20, "heat.low_temp").temp(60.0).annual(600.0).paused().at(north_of(ORIGIN, 1.0)),
+        need(2, 20, "heat.low_temp")
+            .temp(60.0)
+            .annual(600.0)
+            .paused()
+            .at(north_of(ORIGIN, 1.0)),
     );
     assert_eq!(diff.removed.len(), 1);
     assert_eq!(diff.removed[0].reason, "need paused");
     assert_eq!(diff.removed[0].last.as_ref(), near.as_ref());
-    assert_eq!(diff.changed.len(), 1, "only the far match's allocation moved");
+    assert_eq!(
+        diff.changed.len(),
+        1,
+        "only the far match's allocation moved"
+    );
     assert_close!(diff.changed[0].allocatable_quantity, far.delivered_quantity);
     assert!(diff.added.is_empty());
 }
@@ -200,15 +338,25 @@ fn removal_reasons_say_what_happened() {
     engine.upsert_flow(need(3, 30, "heat.low_temp").temp(60.0).at(ORIGIN));
 
     let diff = engine.upsert_flow(need(3, 30, "heat.low_temp").temp(75.0).at(ORIGIN));
-    assert_eq!(diff.removed[0].reason, "quality no longer meets offer.temperature_c >= need.temperature_c + 10");
+    assert_eq!(
+        diff.removed[0].reason,
+        "quality no longer meets offer.temperature_c >= need.temperature_c + 10"
+    );
     let diff = engine.upsert_flow(offer(1, 10, "heat.low_temp").temp(80.0).paused().at(ORIGIN));
     assert_eq!(diff.removed[0].reason, "offer paused");
     let diff = engine.upsert_flow(offer(1, 10, "heat.low_temp").temp(80.0).at(ORIGIN));
-    assert_eq!(diff.added.len(), 1, "resuming brings the match back with the same id");
+    assert_eq!(
+        diff.added.len(),
+        1,
+        "resuming brings the match back with the same id"
+    );
     assert_eq!(diff.added[0].id, match_id(id(1), id(2)));
     let diff = engine.remove_flow(id(2));
     assert_eq!(diff.removed[0].reason, "need deleted");
-    assert!(engine.remove_flow(id(2)).is_empty(), "removing twice changes nothing");
+    assert!(
+        engine.remove_flow(id(2)).is_empty(),
+        "removing twice changes nothing"
+    );
 }
 
 #[test]
@@ -223,7 +371,10 @@ fn an_unchanged_upsert_touches_nothing_and_queries_agree() {
     assert_eq!(engine.matches_of_business(id(10)), by_business);
     assert_eq!(engine.iter().count(), 1);
     let stats = engine.stats();
-    assert_eq!((stats.flows, stats.matches, stats.offers, stats.needs), (2, 1, 1, 1));
+    assert_eq!(
+        (stats.flows, stats.matches, stats.offers, stats.needs),
+        (2, 1, 1, 1)
+    );
     assert!(stats.approx_memory_bytes > 0);
 }
 
@@ -266,10 +417,12 @@ fn flows_the_taxonomy_does_not_know_are_kept_but_never_matched() {
     assert!(diff.is_empty());
     assert!(engine.contains_flow(id(1)));
     // A bad location is not a panic either.
-    let diff = engine.upsert_flow(offer(3, 10, "heat.low_temp").temp(80.0).at(symbiont_core::GeoPoint {
-        lat: f64::NAN,
-        lon: 7.0,
-    }));
+    let diff = engine.upsert_flow(offer(3, 10, "heat.low_temp").temp(80.0).at(
+        symbiont_core::GeoPoint {
+            lat: f64::NAN,
+            lon: 7.0,
+        },
+    ));
     assert!(diff.is_empty());
     assert_eq!(engine.stats().matchable_flows, 1);
 }
@@ -277,9 +430,18 @@ fn flows_the_taxonomy_does_not_know_are_kept_but_never_matched() {
 #[test]
 fn rebuild_equals_the_incremental_result_for_the_golden_scenarios() {
     let flows = vec![
-        offer(1, 10, "heat.low_temp").temp(80.0).annual(1000.0).at(ORIGIN),
-        need(2, 20, "heat.low_temp").temp(60.0).annual(600.0).at(north_of(ORIGIN, 1.0)),
-        need(3, 30, "heat.low_temp").temp(60.0).annual(600.0).at(north_of(ORIGIN, 4.0)),
+        offer(1, 10, "heat.low_temp")
+            .temp(80.0)
+            .annual(1000.0)
+            .at(ORIGIN),
+        need(2, 20, "heat.low_temp")
+            .temp(60.0)
+            .annual(600.0)
+            .at(north_of(ORIGIN, 1.0)),
+        need(3, 30, "heat.low_temp")
+            .temp(60.0)
+            .annual(600.0)
+            .at(north_of(ORIGIN, 4.0)),
         offer(4, 40, "heat.ambient").temp(35.0).at(ORIGIN),
         need(5, 50, "heat.heat_pump_source").temp(20.0).at(ORIGIN),
     ];

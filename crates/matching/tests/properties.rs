@@ -26,7 +26,13 @@ const CATEGORIES: [&str; 7] = [
 ];
 const OFFER_TEMPERATURES: [f64; 4] = [35.0, 80.0, 95.0, 150.0];
 const NEED_TEMPERATURES: [f64; 4] = [20.0, 30.0, 60.0, 75.0];
-const SCHEDULES: [&str; 5] = ["24/7", "Mon-Fri 06:00-22:00", "weekends", "daily 22:00-06:00", "daily @0.5"];
+const SCHEDULES: [&str; 5] = [
+    "24/7",
+    "Mon-Fri 06:00-22:00",
+    "weekends",
+    "daily 22:00-06:00",
+    "daily @0.5",
+];
 
 #[derive(Debug, Clone)]
 struct FlowSpec {
@@ -55,7 +61,11 @@ enum Op {
 fn flow_spec() -> impl Strategy<Value = FlowSpec> {
     (
         // Weighted towards categories with easy rules, so most cases have several matches.
-        (0..SITES, any::<bool>(), prop::sample::select(vec![0, 1, 1, 1, 1, 2, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6])),
+        (
+            0..SITES,
+            any::<bool>(),
+            prop::sample::select(vec![0, 1, 1, 1, 1, 2, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6]),
+        ),
         (
             0..4usize,
             prop::sample::select(vec![95.0, 99.5, 99.9]),
@@ -63,7 +73,15 @@ fn flow_spec() -> impl Strategy<Value = FlowSpec> {
         ),
         (
             prop::sample::select(vec![0, 0, 0, 1, 2, 3, 4]),
-            prop::sample::select(vec![None, None, None, Some(1.5), Some(4.0), Some(8.0), Some(30.0)]),
+            prop::sample::select(vec![
+                None,
+                None,
+                None,
+                Some(1.5),
+                Some(4.0),
+                Some(8.0),
+                Some(30.0),
+            ]),
         ),
         (
             prop::option::of(prop::sample::select(vec![-5.0, 0.0, 10.0, 45.0])),
@@ -72,8 +90,25 @@ fn flow_spec() -> impl Strategy<Value = FlowSpec> {
         ),
     )
         .prop_map(
-            |((site, offer, category), (temperature, purity, annual), (schedule, max_km), (price, validity, paused))| {
-                FlowSpec { site, offer, category, temperature, purity, annual, schedule, max_km, price, validity, paused }
+            |(
+                (site, offer, category),
+                (temperature, purity, annual),
+                (schedule, max_km),
+                (price, validity, paused),
+            )| {
+                FlowSpec {
+                    site,
+                    offer,
+                    category,
+                    temperature,
+                    purity,
+                    annual,
+                    schedule,
+                    max_km,
+                    price,
+                    validity,
+                    paused,
+                }
             },
         )
 }
@@ -104,9 +139,21 @@ fn site_id(site: u128) -> Uuid {
 
 impl World {
     fn new() -> Self {
-        let sites =
-            (0..SITES).map(|s| (s, GeoPoint { lat: 51.0 + 0.006 * s as f64, lon: 7.0 + 0.01 * s as f64 })).collect();
-        Self { sites, flows: BTreeMap::new() }
+        let sites = (0..SITES)
+            .map(|s| {
+                (
+                    s,
+                    GeoPoint {
+                        lat: 51.0 + 0.006 * s as f64,
+                        lon: 7.0 + 0.01 * s as f64,
+                    },
+                )
+            })
+            .collect();
+        Self {
+            sites,
+            flows: BTreeMap::new(),
+        }
     }
 
     fn input(&self, flow: u128, spec: &FlowSpec) -> FlowInput {
@@ -114,13 +161,21 @@ impl World {
         let mut b = FlowBuilder::new(
             flow,
             site_business(spec.site),
-            if spec.offer { Direction::Offer } else { Direction::Need },
+            if spec.offer {
+                Direction::Offer
+            } else {
+                Direction::Need
+            },
             category,
         )
         .site(1_000 + spec.site)
         .schedule(SCHEDULES[spec.schedule])
         .annual(spec.annual)
-        .temp(if spec.offer { OFFER_TEMPERATURES[spec.temperature] } else { NEED_TEMPERATURES[spec.temperature] })
+        .temp(if spec.offer {
+            OFFER_TEMPERATURES[spec.temperature]
+        } else {
+            NEED_TEMPERATURES[spec.temperature]
+        })
         .purity(spec.purity);
         if let Some(km) = spec.max_km {
             b = b.max_km(km);
@@ -154,17 +209,36 @@ fn sorted(engine: &Engine) -> Vec<Match> {
 /// Replays a diff onto a copy of the state, checking it is well-formed.
 fn replay(mirror: &mut HashMap<Uuid, Arc<Match>>, diff: &MatchDiff) -> Result<(), TestCaseError> {
     for m in &diff.added {
-        prop_assert!(mirror.insert(m.id, Arc::clone(m)).is_none(), "added a match that existed: {}", m.id);
+        prop_assert!(
+            mirror.insert(m.id, Arc::clone(m)).is_none(),
+            "added a match that existed: {}",
+            m.id
+        );
     }
     for m in &diff.changed {
         let previous = mirror.insert(m.id, Arc::clone(m));
-        prop_assert!(previous.is_some(), "changed a match that did not exist: {}", m.id);
-        prop_assert!(previous.as_deref() != Some(&**m), "reported an unchanged match as changed: {}", m.id);
+        prop_assert!(
+            previous.is_some(),
+            "changed a match that did not exist: {}",
+            m.id
+        );
+        prop_assert!(
+            previous.as_deref() != Some(&**m),
+            "reported an unchanged match as changed: {}",
+            m.id
+        );
     }
     for r in &diff.removed {
         let previous = mirror.remove(&r.id);
-        prop_assert!(previous.is_some(), "removed a match that did not exist: {}", r.id);
-        prop_assert!(previous.as_deref() == Some(&*r.last), "removed match's last version is stale");
+        prop_assert!(
+            previous.is_some(),
+            "removed a match that did not exist: {}",
+            r.id
+        );
+        prop_assert!(
+            previous.as_deref() == Some(&*r.last),
+            "removed match's last version is stale"
+        );
         prop_assert!(!r.reason.is_empty());
     }
     Ok(())
@@ -174,15 +248,28 @@ fn replay(mirror: &mut HashMap<Uuid, Arc<Match>>, diff: &MatchDiff) -> Result<()
 fn check_hard_constraints(world: &World, m: &Match) -> Result<(), TestCaseError> {
     let taxonomy = taxonomy();
     let key = |u: Uuid| u.as_u128();
-    let (o, n) = (&world.flows[&key(m.offer_flow_id)], &world.flows[&key(m.need_flow_id)]);
+    let (o, n) = (
+        &world.flows[&key(m.offer_flow_id)],
+        &world.flows[&key(m.need_flow_id)],
+    );
     prop_assert!(o.offer && !n.offer);
     prop_assert!(!o.paused && !n.paused, "a paused flow is matched");
-    prop_assert_ne!(site_business(o.site), site_business(n.site), "same business");
+    prop_assert_ne!(
+        site_business(o.site),
+        site_business(n.site),
+        "same business"
+    );
     let (oc, nc) = (CATEGORIES[o.category], CATEGORIES[n.category]);
     let rule = taxonomy.rule(oc, nc);
     prop_assert!(rule.is_some(), "no rule {oc} -> {nc}");
-    let (oi, ni) = (world.input(key(m.offer_flow_id), o), world.input(key(m.need_flow_id), n));
-    prop_assert!(rule.is_some_and(|r| r.parsed.holds(&oi.flow.quality, &ni.flow.quality)), "quality");
+    let (oi, ni) = (
+        world.input(key(m.offer_flow_id), o),
+        world.input(key(m.need_flow_id), n),
+    );
+    prop_assert!(
+        rule.is_some_and(|r| r.parsed.holds(&oi.flow.quality, &ni.flow.quality)),
+        "quality"
+    );
     let d = haversine_km(oi.location, ni.location);
     let limits = [
         o.max_km,
@@ -193,12 +280,18 @@ fn check_hard_constraints(world: &World, m: &Match) -> Result<(), TestCaseError>
     let allowed = limits.into_iter().flatten().fold(f64::INFINITY, f64::min);
     prop_assert!(d <= allowed, "distance {d} > {allowed}");
     prop_assert!((m.distance_km - d).abs() < 1e-9);
-    prop_assert!(!matches!((o.validity, n.validity), (1, 2) | (2, 1)), "disjoint validity");
+    prop_assert!(
+        !matches!((o.validity, n.validity), (1, 2) | (2, 1)),
+        "disjoint validity"
+    );
     prop_assert!((0.0..=1.0).contains(&m.score), "score {}", m.score);
     for c in m.components.as_array() {
         prop_assert!((0.0..=1.0).contains(&c), "component {c}");
     }
-    prop_assert!(m.allocatable_quantity >= 0.0 && m.allocatable_quantity <= m.delivered_quantity * (1.0 + 1e-12));
+    prop_assert!(
+        m.allocatable_quantity >= 0.0
+            && m.allocatable_quantity <= m.delivered_quantity * (1.0 + 1e-12)
+    );
     prop_assert!(m.covered_share > 0.0 && m.covered_share <= 1.0);
     Ok(())
 }
@@ -208,12 +301,17 @@ fn check_allocation(world: &World, matches: &[Match]) -> Result<(), TestCaseErro
     let mut used: HashMap<Uuid, f64> = HashMap::new();
     for m in matches {
         // allocatable in need units → need amount → offer amount.
-        let amount = m.allocatable_quantity * m.delivered_annual_amount / m.delivered_quantity / m.conversion;
+        let amount = m.allocatable_quantity * m.delivered_annual_amount
+            / m.delivered_quantity
+            / m.conversion;
         *used.entry(m.offer_flow_id).or_default() += amount;
     }
     for (offer, amount) in used {
         let annual = world.flows[&offer.as_u128()].annual;
-        prop_assert!(amount <= annual * (1.0 + 1e-9), "offer {offer} allocates {amount} of {annual}");
+        prop_assert!(
+            amount <= annual * (1.0 + 1e-9),
+            "offer {offer} allocates {amount} of {annual}"
+        );
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -17,18 +17,6 @@ pub struct Config {
     pub taxonomy: TaxonomyConfig,
     /// Score weights and scales of the matching engine (see docs/matching.md).
     pub matching: symbiont_matching::MatchingConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            store: StoreConfig::default(),
-            log: LogConfig::default(),
-            taxonomy: TaxonomyConfig::default(),
-            matching: symbiont_matching::MatchingConfig::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,7 +49,9 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from("data") }
+        Self {
+            data_dir: PathBuf::from("data"),
+        }
     }
 }
 
@@ -85,7 +75,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { level: "info".into(), format: LogFormat::Auto }
+        Self {
+            level: "info".into(),
+            format: LogFormat::Auto,
+        }
     }
 }
 
@@ -112,7 +105,11 @@ impl Config {
                 let text = std::fs::read_to_string(&path)
                     .with_context(|| format!("cannot read config file {}", path.display()))?;
                 toml::from_str(&text).map_err(|e| {
-                    anyhow::anyhow!("config file {} is invalid: {}", path.display(), e.message().trim())
+                    anyhow::anyhow!(
+                        "config file {} is invalid: {}",
+                        path.display(),
+                        e.message().trim()
+                    )
                 })?
             }
             None => Config::default(),
@@ -130,7 +127,10 @@ impl Config {
     /// Applies `SYMBIONT_*` variables (read through `var`, so tests need not touch the process env).
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         fn parse<T: std::str::FromStr>(name: &str, value: &str) -> anyhow::Result<T> {
-            value.trim().parse().map_err(|_| anyhow::anyhow!("environment variable {name}='{value}' is invalid"))
+            value
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("environment variable {name}='{value}' is invalid"))
         }
         if let Some(v) = var("SYMBIONT_BIND") {
             self.server.bind = parse("SYMBIONT_BIND", &v)?;
@@ -155,7 +155,9 @@ impl Config {
                 "auto" => LogFormat::Auto,
                 "pretty" => LogFormat::Pretty,
                 "json" => LogFormat::Json,
-                _ => bail!("environment variable SYMBIONT_LOG_FORMAT='{v}' must be auto, pretty or json"),
+                _ => bail!(
+                    "environment variable SYMBIONT_LOG_FORMAT='{v}' must be auto, pretty or json"
+                ),
             };
         }
         if let Some(v) = var("SYMBIONT_TAXONOMY") {
@@ -182,7 +184,8 @@ mod tests {
 
     #[test]
     fn environment_overrides_the_file() {
-        let mut config: Config = toml::from_str("[server]\nbind = \"127.0.0.1:9000\"\n").expect("valid");
+        let mut config: Config =
+            toml::from_str("[server]\nbind = \"127.0.0.1:9000\"\n").expect("valid");
         config
             .apply_env(|name| (name == "SYMBIONT_BIND").then(|| "127.0.0.1:9100".to_string()))
             .expect("valid");
@@ -191,10 +194,14 @@ mod tests {
 
     #[test]
     fn the_documented_example_is_the_default() {
-        let example: Config = toml::from_str(include_str!("../../../configs/symbiont.toml")).expect("valid");
+        let example: Config =
+            toml::from_str(include_str!("../../../configs/symbiont.toml")).expect("valid");
         let default = Config::default();
         assert_eq!(example.server.bind, default.server.bind);
-        assert_eq!(example.server.body_limit_bytes, default.server.body_limit_bytes);
+        assert_eq!(
+            example.server.body_limit_bytes,
+            default.server.body_limit_bytes
+        );
         assert_eq!(example.store.data_dir, default.store.data_dir);
         assert_eq!(example.matching, default.matching);
     }
@@ -203,6 +210,10 @@ mod tests {
     fn unknown_keys_and_bad_values_are_refused() {
         assert!(toml::from_str::<Config>("[server]\nbindd = \"x\"\n").is_err());
         let mut config = Config::default();
-        assert!(config.apply_env(|n| (n == "SYMBIONT_LOG_FORMAT").then(|| "xml".to_string())).is_err());
+        assert!(
+            config
+                .apply_env(|n| (n == "SYMBIONT_LOG_FORMAT").then(|| "xml".to_string()))
+                .is_err()
+        );
     }
 }

@@ -8,20 +8,35 @@ use symbiont_store::{Counts, Store};
 use uuid::Uuid;
 
 /// Loads the demo when the store has no business yet; returns what was loaded.
-pub async fn load_if_empty(store: &dyn Store, taxonomy: &Taxonomy) -> anyhow::Result<Option<Counts>> {
+pub async fn load_if_empty(
+    store: &dyn Store,
+    taxonomy: &Taxonomy,
+) -> anyhow::Result<Option<Counts>> {
     if store.counts().await?.businesses > 0 {
         return Ok(None);
     }
     let now = Utc::now();
     let (mut businesses, mut sites, mut flows) = (Vec::new(), Vec::new(), Vec::new());
     for demo in region(DEMO_SEED, DEMO_BUSINESSES) {
-        let business = demo.business.validate()?.into_business(Uuid::now_v7(), 1, now, now);
+        let business = demo
+            .business
+            .validate()?
+            .into_business(Uuid::now_v7(), 1, now, now);
         for demo_site in demo.sites {
-            let site = demo_site.site.validate()?.into_site(Uuid::now_v7(), business.id, 1, now, now);
+            let site =
+                demo_site
+                    .site
+                    .validate()?
+                    .into_site(Uuid::now_v7(), business.id, 1, now, now);
             for mut draft in demo_site.flows {
                 draft.site_id = site.id;
-                let identity =
-                    FlowIdentity { id: Uuid::now_v7(), business_id: business.id, version: 1, created_at: now, updated_at: now };
+                let identity = FlowIdentity {
+                    id: Uuid::now_v7(),
+                    business_id: business.id,
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                };
                 flows.push(draft.validate(taxonomy, identity)?);
             }
             sites.push(site);

@@ -36,7 +36,10 @@ impl FromStr for ExportFormat {
 
 impl ExportFormat {
     pub fn from_path(path: &Path) -> anyhow::Result<Self> {
-        path.extension().and_then(|e| e.to_str()).unwrap_or("json").parse()
+        path.extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("json")
+            .parse()
     }
 }
 
@@ -49,7 +52,11 @@ pub struct ExportReport {
 
 impl fmt::Display for ExportReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} businesses, {} sites, {} flows", self.businesses, self.sites, self.flows)
+        write!(
+            f,
+            "{} businesses, {} sites, {} flows",
+            self.businesses, self.sites, self.flows
+        )
     }
 }
 
@@ -77,7 +84,10 @@ fn row(business: &Business, site: &Site, flow: Option<&Flow>) -> Row {
         row.temperature_c = f.quality.temperature_c;
         row.pressure_bar = f.quality.pressure_bar;
         row.purity_pct = f.quality.purity_pct;
-        row.physical_form = f.quality.physical_form.and_then(|p| serde_json::to_value(p).ok()?.as_str().map(str::to_string));
+        row.physical_form = f
+            .quality
+            .physical_form
+            .and_then(|p| serde_json::to_value(p).ok()?.as_str().map(str::to_string));
         row.profile = match &f.schedule {
             Some(schedule) => Some(Value::String(schedule.clone())),
             None => serde_json::to_value(&f.profile).ok(),
@@ -92,24 +102,54 @@ fn row(business: &Business, site: &Site, flow: Option<&Flow>) -> Row {
 }
 
 /// Calls `each` for every business with its sites and their flows, page by page.
-async fn walk(store: &dyn Store, mut each: impl FnMut(&Business, &Site, &[Flow]) -> anyhow::Result<()>) -> anyhow::Result<ExportReport> {
+async fn walk(
+    store: &dyn Store,
+    mut each: impl FnMut(&Business, &Site, &[Flow]) -> anyhow::Result<()>,
+) -> anyhow::Result<ExportReport> {
     let mut report = ExportReport::default();
     let mut after = None;
     loop {
-        let page = store.list_businesses(&BusinessFilter::default(), PageRequest { after, limit: PAGE }).await?;
+        let page = store
+            .list_businesses(
+                &BusinessFilter::default(),
+                PageRequest { after, limit: PAGE },
+            )
+            .await?;
         for business in &page.items {
             report.businesses += 1;
             let mut site_after = None;
             loop {
-                let filter = SiteFilter { business_id: Some(business.id), near: None };
-                let sites = store.list_sites(&filter, PageRequest { after: site_after, limit: PAGE }).await?;
+                let filter = SiteFilter {
+                    business_id: Some(business.id),
+                    near: None,
+                };
+                let sites = store
+                    .list_sites(
+                        &filter,
+                        PageRequest {
+                            after: site_after,
+                            limit: PAGE,
+                        },
+                    )
+                    .await?;
                 for site in &sites.items {
                     report.sites += 1;
                     let mut flows = Vec::new();
                     let mut flow_after = None;
                     loop {
-                        let filter = FlowFilter { site_id: Some(site.id), ..FlowFilter::default() };
-                        let page = store.list_flows(&filter, PageRequest { after: flow_after, limit: PAGE }).await?;
+                        let filter = FlowFilter {
+                            site_id: Some(site.id),
+                            ..FlowFilter::default()
+                        };
+                        let page = store
+                            .list_flows(
+                                &filter,
+                                PageRequest {
+                                    after: flow_after,
+                                    limit: PAGE,
+                                },
+                            )
+                            .await?;
                         flows.extend(page.items);
                         match page.next_cursor {
                             Some(c) => flow_after = Some(c),
@@ -141,14 +181,23 @@ fn rows_of(business: &Business, site: &Site, flows: &[Flow]) -> Vec<Row> {
     }
 }
 
-pub async fn export(store: &dyn Store, out: &mut (dyn Write + Send), format: ExportFormat) -> anyhow::Result<ExportReport> {
+pub async fn export(
+    store: &dyn Store,
+    out: &mut (dyn Write + Send),
+    format: ExportFormat,
+) -> anyhow::Result<ExportReport> {
     match format {
         ExportFormat::Json => {
             let mut first = true;
             writeln!(out, "[")?;
             let report = walk(store, |b, s, flows| {
                 for r in rows_of(b, s, flows) {
-                    write!(out, "{}{}", if first { "" } else { ",\n" }, serde_json::to_string(&r)?)?;
+                    write!(
+                        out,
+                        "{}{}",
+                        if first { "" } else { ",\n" },
+                        serde_json::to_string(&r)?
+                    )?;
                     first = false;
                 }
                 Ok(())

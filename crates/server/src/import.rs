@@ -12,8 +12,8 @@ use chrono::{NaiveDate, Utc};
 use serde_json::{Map, Value};
 use symbiont_core::model::FlowIdentity;
 use symbiont_core::{
-    Business, BusinessDraft, Contact, Direction, Flow, FlowDraft, FlowStatus, GeoPoint, PhysicalForm, Quality,
-    Quantity, Site, SiteDraft, Taxonomy,
+    Business, BusinessDraft, Contact, Direction, Flow, FlowDraft, FlowStatus, GeoPoint,
+    PhysicalForm, Quality, Quantity, Site, SiteDraft, Taxonomy,
 };
 use symbiont_store::Store;
 use uuid::Uuid;
@@ -60,8 +60,13 @@ struct RawRow {
 }
 
 fn read_rows(path: &Path) -> anyhow::Result<Vec<RawRow>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let object = |value: Value, position: String| match value {
         Value::Object(fields) => Ok(RawRow { position, fields }),
         _ => bail!("{position}: a row must be a JSON object"),
@@ -70,29 +75,54 @@ fn read_rows(path: &Path) -> anyhow::Result<Vec<RawRow>> {
         "json" => {
             let rows: Vec<Value> = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a JSON array of rows", path.display()))?;
-            rows.into_iter().enumerate().map(|(i, v)| object(v, format!("row {}", i + 1))).collect()
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, v)| object(v, format!("row {}", i + 1)))
+                .collect()
         }
         "ndjson" | "jsonl" => text
             .lines()
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())
             .map(|(i, line)| {
-                let value: Value = serde_json::from_str(line).with_context(|| format!("line {}: not JSON", i + 1))?;
+                let value: Value = serde_json::from_str(line)
+                    .with_context(|| format!("line {}: not JSON", i + 1))?;
                 object(value, format!("line {}", i + 1))
             })
             .collect(),
         "csv" => read_csv(&text),
         "geojson" => read_geojson(&text),
-        _ => bail!("{}: unknown format; use .json, .ndjson, .csv or .geojson", path.display()),
+        _ => bail!(
+            "{}: unknown format; use .json, .ndjson, .csv or .geojson",
+            path.display()
+        ),
     }
 }
 
 fn read_csv(text: &str) -> anyhow::Result<Vec<RawRow>> {
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
-    let headers: Vec<String> = reader.headers().context("CSV has no header row")?.iter().map(|h| h.trim().to_string()).collect();
-    let unknown: Vec<&String> = headers.iter().filter(|h| !COLUMNS.contains(&h.as_str())).collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .context("CSV has no header row")?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let unknown: Vec<&String> = headers
+        .iter()
+        .filter(|h| !COLUMNS.contains(&h.as_str()))
+        .collect();
     if !unknown.is_empty() {
-        bail!("line 1: unknown column(s) {}; known columns: {}", unknown.iter().map(|h| format!("'{h}'")).collect::<Vec<_>>().join(", "), COLUMNS.join(", "));
+        bail!(
+            "line 1: unknown column(s) {}; known columns: {}",
+            unknown
+                .iter()
+                .map(|h| format!("'{h}'"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            COLUMNS.join(", ")
+        );
     }
     let mut rows = Vec::new();
     for record in reader.records() {
@@ -106,7 +136,8 @@ fn read_csv(text: &str) -> anyhow::Result<Vec<RawRow>> {
             }
             let value = if NUMERIC_COLUMNS.contains(&header.as_str()) {
                 match value.parse::<f64>() {
-                    Ok(n) => serde_json::Number::from_f64(n).map_or(Value::String(value.into()), Value::Number),
+                    Ok(n) => serde_json::Number::from_f64(n)
+                        .map_or(Value::String(value.into()), Value::Number),
                     // Left as text: the row check reports it as not a number, naming the column.
                     Err(_) => Value::String(value.into()),
                 }
@@ -117,7 +148,10 @@ fn read_csv(text: &str) -> anyhow::Result<Vec<RawRow>> {
             };
             fields.insert(header.clone(), value);
         }
-        rows.push(RawRow { position: format!("line {line}"), fields });
+        rows.push(RawRow {
+            position: format!("line {line}"),
+            fields,
+        });
     }
     Ok(rows)
 }
@@ -127,7 +161,9 @@ fn read_geojson(text: &str) -> anyhow::Result<Vec<RawRow>> {
     if collection["type"] != "FeatureCollection" {
         bail!("GeoJSON must be a FeatureCollection");
     }
-    let features = collection["features"].as_array().context("GeoJSON has no features array")?;
+    let features = collection["features"]
+        .as_array()
+        .context("GeoJSON has no features array")?;
     let mut rows = Vec::new();
     for (i, feature) in features.iter().enumerate() {
         let position = format!("row {}", i + 1);
@@ -158,7 +194,11 @@ struct ParsedRow {
 }
 
 fn error(position: &str, field: &str, message: impl Into<String>) -> RowError {
-    RowError { position: position.to_string(), field: field.to_string(), message: message.into() }
+    RowError {
+        position: position.to_string(),
+        field: field.to_string(),
+        message: message.into(),
+    }
 }
 
 fn parse_row(raw: RawRow) -> Result<ParsedRow, Vec<RowError>> {
@@ -189,14 +229,27 @@ fn parse_row(raw: RawRow) -> Result<ParsedRow, Vec<RowError>> {
         name: business_name,
         industry,
         description: row.business_description.clone().unwrap_or_default(),
-        contact: Contact { name: row.contact_name.clone(), email: row.contact_email.clone(), phone: row.contact_phone.clone() },
+        contact: Contact {
+            name: row.contact_name.clone(),
+            email: row.contact_email.clone(),
+            phone: row.contact_phone.clone(),
+        },
         website: row.website.clone(),
     };
     let business = match business.validate() {
         Ok(b) => b,
         Err(e) => {
-            errors.extend(e.0.into_iter().map(|f| error(&position, &business_field(&f.field), f.message)));
-            BusinessDraft { name: String::new(), industry: String::new(), description: String::new(), contact: Contact::default(), website: None }
+            errors.extend(
+                e.0.into_iter()
+                    .map(|f| error(&position, &business_field(&f.field), f.message)),
+            );
+            BusinessDraft {
+                name: String::new(),
+                industry: String::new(),
+                description: String::new(),
+                contact: Contact::default(),
+                website: None,
+            }
         }
     };
     let (lat, lon) = match (row.lat, row.lon) {
@@ -206,11 +259,26 @@ fn parse_row(raw: RawRow) -> Result<ParsedRow, Vec<RowError>> {
             (0.0, 0.0)
         }
     };
-    let site = SiteDraft { name: site_name.clone(), address: row.address.clone().unwrap_or_default(), location: GeoPoint { lat, lon } };
+    let site = SiteDraft {
+        name: site_name.clone(),
+        address: row.address.clone().unwrap_or_default(),
+        location: GeoPoint { lat, lon },
+    };
     if let Err(e) = site.clone().validate() {
-        errors.extend(e.0.into_iter().map(|f| error(&position, f.field.trim_start_matches("location."), f.message)));
+        errors.extend(e.0.into_iter().map(|f| {
+            error(
+                &position,
+                f.field.trim_start_matches("location."),
+                f.message,
+            )
+        }));
     }
-    let flow = match row.direction.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+    let flow = match row
+        .direction
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
         None => None,
         Some(direction) => match flow_draft(&row, direction) {
             Ok(draft) => Some(draft),
@@ -223,7 +291,16 @@ fn parse_row(raw: RawRow) -> Result<ParsedRow, Vec<RowError>> {
             }
         },
     };
-    if errors.is_empty() { Ok(ParsedRow { business, site_name, site, flow }) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(ParsedRow {
+            business,
+            site_name,
+            site,
+            flow,
+        })
+    } else {
+        Err(errors)
+    }
 }
 
 fn business_field(field: &str) -> String {
@@ -240,18 +317,28 @@ fn flow_draft(row: &Row, direction: &str) -> Result<FlowDraft, Vec<RowError>> {
         "offer" => Direction::Offer,
         "need" => Direction::Need,
         other => {
-            errors.push(error("", "direction", format!("'{other}' is neither offer nor need")));
+            errors.push(error(
+                "",
+                "direction",
+                format!("'{other}' is neither offer nor need"),
+            ));
             Direction::Offer
         }
     };
     let date = |value: &Option<String>, field: &str, errors: &mut Vec<RowError>| {
-        value.as_deref().and_then(|text| match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            Ok(d) => Some(d),
-            Err(_) => {
-                errors.push(error("", field, format!("'{text}' is not a date (YYYY-MM-DD)")));
-                None
-            }
-        })
+        value
+            .as_deref()
+            .and_then(|text| match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    errors.push(error(
+                        "",
+                        field,
+                        format!("'{text}' is not a date (YYYY-MM-DD)"),
+                    ));
+                    None
+                }
+            })
     };
     let valid_from = date(&row.valid_from, "valid_from", &mut errors);
     let valid_until = date(&row.valid_until, "valid_until", &mut errors);
@@ -259,19 +346,28 @@ fn flow_draft(row: &Row, direction: &str) -> Result<FlowDraft, Vec<RowError>> {
         None | Some("active") => FlowStatus::Active,
         Some("paused") => FlowStatus::Paused,
         Some(other) => {
-            errors.push(error("", "status", format!("'{other}' is neither active nor paused")));
+            errors.push(error(
+                "",
+                "status",
+                format!("'{other}' is neither active nor paused"),
+            ));
             FlowStatus::Active
         }
     };
-    let physical_form = row.physical_form.as_deref().and_then(|form| {
-        match serde_json::from_value::<PhysicalForm>(Value::String(form.to_string())) {
-            Ok(f) => Some(f),
-            Err(_) => {
-                errors.push(error("", "physical_form", format!("'{form}' is not solid, liquid, gas, slurry or energy")));
-                None
+    let physical_form =
+        row.physical_form.as_deref().and_then(|form| {
+            match serde_json::from_value::<PhysicalForm>(Value::String(form.to_string())) {
+                Ok(f) => Some(f),
+                Err(_) => {
+                    errors.push(error(
+                        "",
+                        "physical_form",
+                        format!("'{form}' is not solid, liquid, gas, slurry or energy"),
+                    ));
+                    None
+                }
             }
-        }
-    });
+        });
     if row.category.is_none() {
         errors.push(error("", "category", "is required for a flow"));
     }
@@ -296,7 +392,10 @@ fn flow_draft(row: &Row, direction: &str) -> Result<FlowDraft, Vec<RowError>> {
             physical_form,
             ..Quality::default()
         },
-        quantity: Quantity { value: row.quantity.unwrap_or_default(), unit: row.unit.clone().unwrap_or_default() },
+        quantity: Quantity {
+            value: row.quantity.unwrap_or_default(),
+            unit: row.unit.clone().unwrap_or_default(),
+        },
         profile: row.profile.clone(),
         price_eur_per_unit: row.price_eur_per_unit,
         max_distance_km: row.max_distance_km,
@@ -350,47 +449,82 @@ pub async fn import_file(
             }
         };
         // Rows naming the same business (and site) must agree with the row that introduced it.
-        if let Some((_, first, first_position)) = business_index.get(&parsed.business.name) {
-            if *first != parsed.business {
-                bad.push(error(&position, "business", format!("'{}' differs from its details on {first_position}", parsed.business.name)));
-                continue;
-            }
+        if let Some((_, first, first_position)) = business_index.get(&parsed.business.name)
+            && *first != parsed.business
+        {
+            bad.push(error(
+                &position,
+                "business",
+                format!(
+                    "'{}' differs from its details on {first_position}",
+                    parsed.business.name
+                ),
+            ));
+            continue;
         }
         let site_key = (parsed.business.name.clone(), parsed.site_name.clone());
-        if let Some((_, first, first_position)) = site_index.get(&site_key) {
-            if *first != parsed.site {
-                bad.push(error(&position, "site", format!("'{}' differs from its details on {first_position}", parsed.site_name)));
-                continue;
-            }
+        if let Some((_, first, first_position)) = site_index.get(&site_key)
+            && *first != parsed.site
+        {
+            bad.push(error(
+                &position,
+                "site",
+                format!(
+                    "'{}' differs from its details on {first_position}",
+                    parsed.site_name
+                ),
+            ));
+            continue;
         }
         // Ids are decided first and the business and site registered only when the whole row is valid.
-        let known_business = business_index.get(&parsed.business.name).map(|(i, _, _)| businesses[*i].id);
+        let known_business = business_index
+            .get(&parsed.business.name)
+            .map(|(i, _, _)| businesses[*i].id);
         let business_id = known_business.unwrap_or_else(Uuid::now_v7);
         let known_site = site_index.get(&site_key).map(|(i, _, _)| sites[*i].id);
         let site_id = known_site.unwrap_or_else(Uuid::now_v7);
         if let Some(mut draft) = parsed.flow {
             draft.site_id = site_id;
-            let identity = FlowIdentity { id: Uuid::now_v7(), business_id, version: 1, created_at: now, updated_at: now };
+            let identity = FlowIdentity {
+                id: Uuid::now_v7(),
+                business_id,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
             match draft.validate(taxonomy, identity) {
                 Ok(flow) => flows.push(flow),
                 Err(e) => {
-                    bad.extend(e.0.into_iter().map(|f| error(&position, &flow_field(&f.field), f.message)));
+                    bad.extend(
+                        e.0.into_iter()
+                            .map(|f| error(&position, &flow_field(&f.field), f.message)),
+                    );
                     continue;
                 }
             }
         }
         if known_business.is_none() {
-            business_index.insert(parsed.business.name.clone(), (businesses.len(), parsed.business.clone(), position.clone()));
+            business_index.insert(
+                parsed.business.name.clone(),
+                (businesses.len(), parsed.business.clone(), position.clone()),
+            );
             businesses.push(parsed.business.into_business(business_id, 1, now, now));
         }
         if known_site.is_none() {
-            site_index.insert(site_key, (sites.len(), parsed.site.clone(), position.clone()));
+            site_index.insert(
+                site_key,
+                (sites.len(), parsed.site.clone(), position.clone()),
+            );
             sites.push(parsed.site.into_site(site_id, business_id, 1, now, now));
         }
     }
     progress.finish_and_clear();
     if !bad.is_empty() && !options.skip_invalid {
-        let mut listing: Vec<String> = bad.iter().take(MAX_LISTED).map(|e| format!("  {e}")).collect();
+        let mut listing: Vec<String> = bad
+            .iter()
+            .take(MAX_LISTED)
+            .map(|e| format!("  {e}"))
+            .collect();
         if bad.len() > MAX_LISTED {
             listing.push(format!("  and {} more", bad.len() - MAX_LISTED));
         }
@@ -401,6 +535,14 @@ pub async fn import_file(
             listing.join("\n")
         );
     }
-    store.insert_batch(&businesses, &sites, &flows).await.context("cannot store the import")?;
-    Ok(ImportReport { businesses: businesses.len(), sites: sites.len(), flows: flows.len(), skipped: bad })
+    store
+        .insert_batch(&businesses, &sites, &flows)
+        .await
+        .context("cannot store the import")?;
+    Ok(ImportReport {
+        businesses: businesses.len(),
+        sites: sites.len(),
+        flows: flows.len(),
+        skipped: bad,
+    })
 }

@@ -10,7 +10,11 @@ use symbiont_server::{export, import, serve};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "symbiont", version, about = "Finds resource exchanges between businesses")]
+#[command(
+    name = "symbiont",
+    version,
+    about = "Finds resource exchanges between businesses"
+)]
 struct Cli {
     /// TOML configuration file (also SYMBIONT_CONFIG).
     #[arg(long, global = true)]
@@ -62,7 +66,9 @@ fn init_logging(config: &Config) {
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().with_current_span(true).init();
     } else {
@@ -75,20 +81,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { bind, .. } => *bind,
         _ => None,
     };
-    let config = Config::load(cli.config.as_deref(), &Overrides { bind, data_dir: cli.data_dir.clone() })?;
+    let config = Config::load(
+        cli.config.as_deref(),
+        &Overrides {
+            bind,
+            data_dir: cli.data_dir.clone(),
+        },
+    )?;
     init_logging(&config);
     match cli.command {
         Command::Serve { demo, .. } => serve::serve(config, demo).await,
         Command::Migrate => {
             let store = serve::open_store(&config).await?;
             store.close().await;
-            eprintln!("database in {} is up to date", config.store.data_dir.display());
+            eprintln!(
+                "database in {} is up to date",
+                config.store.data_dir.display()
+            );
             Ok(())
         }
         Command::Import { file, skip_invalid } => {
             let taxonomy = serve::load_taxonomy(&config)?;
             let store = serve::open_store(&config).await?;
-            let options = import::ImportOptions { skip_invalid, progress: std::io::stderr().is_terminal() };
+            let options = import::ImportOptions {
+                skip_invalid,
+                progress: std::io::stderr().is_terminal(),
+            };
             let report = import::import_file(&store, &taxonomy, &file, options).await;
             store.close().await;
             let report = report?;
@@ -127,7 +145,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

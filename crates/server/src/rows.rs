@@ -6,15 +6,45 @@ use serde::{Deserialize, Serialize};
 
 /// Columns of the row format, in export order.
 pub const COLUMNS: [&str; 26] = [
-    "business", "industry", "business_description", "contact_name", "contact_email", "contact_phone", "website",
-    "site", "address", "lat", "lon", "direction", "category", "description", "quantity", "unit", "temperature_c",
-    "pressure_bar", "purity_pct", "physical_form", "profile", "price_eur_per_unit", "max_distance_km", "valid_from",
-    "valid_until", "status",
+    "business",
+    "industry",
+    "business_description",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "website",
+    "site",
+    "address",
+    "lat",
+    "lon",
+    "direction",
+    "category",
+    "description",
+    "quantity",
+    "unit",
+    "temperature_c",
+    "pressure_bar",
+    "purity_pct",
+    "physical_form",
+    "profile",
+    "price_eur_per_unit",
+    "max_distance_km",
+    "valid_from",
+    "valid_until",
+    "status",
 ];
 
 /// Columns whose CSV text is a number.
-pub const NUMERIC_COLUMNS: [&str; 8] =
-    ["lat", "lon", "quantity", "temperature_c", "pressure_bar", "purity_pct", "price_eur_per_unit", "max_distance_km"];
+pub const NUMERIC_COLUMNS: [&str; 8] = [
+    "lat",
+    "lon",
+    "quantity",
+    "temperature_c",
+    "pressure_bar",
+    "purity_pct",
+    "price_eur_per_unit",
+    "max_distance_km",
+];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

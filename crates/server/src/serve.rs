@@ -17,7 +17,8 @@ pub fn load_taxonomy(config: &Config) -> anyhow::Result<Taxonomy> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read taxonomy file {}", path.display()))?;
-            Taxonomy::from_toml(&text).with_context(|| format!("taxonomy file {} is invalid", path.display()))
+            Taxonomy::from_toml(&text)
+                .with_context(|| format!("taxonomy file {} is invalid", path.display()))
         }
         None => Ok(Taxonomy::builtin()?),
     }
@@ -32,7 +33,9 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
             Ok(signal) => signal,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
@@ -79,11 +82,12 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     println!("listening on http://{address}");
 
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, symbiont_api::app(state)).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!("shutdown requested; draining in-flight requests");
-        let _ = stopping_tx.send(true);
-    });
+    let server =
+        axum::serve(listener, symbiont_api::app(state)).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested; draining in-flight requests");
+            let _ = stopping_tx.send(true);
+        });
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let deadline = async move {
         let mut stopping = stopping_rx;

@@ -11,7 +11,12 @@ async fn businesses_are_created_read_updated_paged_and_deleted() {
     let server = Server::start(&data_dir(&dir), &[]);
     let mut ids = Vec::new();
     for i in 0..5 {
-        let (status, business) = server.post("/api/v1/businesses", &business_body(&format!("Brewery {i}"))).await;
+        let (status, business) = server
+            .post(
+                "/api/v1/businesses",
+                &business_body(&format!("Brewery {i}")),
+            )
+            .await;
         assert_eq!(status, 201);
         assert_eq!(business["industry"], "C11.05");
         assert_eq!(business["version"], 1);
@@ -34,15 +39,27 @@ async fn businesses_are_created_read_updated_paged_and_deleted() {
     assert_eq!(seen, ids);
 
     let path = format!("/api/v1/businesses/{}", ids[0]);
-    let response = server.client.get(server.url(&path)).send().await.expect("answered");
+    let response = server
+        .client
+        .get(server.url(&path))
+        .send()
+        .await
+        .expect("answered");
     assert_eq!(response.headers()["etag"], "\"1\"");
-    let (status, updated) = server.patch(&path, &json!({ "name": "Renamed Brewery" }), Some("\"1\"")).await;
+    let (status, updated) = server
+        .patch(&path, &json!({ "name": "Renamed Brewery" }), Some("\"1\""))
+        .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["name"], "Renamed Brewery");
     assert_eq!(updated["version"], 2);
-    assert_eq!(updated["description"], "brewery", "a merge patch keeps the other fields");
+    assert_eq!(
+        updated["description"], "brewery",
+        "a merge patch keeps the other fields"
+    );
     // A stale ETag is refused rather than overwriting someone else's change.
-    let (status, problem) = server.patch(&path, &json!({ "name": "Lost update" }), Some("\"1\"")).await;
+    let (status, problem) = server
+        .patch(&path, &json!({ "name": "Lost update" }), Some("\"1\""))
+        .await;
     assert_eq!(status, 412, "{problem}");
     assert_eq!(problem["status"], 412);
 
@@ -59,22 +76,43 @@ async fn every_invalid_business_field_is_a_422_naming_it() {
     let server = Server::start(&data_dir(&dir), &[]);
     let cases: Vec<(Value, &str)> = vec![
         (json!({ "name": "", "industry": "C11.05" }), "name"),
-        (json!({ "name": "x".repeat(201), "industry": "C11.05" }), "name"),
+        (
+            json!({ "name": "x".repeat(201), "industry": "C11.05" }),
+            "name",
+        ),
         (json!({ "name": "A", "industry": "11.999" }), "industry"),
         (json!({ "name": "A", "industry": "B11.05" }), "industry"),
         (json!({ "name": "A" }), "industry"),
         (json!({ "industry": "C11.05" }), "name"),
-        (json!({ "name": "A", "industry": "C11.05", "contact": { "email": "nope" } }), "contact.email"),
-        (json!({ "name": "A", "industry": "C11.05", "contact": { "fax": "1" } }), "contact.fax"),
-        (json!({ "name": "A", "industry": "C11.05", "website": "ftp://x" }), "website"),
-        (json!({ "name": "A", "industry": "C11.05", "description": "x".repeat(5001) }), "description"),
-        (json!({ "name": "A", "industry": "C11.05", "colour": "green" }), "colour"),
+        (
+            json!({ "name": "A", "industry": "C11.05", "contact": { "email": "nope" } }),
+            "contact.email",
+        ),
+        (
+            json!({ "name": "A", "industry": "C11.05", "contact": { "fax": "1" } }),
+            "contact.fax",
+        ),
+        (
+            json!({ "name": "A", "industry": "C11.05", "website": "ftp://x" }),
+            "website",
+        ),
+        (
+            json!({ "name": "A", "industry": "C11.05", "description": "x".repeat(5001) }),
+            "description",
+        ),
+        (
+            json!({ "name": "A", "industry": "C11.05", "colour": "green" }),
+            "colour",
+        ),
         (json!({ "name": 5, "industry": "C11.05" }), "name"),
     ];
     for (body, field) in cases {
         let (status, problem) = server.post("/api/v1/businesses", &body).await;
         assert_eq!(status, 422, "{body} -> {problem}");
-        assert!(error_fields(&problem).contains(&field.to_string()), "{body} should name {field}: {problem}");
+        assert!(
+            error_fields(&problem).contains(&field.to_string()),
+            "{body} should name {field}: {problem}"
+        );
     }
 }
 
@@ -85,15 +123,30 @@ async fn every_invalid_site_and_flow_field_is_a_422_naming_it() {
     let (business, site) = business_with_site(&server, "Dairy", 51.2, 6.8).await;
     let sites = format!("/api/v1/businesses/{business}/sites");
     for (body, field) in [
-        (json!({ "name": "S", "location": { "lat": 91.0, "lon": 0.0 } }), "location.lat"),
-        (json!({ "name": "S", "location": { "lat": 0.0, "lon": -181.0 } }), "location.lon"),
+        (
+            json!({ "name": "S", "location": { "lat": 91.0, "lon": 0.0 } }),
+            "location.lat",
+        ),
+        (
+            json!({ "name": "S", "location": { "lat": 0.0, "lon": -181.0 } }),
+            "location.lon",
+        ),
         (json!({ "name": "S" }), "location"),
-        (json!({ "name": "", "location": { "lat": 0.0, "lon": 0.0 } }), "name"),
-        (json!({ "name": "S", "location": { "lat": 0.0, "lon": 0.0, "alt": 3 } }), "location.alt"),
+        (
+            json!({ "name": "", "location": { "lat": 0.0, "lon": 0.0 } }),
+            "name",
+        ),
+        (
+            json!({ "name": "S", "location": { "lat": 0.0, "lon": 0.0, "alt": 3 } }),
+            "location.alt",
+        ),
     ] {
         let (status, problem) = server.post(&sites, &body).await;
         assert_eq!(status, 422, "{body} -> {problem}");
-        assert!(error_fields(&problem).contains(&field.to_string()), "{body} should name {field}: {problem}");
+        assert!(
+            error_fields(&problem).contains(&field.to_string()),
+            "{body} should name {field}: {problem}"
+        );
     }
 
     let good = heat_flow(&site, "offer", 80.0, 500.0);
@@ -110,52 +163,113 @@ async fn every_invalid_site_and_flow_field_is_a_422_naming_it() {
     };
     let cases = vec![
         (with(json!({ "category": "heat.lukewarm" })), "category"),
-        (with(json!({ "quantity": { "value": 5, "unit": "t/day" } })), "quantity.unit"),
-        (with(json!({ "quantity": { "value": 5, "unit": "furlong" } })), "quantity.unit"),
-        (with(json!({ "quantity": { "value": -5, "unit": "kW" } })), "quantity.value"),
+        (
+            with(json!({ "quantity": { "value": 5, "unit": "t/day" } })),
+            "quantity.unit",
+        ),
+        (
+            with(json!({ "quantity": { "value": 5, "unit": "furlong" } })),
+            "quantity.unit",
+        ),
+        (
+            with(json!({ "quantity": { "value": -5, "unit": "kW" } })),
+            "quantity.value",
+        ),
         (with(json!({ "quantity": { "value": 5 } })), "quantity.unit"),
         (with(json!({ "direction": "sideways" })), "direction"),
-        (with(json!({ "site_id": "0190b8a0-0000-7000-8000-000000000000" })), "site_id"),
+        (
+            with(json!({ "site_id": "0190b8a0-0000-7000-8000-000000000000" })),
+            "site_id",
+        ),
         (with(json!({ "site_id": "not-a-uuid" })), "site_id"),
-        (with(json!({ "quality": { "temperature_c": 20.0 } })), "quality.temperature_c"),
+        (
+            with(json!({ "quality": { "temperature_c": 20.0 } })),
+            "quality.temperature_c",
+        ),
         (with(json!({ "quality": {} })), "quality.temperature_c"),
-        (with(json!({ "quality": { "temperature_c": 80.0, "purity_pct": 120.0 } })), "quality.purity_pct"),
-        (with(json!({ "quality": { "temperature_c": 80.0, "smell": "bad" } })), "quality.smell"),
+        (
+            with(json!({ "quality": { "temperature_c": 80.0, "purity_pct": 120.0 } })),
+            "quality.purity_pct",
+        ),
+        (
+            with(json!({ "quality": { "temperature_c": 80.0, "smell": "bad" } })),
+            "quality.smell",
+        ),
         (with(json!({ "profile": "Funday 06:00-07:00" })), "profile"),
         (with(json!({ "profile": [1.0, 2.0] })), "profile"),
         (with(json!({ "profile": "Mon 00:00-24:00 @0" })), "profile"),
         (with(json!({ "max_distance_km": 0 })), "max_distance_km"),
-        (with(json!({ "valid_from": "2026-05-01", "valid_until": "2026-01-01" })), "valid_until"),
+        (
+            with(json!({ "valid_from": "2026-05-01", "valid_until": "2026-01-01" })),
+            "valid_until",
+        ),
         (with(json!({ "valid_from": "yesterday" })), "valid_from"),
         (with(json!({ "status": "deleted" })), "status"),
-        (with(json!({ "price_eur_per_unit": "cheap" })), "price_eur_per_unit"),
+        (
+            with(json!({ "price_eur_per_unit": "cheap" })),
+            "price_eur_per_unit",
+        ),
         (with(json!({ "owner": "me" })), "owner"),
     ];
     for (body, field) in cases {
         let (status, problem) = server.post("/api/v1/flows", &body).await;
         assert_eq!(status, 422, "{body} -> {problem}");
-        assert!(error_fields(&problem).contains(&field.to_string()), "{body} should name {field}: {problem}");
+        assert!(
+            error_fields(&problem).contains(&field.to_string()),
+            "{body} should name {field}: {problem}"
+        );
         assert_eq!(problem["type"], "/problems/validation");
     }
     let (status, listed) = server.get("/api/v1/flows").await;
     assert_eq!(status, 200);
-    assert_eq!(listed["items"].as_array().map(Vec::len), Some(0), "no invalid flow was half-written");
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(0),
+        "no invalid flow was half-written"
+    );
 }
 
 #[tokio::test]
 async fn malformed_requests_get_problem_documents_not_500s() {
     let dir = temp_dir();
-    let server = Server::start_with_env(&data_dir(&dir), &[], &[("SYMBIONT_BODY_LIMIT_BYTES", "4096")]);
+    let server = Server::start_with_env(
+        &data_dir(&dir),
+        &[],
+        &[("SYMBIONT_BODY_LIMIT_BYTES", "4096")],
+    );
     let post_raw = |body: &'static str, content_type: &'static str| {
-        server.client.post(server.url("/api/v1/businesses")).header("content-type", content_type).body(body).send()
+        server
+            .client
+            .post(server.url("/api/v1/businesses"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
     };
-    let (status, problem) = read(post_raw("{\"name\": ", "application/json").await.expect("answered")).await;
+    let (status, problem) = read(
+        post_raw("{\"name\": ", "application/json")
+            .await
+            .expect("answered"),
+    )
+    .await;
     assert_eq!(status, 400, "{problem}");
-    let (status, problem) = read(post_raw("{} {}", "application/json").await.expect("answered")).await;
+    let (status, problem) = read(
+        post_raw("{} {}", "application/json")
+            .await
+            .expect("answered"),
+    )
+    .await;
     assert_eq!(status, 400, "{problem}");
-    let (status, _) = read(post_raw("name=x", "application/x-www-form-urlencoded").await.expect("answered")).await;
+    let (status, _) = read(
+        post_raw("name=x", "application/x-www-form-urlencoded")
+            .await
+            .expect("answered"),
+    )
+    .await;
     assert_eq!(status, 415);
-    let big = format!("{{\"name\": \"{}\", \"industry\": \"C11.05\"}}", "x".repeat(10_000));
+    let big = format!(
+        "{{\"name\": \"{}\", \"industry\": \"C11.05\"}}",
+        "x".repeat(10_000)
+    );
     let response = server
         .client
         .post(server.url("/api/v1/businesses"))
@@ -164,7 +278,10 @@ async fn malformed_requests_get_problem_documents_not_500s() {
         .send()
         .await
         .expect("answered");
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     assert_eq!(response.status().as_u16(), 413);
 
     for (path, expected) in [
@@ -180,14 +297,31 @@ async fn malformed_requests_get_problem_documents_not_500s() {
         ("/api/v1/flows?category=unobtainium", 400),
         ("/api/v1/categories/heat.nope", 404),
     ] {
-        let response = server.client.get(server.url(path)).send().await.expect("answered");
+        let response = server
+            .client
+            .get(server.url(path))
+            .send()
+            .await
+            .expect("answered");
         assert_eq!(response.status().as_u16(), expected, "{path}");
-        assert_eq!(response.headers()["content-type"], "application/problem+json", "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
         assert!(response.headers().contains_key("x-request-id"), "{path}");
     }
-    let response = server.client.put(server.url("/api/v1/businesses")).send().await.expect("answered");
+    let response = server
+        .client
+        .put(server.url("/api/v1/businesses"))
+        .send()
+        .await
+        .expect("answered");
     assert_eq!(response.status().as_u16(), 405);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
 }
 
 #[tokio::test]
@@ -209,22 +343,60 @@ async fn flows_convert_units_and_filter_by_direction_category_and_distance() {
     annual["quantity"] = json!({ "value": 2000, "unit": "MWh/year" });
     let (status, need) = server.post("/api/v1/flows", &annual).await;
     assert_eq!(status, 201, "{need}");
-    assert!((need["canonical_quantity"].as_f64().expect("number") - 2000.0 * 1000.0 / (80.0 * 52.1775)).abs() < 1e-6);
+    assert!(
+        (need["canonical_quantity"].as_f64().expect("number") - 2000.0 * 1000.0 / (80.0 * 52.1775))
+            .abs()
+            < 1e-6
+    );
 
     let count = |v: &Value| v["items"].as_array().map(Vec::len).unwrap_or(0);
-    assert_eq!(count(&server.get("/api/v1/flows?direction=offer").await.1), 1);
-    assert_eq!(count(&server.get("/api/v1/flows?direction=need").await.1), 1);
+    assert_eq!(
+        count(&server.get("/api/v1/flows?direction=offer").await.1),
+        1
+    );
+    assert_eq!(
+        count(&server.get("/api/v1/flows?direction=need").await.1),
+        1
+    );
     assert_eq!(count(&server.get("/api/v1/flows?category=heat").await.1), 2);
-    assert_eq!(count(&server.get("/api/v1/flows?near=51.2,6.8&radius_km=5").await.1), 1);
-    assert_eq!(count(&server.get("/api/v1/flows?near=51.2,6.8&radius_km=100").await.1), 2);
-    assert_eq!(count(&server.get(&format!("/api/v1/businesses/{business_a}/flows")).await.1), 1);
+    assert_eq!(
+        count(
+            &server
+                .get("/api/v1/flows?near=51.2,6.8&radius_km=5")
+                .await
+                .1
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &server
+                .get("/api/v1/flows?near=51.2,6.8&radius_km=100")
+                .await
+                .1
+        ),
+        2
+    );
+    assert_eq!(
+        count(
+            &server
+                .get(&format!("/api/v1/businesses/{business_a}/flows"))
+                .await
+                .1
+        ),
+        1
+    );
 
     let path = format!("/api/v1/flows/{}", offer["id"].as_str().expect("id"));
-    let (status, paused) = server.patch(&path, &json!({ "status": "paused" }), None).await;
+    let (status, paused) = server
+        .patch(&path, &json!({ "status": "paused" }), None)
+        .await;
     assert_eq!(status, 200, "{paused}");
     assert_eq!(paused["status"], "paused");
     assert_eq!(count(&server.get("/api/v1/flows?status=paused").await.1), 1);
-    let (status, problem) = server.patch(&path, &json!({ "quantity": { "unit": "t/year" } }), None).await;
+    let (status, problem) = server
+        .patch(&path, &json!({ "quantity": { "unit": "t/year" } }), None)
+        .await;
     assert_eq!(status, 422);
     assert_eq!(error_fields(&problem), ["quantity.unit"]);
 }
@@ -246,11 +418,17 @@ async fn sites_are_served_as_geojson_on_request() {
     assert_eq!(collection["type"], "FeatureCollection");
     let feature = &collection["features"][0];
     assert_eq!(feature["id"], site.as_str());
-    assert_eq!(feature["geometry"]["coordinates"], json!([6.75, 51.25]), "GeoJSON is lon, lat");
+    assert_eq!(
+        feature["geometry"]["coordinates"],
+        json!([6.75, 51.25]),
+        "GeoJSON is lon, lat"
+    );
     let (status, plain) = server.get(&format!("/api/v1/sites/{site}")).await;
     assert_eq!(status, 200);
     assert_eq!(plain["location"], json!({ "lat": 51.25, "lon": 6.75 }));
-    let (status, near) = server.get("/api/v1/sites?near=51.25,6.75&radius_km=1").await;
+    let (status, near) = server
+        .get("/api/v1/sites?near=51.25,6.75&radius_km=1")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(near["items"].as_array().map(Vec::len), Some(1));
 }
@@ -261,7 +439,10 @@ async fn categories_are_served_with_their_rules_and_probes_answer() {
     let server = Server::start(&data_dir(&dir), &[]);
     let (status, list) = server.get("/api/v1/categories").await;
     assert_eq!(status, 200);
-    assert!(list["items"].as_array().map(Vec::len).unwrap_or(0) >= 40, "{list}");
+    assert!(
+        list["items"].as_array().map(Vec::len).unwrap_or(0) >= 40,
+        "{list}"
+    );
     let (status, heat) = server.get("/api/v1/categories/heat.low_temp").await;
     assert_eq!(status, 200);
     assert_eq!(heat["canonical_unit"].as_str().or(Some("kW")), Some("kW"));
@@ -270,5 +451,9 @@ async fn categories_are_served_with_their_rules_and_probes_answer() {
     assert_eq!(server.get("/readyz").await.0, 200);
     let (status, spec) = server.get("/openapi.json").await;
     assert_eq!(status, 200);
-    assert!(spec["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
+    assert!(
+        spec["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1"))
+    );
 }

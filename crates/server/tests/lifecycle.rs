@@ -16,7 +16,9 @@ async fn data_survives_a_restart() {
     let dir = temp_dir();
     let server = Server::start(&data_dir(&dir), &[]);
     let (business, site) = business_with_site(&server, "Sawmill", 51.3, 6.9).await;
-    let (status, _) = server.post("/api/v1/flows", &heat_flow(&site, "offer", 70.0, 300.0)).await;
+    let (status, _) = server
+        .post("/api/v1/flows", &heat_flow(&site, "offer", 70.0, 300.0))
+        .await;
     assert_eq!(status, 201);
     assert!(server.terminate().success());
 
@@ -24,7 +26,9 @@ async fn data_survives_a_restart() {
     let (status, again) = server.get(&format!("/api/v1/businesses/{business}")).await;
     assert_eq!(status, 200);
     assert_eq!(again["name"], "Sawmill");
-    let (_, flows) = server.get(&format!("/api/v1/businesses/{business}/flows")).await;
+    let (_, flows) = server
+        .get(&format!("/api/v1/businesses/{business}/flows"))
+        .await;
     assert_eq!(flows["items"].as_array().map(Vec::len), Some(1));
 }
 
@@ -39,15 +43,25 @@ async fn kill_9_during_a_stream_of_writes_loses_no_acknowledged_write() {
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for _ in 0..4 {
-        let (client, url, site, acknowledged, stop) =
-            (server.client.clone(), server.url("/api/v1/flows"), site.clone(), acknowledged.clone(), stop.clone());
+        let (client, url, site, acknowledged, stop) = (
+            server.client.clone(),
+            server.url("/api/v1/flows"),
+            site.clone(),
+            acknowledged.clone(),
+            stop.clone(),
+        );
         writers.push(tokio::spawn(async move {
             // Bounded: at most 2,000 writes per client, and only until the server dies.
             for i in 0..2000 {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let body = heat_flow(&site, "offer", 60.0 + f64::from(i % 30), 100.0 + f64::from(i));
+                let body = heat_flow(
+                    &site,
+                    "offer",
+                    60.0 + f64::from(i % 30),
+                    100.0 + f64::from(i),
+                );
                 match client.post(&url).json(&body).send().await {
                     Ok(response) if response.status().as_u16() == 201 => {
                         let (_, flow) = read(response).await;
@@ -68,7 +82,11 @@ async fn kill_9_during_a_stream_of_writes_loses_no_acknowledged_write() {
         let _ = writer.await;
     }
     let acknowledged = acknowledged.lock().await.clone();
-    assert!(acknowledged.len() > 10, "the stream wrote something before the kill ({})", acknowledged.len());
+    assert!(
+        acknowledged.len() > 10,
+        "the stream wrote something before the kill ({})",
+        acknowledged.len()
+    );
 
     let server = Server::start(&data_dir(&dir), &[]);
     for id in &acknowledged {
@@ -86,9 +104,19 @@ async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
     let (_, site) = business_with_site(&server, "Bakery", 51.1, 6.7).await;
     let mut requests = Vec::new();
     for i in 0..40 {
-        let (client, url, body) =
-            (server.client.clone(), server.url("/api/v1/flows"), heat_flow(&site, "need", 50.0, 10.0 + f64::from(i)));
-        requests.push(tokio::spawn(async move { client.post(&url).json(&body).send().await.map(|r| r.status().as_u16()) }));
+        let (client, url, body) = (
+            server.client.clone(),
+            server.url("/api/v1/flows"),
+            heat_flow(&site, "need", 50.0, 10.0 + f64::from(i)),
+        );
+        requests.push(tokio::spawn(async move {
+            client
+                .post(&url)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }));
     }
     tokio::time::sleep(Duration::from_millis(20)).await;
     let status = server.terminate();
@@ -104,7 +132,10 @@ async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
     let (_, flows) = server.get("/api/v1/flows?limit=100").await;
     let stored = flows["items"].as_array().map(Vec::len).unwrap_or(0);
     let created = completed.iter().filter(|c| **c == 201).count();
-    assert_eq!(stored, created, "every acknowledged request is stored, nothing else");
+    assert_eq!(
+        stored, created,
+        "every acknowledged request is stored, nothing else"
+    );
 }
 
 #[tokio::test]
@@ -142,21 +173,40 @@ fn startup_fails_with_one_clear_line() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     let last = stderr.lines().last().unwrap_or_default();
-    assert!(last.starts_with("error: ") && last.contains("data directory"), "{stderr}");
+    assert!(
+        last.starts_with("error: ") && last.contains("data directory"),
+        "{stderr}"
+    );
 
     let config = dir.path().join("bad.toml");
     std::fs::write(&config, "[server]\nbind = \"nowhere\"\n").expect("write");
-    let output = Command::new(BIN).args(["serve", "--config"]).arg(&config).output().expect("runs");
+    let output = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .expect("runs");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("error: config file") && stderr.contains("bad.toml"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: config file") && stderr.contains("bad.toml"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn migrate_creates_the_database() {
     let dir = temp_dir();
-    let output = Command::new(BIN).arg("--data-dir").arg(data_dir(&dir)).arg("migrate").output().expect("runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data_dir(&dir))
+        .arg("migrate")
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(data_dir(&dir).join("symbiont.db").exists());
 }

@@ -29,26 +29,60 @@ async fn data_centre_heat_serves_a_heat_pump_but_not_a_60_degree_need() {
     let server = Server::start(&data_dir(&dir), &[]);
     let (_, dc_site) = business_with_site(&server, "Data centre", 51.200, 6.800).await;
     let (_, dh_site) = business_with_site(&server, "District heating", 51.205, 6.805).await;
-    let (hp_business, hp_site) = business_with_site(&server, "Heat pump operator", 51.210, 6.800).await;
-    let offer = create(&server, &flow(&dc_site, "offer", "heat.ambient", 35.0, 1000.0)).await;
-    let hot_need = create(&server, &flow(&dh_site, "need", "heat.low_temp", 60.0, 500.0)).await;
-    let pump_need = create(&server, &flow(&hp_site, "need", "heat.heat_pump_source", 20.0, 500.0)).await;
+    let (hp_business, hp_site) =
+        business_with_site(&server, "Heat pump operator", 51.210, 6.800).await;
+    let offer = create(
+        &server,
+        &flow(&dc_site, "offer", "heat.ambient", 35.0, 1000.0),
+    )
+    .await;
+    let hot_need = create(
+        &server,
+        &flow(&dh_site, "need", "heat.low_temp", 60.0, 500.0),
+    )
+    .await;
+    let pump_need = create(
+        &server,
+        &flow(&hp_site, "need", "heat.heat_pump_source", 20.0, 500.0),
+    )
+    .await;
 
-    let (status, of_hot) = server.get(&format!("/api/v1/flows/{hot_need}/matches")).await;
+    let (status, of_hot) = server
+        .get(&format!("/api/v1/flows/{hot_need}/matches"))
+        .await;
     assert_eq!(status, 200);
-    assert!(items(&of_hot).is_empty(), "35 °C cannot serve 60 °C: {of_hot}");
-    let (_, of_pump) = server.get(&format!("/api/v1/flows/{pump_need}/matches")).await;
+    assert!(
+        items(&of_hot).is_empty(),
+        "35 °C cannot serve 60 °C: {of_hot}"
+    );
+    let (_, of_pump) = server
+        .get(&format!("/api/v1/flows/{pump_need}/matches"))
+        .await;
     let matches = items(&of_pump);
     assert_eq!(matches.len(), 1, "{of_pump}");
     let m = &matches[0];
     assert_eq!(m["offer_flow_id"], offer.as_str());
     assert_eq!(m["status"], "suggested");
-    assert!(m["score"].as_f64().is_some_and(|s| (0.0..=1.0).contains(&s)));
+    assert!(
+        m["score"]
+            .as_f64()
+            .is_some_and(|s| (0.0..=1.0).contains(&s))
+    );
     assert!(m["distance_km"].as_f64().is_some_and(|d| d < 2.0));
-    assert!(m["explanation"].as_str().is_some_and(|e| e.contains("km")), "{m}");
-    let (_, of_business) = server.get(&format!("/api/v1/businesses/{hp_business}/matches")).await;
+    assert!(
+        m["explanation"].as_str().is_some_and(|e| e.contains("km")),
+        "{m}"
+    );
+    let (_, of_business) = server
+        .get(&format!("/api/v1/businesses/{hp_business}/matches"))
+        .await;
     assert_eq!(items(&of_business).len(), 1);
-    let (status, one) = server.get(&format!("/api/v1/matches/{}", m["id"].as_str().expect("id"))).await;
+    let (status, one) = server
+        .get(&format!(
+            "/api/v1/matches/{}",
+            m["id"].as_str().expect("id")
+        ))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(one["id"], m["id"]);
 }
@@ -64,20 +98,45 @@ async fn the_nearer_of_two_identical_offers_ranks_first_and_far_ones_never_appea
     let mut need = flow(&need_site, "need", "heat.low_temp", 50.0, 400.0);
     need["max_distance_km"] = json!(8.0);
     let need = create(&server, &need).await;
-    let near = create(&server, &flow(&near_site, "offer", "heat.low_temp", 75.0, 400.0)).await;
-    let far = create(&server, &flow(&far_site, "offer", "heat.low_temp", 75.0, 400.0)).await;
-    let _remote = create(&server, &flow(&remote_site, "offer", "heat.low_temp", 75.0, 400.0)).await;
+    let near = create(
+        &server,
+        &flow(&near_site, "offer", "heat.low_temp", 75.0, 400.0),
+    )
+    .await;
+    let far = create(
+        &server,
+        &flow(&far_site, "offer", "heat.low_temp", 75.0, 400.0),
+    )
+    .await;
+    let _remote = create(
+        &server,
+        &flow(&remote_site, "offer", "heat.low_temp", 75.0, 400.0),
+    )
+    .await;
     let (_, page) = server.get(&format!("/api/v1/flows/{need}/matches")).await;
-    let ids: Vec<String> = items(&page).iter().map(|m| m["offer_flow_id"].as_str().unwrap_or_default().to_string()).collect();
-    assert_eq!(ids, vec![near, far], "nearer first; the offer 111 km away is beyond 8 km");
+    let ids: Vec<String> = items(&page)
+        .iter()
+        .map(|m| m["offer_flow_id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![near, far],
+        "nearer first; the offer 111 km away is beyond 8 km"
+    );
     let (status, _) = server.get("/api/v1/matches?min_score=2").await;
     assert_eq!(status, 400);
     let (status, _) = server.get("/api/v1/matches?sort=cheapest").await;
     assert_eq!(status, 400);
     let (_, by_savings) = server.get("/api/v1/matches?sort=savings&limit=1").await;
     assert_eq!(items(&by_savings).len(), 1);
-    let cursor = by_savings["next_cursor"].as_str().expect("a second page exists");
-    let (_, second) = server.get(&format!("/api/v1/matches?sort=savings&limit=1&cursor={cursor}")).await;
+    let cursor = by_savings["next_cursor"]
+        .as_str()
+        .expect("a second page exists");
+    let (_, second) = server
+        .get(&format!(
+            "/api/v1/matches?sort=savings&limit=1&cursor={cursor}"
+        ))
+        .await;
     assert_eq!(items(&second).len(), 1);
     assert_ne!(items(&second)[0]["id"], items(&by_savings)[0]["id"]);
 }
@@ -94,37 +153,78 @@ async fn the_lifecycle_refuses_illegal_steps_and_expiry_keeps_the_decision() {
     let id = items(&page)[0]["id"].as_str().expect("id").to_string();
     let path = format!("/api/v1/matches/{id}");
 
-    let (status, problem) = server.patch(&path, &json!({ "status": "agreed" }), None).await;
+    let (status, problem) = server
+        .patch(&path, &json!({ "status": "agreed" }), None)
+        .await;
     assert_eq!(status, 409, "{problem}");
-    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("contacted")), "{problem}");
-    let (status, m) = server.patch(&path, &json!({ "status": "contacted", "note": "called Anna" }), Some("\"0\"")).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("contacted")),
+        "{problem}"
+    );
+    let (status, m) = server
+        .patch(
+            &path,
+            &json!({ "status": "contacted", "note": "called Anna" }),
+            Some("\"0\""),
+        )
+        .await;
     assert_eq!(status, 200, "{m}");
     assert_eq!(m["status"], "contacted");
     assert_eq!(m["decision_version"], 1);
-    let (status, _) = server.patch(&path, &json!({ "status": "negotiating" }), Some("\"0\"")).await;
+    let (status, _) = server
+        .patch(&path, &json!({ "status": "negotiating" }), Some("\"0\""))
+        .await;
     assert_eq!(status, 412, "a stale ETag is refused");
-    let (status, m) = server.patch(&path, &json!({ "status": "negotiating" }), None).await;
+    let (status, m) = server
+        .patch(&path, &json!({ "status": "negotiating" }), None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(m["note"], "called Anna", "the note is kept");
-    let (status, problem) = server.patch(&path, &json!({ "status": "expired" }), None).await;
+    let (status, problem) = server
+        .patch(&path, &json!({ "status": "expired" }), None)
+        .await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(error_fields(&problem), ["status"]);
 
     // Pausing the offer expires the pair; the decision and the last figures are kept with the reason.
-    let (status, _) = server.patch(&format!("/api/v1/flows/{offer}"), &json!({ "status": "paused" }), None).await;
+    let (status, _) = server
+        .patch(
+            &format!("/api/v1/flows/{offer}"),
+            &json!({ "status": "paused" }),
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
     let (status, expired) = server.get(&path).await;
     assert_eq!(status, 200, "an expired match is kept");
     assert_eq!(expired["status"], "expired");
-    assert!(expired["expired_reason"].as_str().is_some_and(|r| r.contains("paused")), "{expired}");
-    assert!(expired["score"].as_f64().is_some(), "last figures kept: {expired}");
+    assert!(
+        expired["expired_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("paused")),
+        "{expired}"
+    );
+    assert!(
+        expired["score"].as_f64().is_some(),
+        "last figures kept: {expired}"
+    );
     let (_, listed) = server.get("/api/v1/matches?status=expired").await;
     assert_eq!(items(&listed).len(), 1);
-    let (status, _) = server.patch(&path, &json!({ "status": "agreed" }), None).await;
+    let (status, _) = server
+        .patch(&path, &json!({ "status": "agreed" }), None)
+        .await;
     assert_eq!(status, 409, "an expired match cannot change");
 
     // Resuming brings the pair back where the people had left it, also after a restart.
-    let (status, _) = server.patch(&format!("/api/v1/flows/{offer}"), &json!({ "status": "active" }), None).await;
+    let (status, _) = server
+        .patch(
+            &format!("/api/v1/flows/{offer}"),
+            &json!({ "status": "active" }),
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
     let (_, back) = server.get(&path).await;
     assert_eq!(back["status"], "negotiating", "{back}");
@@ -132,20 +232,37 @@ async fn the_lifecycle_refuses_illegal_steps_and_expiry_keeps_the_decision() {
     let server = Server::start(&data_dir(&dir), &[]);
     let (_, again) = server.get(&path).await;
     assert_eq!(again["status"], "negotiating");
-    let (status, agreed) = server.patch(&path, &json!({ "status": "agreed" }), None).await;
+    let (status, agreed) = server
+        .patch(&path, &json!({ "status": "agreed" }), None)
+        .await;
     assert_eq!(status, 200);
     let (_, stats) = server.get("/api/v1/stats").await;
     assert_eq!(stats["matches"]["by_status"]["agreed"], 1, "{stats}");
     assert_eq!(stats["businesses"], 2);
-    let savings = stats["matches"]["agreed"]["savings_eur_per_year"].as_f64().expect("number");
+    let savings = stats["matches"]["agreed"]["savings_eur_per_year"]
+        .as_f64()
+        .expect("number");
     assert!((savings - agreed["savings_eur_per_year"].as_f64().expect("number")).abs() < 1e-6);
 
     // Deleting the need's business expires the agreed match with a reason.
     let (status, need_flow) = server.get(&format!("/api/v1/matches/{id}")).await;
     assert_eq!(status, 200);
-    let need_business = need_flow["need_business_id"].as_str().expect("id").to_string();
-    assert_eq!(server.delete(&format!("/api/v1/businesses/{need_business}")).await, 204);
+    let need_business = need_flow["need_business_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_eq!(
+        server
+            .delete(&format!("/api/v1/businesses/{need_business}"))
+            .await,
+        204
+    );
     let (_, gone) = server.get(&path).await;
     assert_eq!(gone["status"], "expired");
-    assert!(gone["expired_reason"].as_str().is_some_and(|r| r.contains("deleted")), "{gone}");
+    assert!(
+        gone["expired_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("deleted")),
+        "{gone}"
+    );
 }

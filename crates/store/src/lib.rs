@@ -36,7 +36,12 @@ pub enum StoreError {
     #[error("{entity} {id} not found")]
     NotFound { entity: Entity, id: Uuid },
     #[error("{entity} {id} was changed meanwhile (now version {current}, you had {expected})")]
-    VersionConflict { entity: Entity, id: Uuid, expected: i64, current: i64 },
+    VersionConflict {
+        entity: Entity,
+        id: Uuid,
+        expected: i64,
+        current: i64,
+    },
     #[error("{entity} {id} already exists")]
     AlreadyExists { entity: Entity, id: Uuid },
     #[error("cannot open the store: {0}")]
@@ -46,7 +51,11 @@ pub enum StoreError {
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored {entity} {id} cannot be read: {reason}")]
-    Corrupt { entity: Entity, id: String, reason: String },
+    Corrupt {
+        entity: Entity,
+        id: String,
+        reason: String,
+    },
 }
 
 /// A page request: up to `limit` items after `after` (an id from the previous page's cursor).
@@ -124,7 +133,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_business(&self, business: &Business) -> Result<(), StoreError>;
     async fn get_business(&self, id: Uuid) -> Result<Option<Business>, StoreError>;
-    async fn list_businesses(&self, filter: &BusinessFilter, page: PageRequest) -> Result<Page<Business>, StoreError>;
+    async fn list_businesses(
+        &self,
+        filter: &BusinessFilter,
+        page: PageRequest,
+    ) -> Result<Page<Business>, StoreError>;
     /// Replaces the business if it is still at `business.version - 1`.
     async fn update_business(&self, business: &Business) -> Result<(), StoreError>;
     /// Deletes the business with its sites and flows.
@@ -132,13 +145,21 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_site(&self, site: &Site) -> Result<(), StoreError>;
     async fn get_site(&self, id: Uuid) -> Result<Option<Site>, StoreError>;
-    async fn list_sites(&self, filter: &SiteFilter, page: PageRequest) -> Result<Page<Site>, StoreError>;
+    async fn list_sites(
+        &self,
+        filter: &SiteFilter,
+        page: PageRequest,
+    ) -> Result<Page<Site>, StoreError>;
     async fn update_site(&self, site: &Site) -> Result<(), StoreError>;
     async fn delete_site(&self, id: Uuid) -> Result<Removed, StoreError>;
 
     async fn insert_flow(&self, flow: &Flow) -> Result<(), StoreError>;
     async fn get_flow(&self, id: Uuid) -> Result<Option<Flow>, StoreError>;
-    async fn list_flows(&self, filter: &FlowFilter, page: PageRequest) -> Result<Page<Flow>, StoreError>;
+    async fn list_flows(
+        &self,
+        filter: &FlowFilter,
+        page: PageRequest,
+    ) -> Result<Page<Flow>, StoreError>;
     async fn update_flow(&self, flow: &Flow) -> Result<(), StoreError>;
     async fn delete_flow(&self, id: Uuid) -> Result<Removed, StoreError>;
     /// Every flow with its site's location, for rebuilding the matching engine.
@@ -150,5 +171,10 @@ pub trait Store: Send + Sync + 'static {
     async fn save_decisions(&self, decisions: &[MatchDecision]) -> Result<(), StoreError>;
 
     /// Inserts a whole dataset (businesses, sites, flows) in one transaction: all or nothing.
-    async fn insert_batch(&self, businesses: &[Business], sites: &[Site], flows: &[Flow]) -> Result<(), StoreError>;
+    async fn insert_batch(
+        &self,
+        businesses: &[Business],
+        sites: &[Site],
+        flows: &[Flow],
+    ) -> Result<(), StoreError>;
 }

@@ -16,8 +16,8 @@ use symbiont_core::{Business, Flow, GeoPoint, MatchDecision, Site, haversine_km}
 use uuid::Uuid;
 
 use crate::{
-    BusinessFilter, Counts, Entity, FlowFilter, LocatedFlow, Near, Page, PageRequest, Removed, SiteFilter, Store,
-    StoreError,
+    BusinessFilter, Counts, Entity, FlowFilter, LocatedFlow, Near, Page, PageRequest, Removed,
+    SiteFilter, Store, StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -33,11 +33,19 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) `data_dir/symbiont.db` and applies pending migrations.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| StoreError::Open(format!("data directory {} cannot be created: {e}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Open(format!(
+                "data directory {} cannot be created: {e}",
+                data_dir.display()
+            ))
+        })?;
         let probe = data_dir.join(".write-test");
-        std::fs::write(&probe, b"")
-            .map_err(|e| StoreError::Open(format!("data directory {} is not writable: {e}", data_dir.display())))?;
+        std::fs::write(&probe, b"").map_err(|e| {
+            StoreError::Open(format!(
+                "data directory {} is not writable: {e}",
+                data_dir.display()
+            ))
+        })?;
         let _ = std::fs::remove_file(&probe);
         Self::open_file(&data_dir.join(DATABASE_FILE)).await
     }
@@ -75,7 +83,11 @@ impl SqliteStore {
 }
 
 fn decode<T: DeserializeOwned>(entity: Entity, id: &str, doc: &str) -> Result<T, StoreError> {
-    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt { entity, id: id.to_string(), reason: e.to_string() })
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt {
+        entity,
+        id: id.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> String {
@@ -83,7 +95,11 @@ fn encode<T: serde::Serialize>(value: &T) -> String {
 }
 
 fn parse_uuid(entity: Entity, text: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt { entity, id: text.to_string(), reason: e.to_string() })
+    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt {
+        entity,
+        id: text.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -91,7 +107,13 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 fn insert_error(entity: Entity, id: Uuid) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |e| if is_unique_violation(&e) { StoreError::AlreadyExists { entity, id } } else { e.into() }
+    move |e| {
+        if is_unique_violation(&e) {
+            StoreError::AlreadyExists { entity, id }
+        } else {
+            e.into()
+        }
+    }
 }
 
 /// After an `UPDATE ... WHERE version = ?` touched no row: was the row missing or newer?
@@ -102,18 +124,27 @@ async fn update_miss(
     id: Uuid,
     expected: i64,
 ) -> StoreError {
-    let current: Result<Option<i64>, _> = sqlx::query_scalar(&format!("SELECT version FROM {table} WHERE id = ?"))
-        .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await;
+    let current: Result<Option<i64>, _> =
+        sqlx::query_scalar(&format!("SELECT version FROM {table} WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&mut **tx)
+            .await;
     match current {
-        Ok(Some(current)) => StoreError::VersionConflict { entity, id, expected, current },
+        Ok(Some(current)) => StoreError::VersionConflict {
+            entity,
+            id,
+            expected,
+            current,
+        },
         Ok(None) => StoreError::NotFound { entity, id },
         Err(e) => e.into(),
     }
 }
 
-async fn insert_business_in(tx: &mut Transaction<'_, Sqlite>, b: &Business) -> Result<(), StoreError> {
+async fn insert_business_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    b: &Business,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO businesses (id, industry, version, doc) VALUES (?, ?, ?, ?)")
         .bind(b.id.to_string())
         .bind(&b.industry)
@@ -141,7 +172,10 @@ async fn insert_site_in(tx: &mut Transaction<'_, Sqlite>, s: &Site) -> Result<()
     .await
     .map_err(insert_error(Entity::Site, s.id))?;
     if result.rows_affected() == 0 {
-        return Err(StoreError::NotFound { entity: Entity::Business, id: s.business_id });
+        return Err(StoreError::NotFound {
+            entity: Entity::Business,
+            id: s.business_id,
+        });
     }
     Ok(())
 }
@@ -165,7 +199,10 @@ async fn insert_flow_in(tx: &mut Transaction<'_, Sqlite>, f: &Flow) -> Result<()
     .await
     .map_err(insert_error(Entity::Flow, f.id))?;
     if result.rows_affected() == 0 {
-        return Err(StoreError::NotFound { entity: Entity::Site, id: f.site_id });
+        return Err(StoreError::NotFound {
+            entity: Entity::Site,
+            id: f.site_id,
+        });
     }
     Ok(())
 }
@@ -178,10 +215,12 @@ async fn ids_where(
     id: Uuid,
     entity: Entity,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE {column} = ? ORDER BY id"))
-        .bind(id.to_string())
-        .fetch_all(&mut **tx)
-        .await?;
+    let rows: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM {table} WHERE {column} = ? ORDER BY id"
+    ))
+    .bind(id.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
     rows.iter().map(|r| parse_uuid(entity, r)).collect()
 }
 
@@ -197,9 +236,19 @@ fn page_of<T>(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> Uuid) -> Page
 
 fn push_near(query: &mut QueryBuilder<'_, Sqlite>, near: &Near, site_alias: &str) {
     let (lo, hi) = near.center.bounding_box(near.radius_km);
-    query.push(format!(" AND {site_alias}.rid IN (SELECT rid FROM site_locations WHERE max_lat >= "));
-    query.push_bind(lo.lat).push(" AND min_lat <= ").push_bind(hi.lat);
-    query.push(" AND max_lon >= ").push_bind(lo.lon).push(" AND min_lon <= ").push_bind(hi.lon).push(")");
+    query.push(format!(
+        " AND {site_alias}.rid IN (SELECT rid FROM site_locations WHERE max_lat >= "
+    ));
+    query
+        .push_bind(lo.lat)
+        .push(" AND min_lat <= ")
+        .push_bind(hi.lat);
+    query
+        .push(" AND max_lon >= ")
+        .push_bind(lo.lon)
+        .push(" AND min_lon <= ")
+        .push_bind(hi.lon)
+        .push(")");
 }
 
 /// Rows are fetched in batches until a page of items inside the circle is full: the R*Tree pre-filter
@@ -234,7 +283,10 @@ where
         }
     }
     let page = page_of(items, page.limit, |(_, id)| *id);
-    Ok(Page { items: page.items.into_iter().map(|(item, _)| item).collect(), next_cursor: page.next_cursor })
+    Ok(Page {
+        items: page.items.into_iter().map(|(item, _)| item).collect(),
+        next_cursor: page.next_cursor,
+    })
 }
 
 #[async_trait]
@@ -253,7 +305,12 @@ impl Store for SqliteStore {
         .fetch_one(&self.reader)
         .await?;
         let get = |i: usize| row.try_get::<i64, _>(i).map(|v| v.max(0) as u64);
-        Ok(Counts { businesses: get(0)?, sites: get(1)?, offers: get(2)?, needs: get(3)? })
+        Ok(Counts {
+            businesses: get(0)?,
+            sites: get(1)?,
+            offers: get(2)?,
+            needs: get(3)?,
+        })
     }
 
     async fn insert_business(&self, business: &Business) -> Result<(), StoreError> {
@@ -268,10 +325,15 @@ impl Store for SqliteStore {
             .bind(id.to_string())
             .fetch_optional(&self.reader)
             .await?;
-        doc.map(|d| decode(Entity::Business, &id.to_string(), &d)).transpose()
+        doc.map(|d| decode(Entity::Business, &id.to_string(), &d))
+            .transpose()
     }
 
-    async fn list_businesses(&self, filter: &BusinessFilter, page: PageRequest) -> Result<Page<Business>, StoreError> {
+    async fn list_businesses(
+        &self,
+        filter: &BusinessFilter,
+        page: PageRequest,
+    ) -> Result<Page<Business>, StoreError> {
         let mut query = QueryBuilder::<Sqlite>::new("SELECT id, doc FROM businesses WHERE 1 = 1");
         if let Some(after) = page.after {
             query.push(" AND id > ").push_bind(after.to_string());
@@ -279,9 +341,14 @@ impl Store for SqliteStore {
         if let Some(industry) = &filter.industry {
             // Prefix match on the normalised code; `C11` also matches `C11.05`.
             query.push(" AND (industry = ").push_bind(industry.clone());
-            query.push(" OR industry LIKE ").push_bind(format!("{industry}%")).push(")");
+            query
+                .push(" OR industry LIKE ")
+                .push_bind(format!("{industry}%"))
+                .push(")");
         }
-        query.push(" ORDER BY id LIMIT ").push_bind(i64::from(page.limit) + 1);
+        query
+            .push(" ORDER BY id LIMIT ")
+            .push_bind(i64::from(page.limit) + 1);
         let rows = query.build().fetch_all(&self.reader).await?;
         let items = rows
             .iter()
@@ -292,16 +359,25 @@ impl Store for SqliteStore {
 
     async fn update_business(&self, business: &Business) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
-        let result = sqlx::query("UPDATE businesses SET industry = ?, version = ?, doc = ? WHERE id = ? AND version = ?")
-            .bind(&business.industry)
-            .bind(business.version)
-            .bind(encode(business))
-            .bind(business.id.to_string())
-            .bind(business.version - 1)
-            .execute(&mut *tx)
-            .await?;
+        let result = sqlx::query(
+            "UPDATE businesses SET industry = ?, version = ?, doc = ? WHERE id = ? AND version = ?",
+        )
+        .bind(&business.industry)
+        .bind(business.version)
+        .bind(encode(business))
+        .bind(business.id.to_string())
+        .bind(business.version - 1)
+        .execute(&mut *tx)
+        .await?;
         if result.rows_affected() == 0 {
-            return Err(update_miss(&mut tx, "businesses", Entity::Business, business.id, business.version - 1).await);
+            return Err(update_miss(
+                &mut tx,
+                "businesses",
+                Entity::Business,
+                business.id,
+                business.version - 1,
+            )
+            .await);
         }
         tx.commit().await?;
         Ok(())
@@ -313,9 +389,15 @@ impl Store for SqliteStore {
             site_ids: ids_where(&mut tx, "sites", "business_id", id, Entity::Site).await?,
             flow_ids: ids_where(&mut tx, "flows", "business_id", id, Entity::Flow).await?,
         };
-        let result = sqlx::query("DELETE FROM businesses WHERE id = ?").bind(id.to_string()).execute(&mut *tx).await?;
+        let result = sqlx::query("DELETE FROM businesses WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
         if result.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: Entity::Business, id });
+            return Err(StoreError::NotFound {
+                entity: Entity::Business,
+                id,
+            });
         }
         tx.commit().await?;
         Ok(removed)
@@ -333,26 +415,37 @@ impl Store for SqliteStore {
             .bind(id.to_string())
             .fetch_optional(&self.reader)
             .await?;
-        doc.map(|d| decode(Entity::Site, &id.to_string(), &d)).transpose()
+        doc.map(|d| decode(Entity::Site, &id.to_string(), &d))
+            .transpose()
     }
 
-    async fn list_sites(&self, filter: &SiteFilter, page: PageRequest) -> Result<Page<Site>, StoreError> {
+    async fn list_sites(
+        &self,
+        filter: &SiteFilter,
+        page: PageRequest,
+    ) -> Result<Page<Site>, StoreError> {
         paged_near(page, filter.near, |after, batch| async move {
-            let mut query = QueryBuilder::<Sqlite>::new("SELECT s.id, s.doc FROM sites s WHERE 1 = 1");
+            let mut query =
+                QueryBuilder::<Sqlite>::new("SELECT s.id, s.doc FROM sites s WHERE 1 = 1");
             if let Some(after) = after {
                 query.push(" AND s.id > ").push_bind(after.to_string());
             }
             if let Some(business) = filter.business_id {
-                query.push(" AND s.business_id = ").push_bind(business.to_string());
+                query
+                    .push(" AND s.business_id = ")
+                    .push_bind(business.to_string());
             }
             if let Some(near) = &filter.near {
                 push_near(&mut query, near, "s");
             }
-            query.push(" ORDER BY s.id LIMIT ").push_bind(i64::from(batch));
+            query
+                .push(" ORDER BY s.id LIMIT ")
+                .push_bind(i64::from(batch));
             let rows = query.build().fetch_all(&self.reader).await?;
             rows.iter()
                 .map(|r| {
-                    let site: Site = decode(Entity::Site, r.get::<&str, _>(0), r.get::<&str, _>(1))?;
+                    let site: Site =
+                        decode(Entity::Site, r.get::<&str, _>(0), r.get::<&str, _>(1))?;
                     Ok((site.clone(), site.id, site.location))
                 })
                 .collect()
@@ -374,7 +467,9 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         if result.rows_affected() == 0 {
-            return Err(update_miss(&mut tx, "sites", Entity::Site, site.id, site.version - 1).await);
+            return Err(
+                update_miss(&mut tx, "sites", Entity::Site, site.id, site.version - 1).await,
+            );
         }
         tx.commit().await?;
         Ok(())
@@ -382,11 +477,19 @@ impl Store for SqliteStore {
 
     async fn delete_site(&self, id: Uuid) -> Result<Removed, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let removed =
-            Removed { site_ids: vec![id], flow_ids: ids_where(&mut tx, "flows", "site_id", id, Entity::Flow).await? };
-        let result = sqlx::query("DELETE FROM sites WHERE id = ?").bind(id.to_string()).execute(&mut *tx).await?;
+        let removed = Removed {
+            site_ids: vec![id],
+            flow_ids: ids_where(&mut tx, "flows", "site_id", id, Entity::Flow).await?,
+        };
+        let result = sqlx::query("DELETE FROM sites WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
         if result.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: Entity::Site, id });
+            return Err(StoreError::NotFound {
+                entity: Entity::Site,
+                id,
+            });
         }
         tx.commit().await?;
         Ok(removed)
@@ -404,10 +507,15 @@ impl Store for SqliteStore {
             .bind(id.to_string())
             .fetch_optional(&self.reader)
             .await?;
-        doc.map(|d| decode(Entity::Flow, &id.to_string(), &d)).transpose()
+        doc.map(|d| decode(Entity::Flow, &id.to_string(), &d))
+            .transpose()
     }
 
-    async fn list_flows(&self, filter: &FlowFilter, page: PageRequest) -> Result<Page<Flow>, StoreError> {
+    async fn list_flows(
+        &self,
+        filter: &FlowFilter,
+        page: PageRequest,
+    ) -> Result<Page<Flow>, StoreError> {
         paged_near(page, filter.near, |after, batch| async move {
             let mut query = QueryBuilder::<Sqlite>::new(
                 "SELECT f.id, f.doc, s.lat, s.lon FROM flows f JOIN sites s ON s.id = f.site_id WHERE 1 = 1",
@@ -450,13 +558,17 @@ impl Store for SqliteStore {
 
     async fn update_flow(&self, flow: &Flow) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM sites WHERE id = ? AND business_id = ?")
-            .bind(flow.site_id.to_string())
-            .bind(flow.business_id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM sites WHERE id = ? AND business_id = ?")
+                .bind(flow.site_id.to_string())
+                .bind(flow.business_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
         if exists.is_none() {
-            return Err(StoreError::NotFound { entity: Entity::Site, id: flow.site_id });
+            return Err(StoreError::NotFound {
+                entity: Entity::Site,
+                id: flow.site_id,
+            });
         }
         let result = sqlx::query(
             "UPDATE flows SET site_id = ?, business_id = ?, direction = ?, category = ?, status = ?, version = ?, doc = ?
@@ -474,7 +586,9 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         if result.rows_affected() == 0 {
-            return Err(update_miss(&mut tx, "flows", Entity::Flow, flow.id, flow.version - 1).await);
+            return Err(
+                update_miss(&mut tx, "flows", Entity::Flow, flow.id, flow.version - 1).await,
+            );
         }
         tx.commit().await?;
         Ok(())
@@ -482,12 +596,21 @@ impl Store for SqliteStore {
 
     async fn delete_flow(&self, id: Uuid) -> Result<Removed, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let result = sqlx::query("DELETE FROM flows WHERE id = ?").bind(id.to_string()).execute(&mut *tx).await?;
+        let result = sqlx::query("DELETE FROM flows WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
         if result.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: Entity::Flow, id });
+            return Err(StoreError::NotFound {
+                entity: Entity::Flow,
+                id,
+            });
         }
         tx.commit().await?;
-        Ok(Removed { site_ids: vec![], flow_ids: vec![id] })
+        Ok(Removed {
+            site_ids: vec![],
+            flow_ids: vec![id],
+        })
     }
 
     async fn all_located_flows(&self) -> Result<Vec<LocatedFlow>, StoreError> {
@@ -498,15 +621,28 @@ impl Store for SqliteStore {
             .map(|r| {
                 Ok(LocatedFlow {
                     flow: decode(Entity::Flow, r.get::<&str, _>(0), r.get::<&str, _>(1))?,
-                    location: GeoPoint { lat: r.get(2), lon: r.get(3) },
+                    location: GeoPoint {
+                        lat: r.get(2),
+                        lon: r.get(3),
+                    },
                 })
             })
             .collect()
     }
 
     async fn all_decisions(&self) -> Result<Vec<MatchDecision>, StoreError> {
-        let rows = sqlx::query("SELECT match_id, doc FROM match_decisions ORDER BY match_id").fetch_all(&self.reader).await?;
-        rows.iter().map(|r| decode(Entity::MatchDecision, r.get::<&str, _>(0), r.get::<&str, _>(1))).collect()
+        let rows = sqlx::query("SELECT match_id, doc FROM match_decisions ORDER BY match_id")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                decode(
+                    Entity::MatchDecision,
+                    r.get::<&str, _>(0),
+                    r.get::<&str, _>(1),
+                )
+            })
+            .collect()
     }
 
     async fn save_decisions(&self, decisions: &[MatchDecision]) -> Result<(), StoreError> {
@@ -537,13 +673,22 @@ impl Store for SqliteStore {
                     .await?
             };
             if result.rows_affected() == 0 {
-                let current: Option<i64> = sqlx::query_scalar("SELECT version FROM match_decisions WHERE match_id = ?")
-                    .bind(id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let current: Option<i64> =
+                    sqlx::query_scalar("SELECT version FROM match_decisions WHERE match_id = ?")
+                        .bind(id.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 return Err(match current {
-                    Some(current) => StoreError::VersionConflict { entity: Entity::MatchDecision, id, expected: d.version - 1, current },
-                    None => StoreError::NotFound { entity: Entity::MatchDecision, id },
+                    Some(current) => StoreError::VersionConflict {
+                        entity: Entity::MatchDecision,
+                        id,
+                        expected: d.version - 1,
+                        current,
+                    },
+                    None => StoreError::NotFound {
+                        entity: Entity::MatchDecision,
+                        id,
+                    },
                 });
             }
         }
@@ -551,7 +696,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn insert_batch(&self, businesses: &[Business], sites: &[Site], flows: &[Flow]) -> Result<(), StoreError> {
+    async fn insert_batch(
+        &self,
+        businesses: &[Business],
+        sites: &[Site],
+        flows: &[Flow],
+    ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         for b in businesses {
             insert_business_in(&mut tx, b).await?;

@@ -4,25 +4,37 @@
 use chrono::Utc;
 use symbiont_core::model::FlowIdentity;
 use symbiont_core::{
-    Business, BusinessDraft, Direction, Flow, FlowDraft, FlowStatus, GeoPoint, Quality, Quantity, Site, SiteDraft,
-    Taxonomy,
+    Business, BusinessDraft, Direction, Flow, FlowDraft, FlowStatus, GeoPoint, Quality, Quantity,
+    Site, SiteDraft, Taxonomy,
 };
 use symbiont_store::sqlite::SqliteStore;
-use symbiont_store::{BusinessFilter, Entity, FlowFilter, Near, PageRequest, SiteFilter, Store, StoreError};
+use symbiont_store::{
+    BusinessFilter, Entity, FlowFilter, Near, PageRequest, SiteFilter, Store, StoreError,
+};
 use uuid::Uuid;
 
 fn business(name: &str) -> Business {
     let now = Utc::now();
-    BusinessDraft { name: name.into(), industry: "C10.51".into(), description: String::new(), contact: Default::default(), website: None }
-        .validate()
-        .expect("valid")
-        .into_business(Uuid::now_v7(), 1, now, now)
+    BusinessDraft {
+        name: name.into(),
+        industry: "C10.51".into(),
+        description: String::new(),
+        contact: Default::default(),
+        website: None,
+    }
+    .validate()
+    .expect("valid")
+    .into_business(Uuid::now_v7(), 1, now, now)
 }
 
 fn site(business: &Business, lat: f64, lon: f64) -> Site {
     let now = Utc::now();
-    SiteDraft { name: "Works".into(), address: String::new(), location: GeoPoint { lat, lon } }
-        .into_site(Uuid::now_v7(), business.id, 1, now, now)
+    SiteDraft {
+        name: "Works".into(),
+        address: String::new(),
+        location: GeoPoint { lat, lon },
+    }
+    .into_site(Uuid::now_v7(), business.id, 1, now, now)
 }
 
 fn flow(site: &Site, direction: Direction) -> Flow {
@@ -33,8 +45,14 @@ fn flow(site: &Site, direction: Direction) -> Flow {
         direction,
         category: "heat.low_temp".into(),
         description: String::new(),
-        quality: Quality { temperature_c: Some(70.0), ..Quality::default() },
-        quantity: Quantity { value: 250.0, unit: "kW".into() },
+        quality: Quality {
+            temperature_c: Some(70.0),
+            ..Quality::default()
+        },
+        quantity: Quantity {
+            value: 250.0,
+            unit: "kW".into(),
+        },
         profile: None,
         price_eur_per_unit: None,
         max_distance_km: None,
@@ -42,41 +60,93 @@ fn flow(site: &Site, direction: Direction) -> Flow {
         valid_until: None,
         status: FlowStatus::Active,
     }
-    .validate(&taxonomy, FlowIdentity { id: Uuid::now_v7(), business_id: site.business_id, version: 1, created_at: now, updated_at: now })
+    .validate(
+        &taxonomy,
+        FlowIdentity {
+            id: Uuid::now_v7(),
+            business_id: site.business_id,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        },
+    )
     .expect("valid flow")
 }
 
-const ALL: PageRequest = PageRequest { after: None, limit: 1000 };
+const ALL: PageRequest = PageRequest {
+    after: None,
+    limit: 1000,
+};
 
 async fn crud_and_versions(store: &dyn Store) {
     let mut b = business("Dairy");
     store.insert_business(&b).await.expect("insert");
-    assert!(matches!(store.insert_business(&b).await, Err(StoreError::AlreadyExists { .. })));
-    assert_eq!(store.get_business(b.id).await.expect("get"), Some(b.clone()));
+    assert!(matches!(
+        store.insert_business(&b).await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    assert_eq!(
+        store.get_business(b.id).await.expect("get"),
+        Some(b.clone())
+    );
     b.name = "Dairy Two".into();
     b.version = 2;
-    store.update_business(&b).await.expect("update from version 1");
+    store
+        .update_business(&b)
+        .await
+        .expect("update from version 1");
     // A second writer that also read version 1 must not overwrite version 2.
     match store.update_business(&b).await {
-        Err(StoreError::VersionConflict { current: 2, expected: 1, .. }) => {}
+        Err(StoreError::VersionConflict {
+            current: 2,
+            expected: 1,
+            ..
+        }) => {}
         other => panic!("expected a version conflict, got {other:?}"),
     }
     let mut ghost = business("Ghost");
     ghost.version = 2;
-    assert!(matches!(store.update_business(&ghost).await, Err(StoreError::NotFound { entity: Entity::Business, .. })));
-    assert!(store.get_business(Uuid::now_v7()).await.expect("get").is_none());
+    assert!(matches!(
+        store.update_business(&ghost).await,
+        Err(StoreError::NotFound {
+            entity: Entity::Business,
+            ..
+        })
+    ));
+    assert!(
+        store
+            .get_business(Uuid::now_v7())
+            .await
+            .expect("get")
+            .is_none()
+    );
 }
 
 async fn children_need_parents_and_cascade(store: &dyn Store) {
     let b = business("Brewery");
     let orphan_site = site(&b, 51.0, 7.0);
-    assert!(matches!(store.insert_site(&orphan_site).await, Err(StoreError::NotFound { entity: Entity::Business, .. })));
+    assert!(matches!(
+        store.insert_site(&orphan_site).await,
+        Err(StoreError::NotFound {
+            entity: Entity::Business,
+            ..
+        })
+    ));
     store.insert_business(&b).await.expect("insert");
     let s = site(&b, 51.0, 7.0);
     store.insert_site(&s).await.expect("insert site");
     let other_business = business("Other");
-    let wrong_owner = Flow { business_id: other_business.id, ..flow(&s, Direction::Offer) };
-    assert!(matches!(store.insert_flow(&wrong_owner).await, Err(StoreError::NotFound { entity: Entity::Site, .. })));
+    let wrong_owner = Flow {
+        business_id: other_business.id,
+        ..flow(&s, Direction::Offer)
+    };
+    assert!(matches!(
+        store.insert_flow(&wrong_owner).await,
+        Err(StoreError::NotFound {
+            entity: Entity::Site,
+            ..
+        })
+    ));
     let f1 = flow(&s, Direction::Offer);
     let f2 = flow(&s, Direction::Need);
     store.insert_flow(&f1).await.expect("insert flow");
@@ -86,23 +156,48 @@ async fn children_need_parents_and_cascade(store: &dyn Store) {
     assert_eq!(removed.flow_ids, vec![f1.id, f2.id]);
     assert!(store.get_site(s.id).await.expect("get").is_none());
     assert!(store.get_flow(f1.id).await.expect("get").is_none());
-    let near = SiteFilter { business_id: None, near: Some(Near { center: GeoPoint { lat: 51.0, lon: 7.0 }, radius_km: 1.0 }) };
-    assert!(store.list_sites(&near, ALL).await.expect("list").items.iter().all(|x| x.id != s.id));
+    let near = SiteFilter {
+        business_id: None,
+        near: Some(Near {
+            center: GeoPoint {
+                lat: 51.0,
+                lon: 7.0,
+            },
+            radius_km: 1.0,
+        }),
+    };
+    assert!(
+        store
+            .list_sites(&near, ALL)
+            .await
+            .expect("list")
+            .items
+            .iter()
+            .all(|x| x.id != s.id)
+    );
 }
 
 async fn pages_and_filters(store: &dyn Store) {
     let b = business("Paged");
     store.insert_business(&b).await.expect("insert");
     // Sites 0..10 along a meridian, about 1.1 km apart.
-    let sites: Vec<Site> = (0..10).map(|i| site(&b, 10.0 + f64::from(i) * 0.01, 20.0)).collect();
+    let sites: Vec<Site> = (0..10)
+        .map(|i| site(&b, 10.0 + f64::from(i) * 0.01, 20.0))
+        .collect();
     for s in &sites {
         store.insert_site(s).await.expect("insert site");
     }
-    let filter = SiteFilter { business_id: Some(b.id), near: None };
+    let filter = SiteFilter {
+        business_id: Some(b.id),
+        near: None,
+    };
     let mut seen = Vec::new();
     let mut after = None;
     loop {
-        let page = store.list_sites(&filter, PageRequest { after, limit: 3 }).await.expect("page");
+        let page = store
+            .list_sites(&filter, PageRequest { after, limit: 3 })
+            .await
+            .expect("page");
         seen.extend(page.items.iter().map(|s| s.id));
         match page.next_cursor {
             Some(cursor) => after = Some(cursor),
@@ -111,28 +206,106 @@ async fn pages_and_filters(store: &dyn Store) {
     }
     assert_eq!(seen, sites.iter().map(|s| s.id).collect::<Vec<_>>());
     // Within 2.5 km of the first site: itself and the next two.
-    let near = Near { center: GeoPoint { lat: 10.0, lon: 20.0 }, radius_km: 2.5 };
-    let close = store.list_sites(&SiteFilter { business_id: None, near: Some(near) }, PageRequest { after: None, limit: 2 }).await.expect("near");
-    assert_eq!(close.items.len(), 2);
-    let rest = store
-        .list_sites(&SiteFilter { business_id: None, near: Some(near) }, PageRequest { after: close.next_cursor, limit: 2 })
+    let near = Near {
+        center: GeoPoint {
+            lat: 10.0,
+            lon: 20.0,
+        },
+        radius_km: 2.5,
+    };
+    let close = store
+        .list_sites(
+            &SiteFilter {
+                business_id: None,
+                near: Some(near),
+            },
+            PageRequest {
+                after: None,
+                limit: 2,
+            },
+        )
         .await
         .expect("near");
-    assert_eq!(rest.items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![sites[2].id]);
+    assert_eq!(close.items.len(), 2);
+    let rest = store
+        .list_sites(
+            &SiteFilter {
+                business_id: None,
+                near: Some(near),
+            },
+            PageRequest {
+                after: close.next_cursor,
+                limit: 2,
+            },
+        )
+        .await
+        .expect("near");
+    assert_eq!(
+        rest.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![sites[2].id]
+    );
     assert!(rest.next_cursor.is_none());
 
     let offer = flow(&sites[0], Direction::Offer);
     let need = flow(&sites[9], Direction::Need);
     store.insert_flow(&offer).await.expect("insert");
     store.insert_flow(&need).await.expect("insert");
-    let only = |filter: FlowFilter| async move { store.list_flows(&filter, ALL).await.expect("list").items.iter().map(|f| f.id).collect::<Vec<_>>() };
-    assert_eq!(only(FlowFilter { direction: Some(Direction::Need), business_id: Some(b.id), ..Default::default() }).await, vec![need.id]);
-    assert_eq!(only(FlowFilter { category: Some("heat".into()), business_id: Some(b.id), ..Default::default() }).await.len(), 2);
-    assert_eq!(only(FlowFilter { near: Some(near), business_id: Some(b.id), ..Default::default() }).await, vec![offer.id]);
-    let industry = BusinessFilter { industry: Some("C10".into()) };
-    assert!(store.list_businesses(&industry, ALL).await.expect("list").items.iter().any(|x| x.id == b.id));
+    let only = |filter: FlowFilter| async move {
+        store
+            .list_flows(&filter, ALL)
+            .await
+            .expect("list")
+            .items
+            .iter()
+            .map(|f| f.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        only(FlowFilter {
+            direction: Some(Direction::Need),
+            business_id: Some(b.id),
+            ..Default::default()
+        })
+        .await,
+        vec![need.id]
+    );
+    assert_eq!(
+        only(FlowFilter {
+            category: Some("heat".into()),
+            business_id: Some(b.id),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        2
+    );
+    assert_eq!(
+        only(FlowFilter {
+            near: Some(near),
+            business_id: Some(b.id),
+            ..Default::default()
+        })
+        .await,
+        vec![offer.id]
+    );
+    let industry = BusinessFilter {
+        industry: Some("C10".into()),
+    };
+    assert!(
+        store
+            .list_businesses(&industry, ALL)
+            .await
+            .expect("list")
+            .items
+            .iter()
+            .any(|x| x.id == b.id)
+    );
     let located = store.all_located_flows().await.expect("all");
-    assert!(located.iter().any(|l| l.flow.id == need.id && l.location == sites[9].location));
+    assert!(
+        located
+            .iter()
+            .any(|l| l.flow.id == need.id && l.location == sites[9].location)
+    );
 }
 
 async fn a_failing_batch_writes_nothing(store: &dyn Store) {
@@ -141,7 +314,9 @@ async fn a_failing_batch_writes_nothing(store: &dyn Store) {
     let s = site(&b, 1.0, 1.0);
     let mut bad = flow(&s, Direction::Offer);
     bad.site_id = Uuid::now_v7();
-    let result = store.insert_batch(std::slice::from_ref(&b), std::slice::from_ref(&s), &[bad]).await;
+    let result = store
+        .insert_batch(std::slice::from_ref(&b), std::slice::from_ref(&s), &[bad])
+        .await;
     assert!(result.is_err());
     assert_eq!(store.counts().await.expect("counts"), before);
     assert!(store.get_business(b.id).await.expect("get").is_none());
@@ -163,13 +338,25 @@ async fn decisions_keep_versions(store: &dyn Store) {
         version: 1,
         updated_at: Utc::now(),
     };
-    store.save_decisions(std::slice::from_ref(&decision)).await.expect("insert");
-    assert!(matches!(store.save_decisions(std::slice::from_ref(&decision)).await, Err(StoreError::VersionConflict { .. })));
+    store
+        .save_decisions(std::slice::from_ref(&decision))
+        .await
+        .expect("insert");
+    assert!(matches!(
+        store.save_decisions(std::slice::from_ref(&decision)).await,
+        Err(StoreError::VersionConflict { .. })
+    ));
     decision.status = MatchStatus::Negotiating;
     decision.version = 2;
-    store.save_decisions(std::slice::from_ref(&decision)).await.expect("update");
+    store
+        .save_decisions(std::slice::from_ref(&decision))
+        .await
+        .expect("update");
     let all = store.all_decisions().await.expect("all");
-    assert_eq!(all.iter().find(|d| d.match_id == decision.match_id), Some(&decision));
+    assert_eq!(
+        all.iter().find(|d| d.match_id == decision.match_id),
+        Some(&decision)
+    );
 }
 
 async fn run_all(store: &dyn Store) {
@@ -193,7 +380,15 @@ async fn sqlite_store_meets_the_contract() {
 #[tokio::test]
 async fn bundled_sqlite_has_rtree_and_fts5() {
     use sqlx::Connection;
-    let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.expect("memory db");
-    sqlx::query("CREATE VIRTUAL TABLE r USING rtree(id, a, b)").execute(&mut conn).await.expect("R*Tree available");
-    sqlx::query("CREATE VIRTUAL TABLE t USING fts5(body)").execute(&mut conn).await.expect("FTS5 available");
+    let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+        .await
+        .expect("memory db");
+    sqlx::query("CREATE VIRTUAL TABLE r USING rtree(id, a, b)")
+        .execute(&mut conn)
+        .await
+        .expect("R*Tree available");
+    sqlx::query("CREATE VIRTUAL TABLE t USING fts5(body)")
+        .execute(&mut conn)
+        .await
+        .expect("FTS5 available");
 }

@@ -8,6 +8,7 @@ use symbiont_core::{Direction, FlowDraft, FlowStatus};
 use symbiont_store::FlowFilter;
 use uuid::Uuid;
 
+use super::check_category_filter;
 use super::entity;
 use crate::error::ApiError;
 use crate::extract::{Json, QueryParams, if_match, parse_id};
@@ -18,13 +19,23 @@ fn take_filter(query: &mut QueryParams, business_id: Option<Uuid>) -> Result<Flo
         None => None,
         Some("offer") => Some(Direction::Offer),
         Some("need") => Some(Direction::Need),
-        Some(other) => return Err(ApiError::bad_request("direction", format!("'{other}' is neither offer nor need"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "direction",
+                format!("'{other}' is neither offer nor need"),
+            ));
+        }
     };
     let status = match query.take("status").as_deref() {
         None => None,
         Some("active") => Some(FlowStatus::Active),
         Some("paused") => Some(FlowStatus::Paused),
-        Some(other) => return Err(ApiError::bad_request("status", format!("'{other}' is neither active nor paused"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "status",
+                format!("'{other}' is neither active nor paused"),
+            ));
+        }
     };
     let business_id = match business_id {
         Some(id) => Some(id),
@@ -40,21 +51,23 @@ fn take_filter(query: &mut QueryParams, business_id: Option<Uuid>) -> Result<Flo
     })
 }
 
-async fn list_filtered(state: &SharedState, mut query: QueryParams, business_id: Option<Uuid>) -> Result<Response, ApiError> {
+async fn list_filtered(
+    state: &SharedState,
+    mut query: QueryParams,
+    business_id: Option<Uuid>,
+) -> Result<Response, ApiError> {
     let page = query.take_page()?;
     let filter = take_filter(&mut query, business_id)?;
     query.finish()?;
-    if let Some(category) = &filter.category {
-        let known = state.taxonomy.categories().iter().any(|c| c.code == *category || c.group == *category);
-        if !known {
-            return Err(ApiError::bad_request("category", format!("unknown category or group '{category}'")));
-        }
-    }
+    check_category_filter(state, filter.category.as_deref())?;
     let page = state.store.list_flows(&filter, page).await?;
     Ok(axum::Json(page).into_response())
 }
 
-pub async fn list(State(state): State<SharedState>, query: QueryParams) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<SharedState>,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
     list_filtered(&state, query, None).await
 }
 
@@ -67,13 +80,24 @@ pub async fn list_of_business(
     list_filtered(&state, query, Some(business.id)).await
 }
 
-pub async fn create(State(state): State<SharedState>, Json(draft): Json<FlowDraft>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<SharedState>,
+    Json(draft): Json<FlowDraft>,
+) -> Result<Response, ApiError> {
     let flow = state.create_flow(draft).await?;
     let location = format!("/api/v1/flows/{}", flow.id);
-    Ok(entity(StatusCode::CREATED, &flow, flow.version, Some(location)))
+    Ok(entity(
+        StatusCode::CREATED,
+        &flow,
+        flow.version,
+        Some(location),
+    ))
 }
 
-pub async fn get(State(state): State<SharedState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let flow = state.flow(parse_id(&id, "flow")?).await?;
     Ok(entity(StatusCode::OK, &flow, flow.version, None))
 }
@@ -84,11 +108,16 @@ pub async fn update(
     headers: HeaderMap,
     Json(patch): Json<Value>,
 ) -> Result<Response, ApiError> {
-    let flow = state.update_flow(parse_id(&id, "flow")?, &patch, if_match(&headers)?).await?;
+    let flow = state
+        .update_flow(parse_id(&id, "flow")?, &patch, if_match(&headers)?)
+        .await?;
     Ok(entity(StatusCode::OK, &flow, flow.version, None))
 }
 
-pub async fn delete(State(state): State<SharedState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     state.delete_flow(parse_id(&id, "flow")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

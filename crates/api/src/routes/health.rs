@@ -18,12 +18,19 @@ pub async fn live() -> Response {
 
 /// The process can serve: the store answers.
 pub async fn ready(State(state): State<SharedState>) -> Result<Response, ApiError> {
-    state.store.ping().await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     Ok(axum::Json(json!({ "status": "ready" })).into_response())
 }
 
 pub async fn openapi() -> Response {
     let mut response = OPENAPI.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }

@@ -8,22 +8,40 @@ use serde_json::json;
 use symbiont_core::MatchStatus;
 use uuid::Uuid;
 
+use super::check_category_filter;
 use crate::error::ApiError;
 use crate::extract::{Json, QueryParams, etag, if_match, parse_id};
 use crate::matching::{MatchCursor, MatchFilter, MatchSort};
 use crate::state::SharedState;
 
-fn take_filter(query: &mut QueryParams, filter: &mut MatchFilter) -> Result<(MatchSort, usize, Option<MatchCursor>), ApiError> {
+fn take_filter(
+    query: &mut QueryParams,
+    filter: &mut MatchFilter,
+) -> Result<(MatchSort, usize, Option<MatchCursor>), ApiError> {
     let page = query.take("limit");
     let limit = match page {
         None => crate::extract::DEFAULT_PAGE_SIZE,
-        Some(v) => v.parse().ok().filter(|l| (1..=crate::extract::MAX_PAGE_SIZE).contains(l)).ok_or_else(|| {
-            ApiError::bad_request("limit", format!("must be a whole number between 1 and {}", crate::extract::MAX_PAGE_SIZE))
-        })?,
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|l| (1..=crate::extract::MAX_PAGE_SIZE).contains(l))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "limit",
+                    format!(
+                        "must be a whole number between 1 and {}",
+                        crate::extract::MAX_PAGE_SIZE
+                    ),
+                )
+            })?,
     };
     let cursor = query
         .take("cursor")
-        .map(|c| MatchCursor::decode(&c).ok_or_else(|| ApiError::bad_request("cursor", "is not a cursor from a previous page")))
+        .map(|c| {
+            MatchCursor::decode(&c).ok_or_else(|| {
+                ApiError::bad_request("cursor", "is not a cursor from a previous page")
+            })
+        })
         .transpose()?;
     if filter.business_id.is_none() {
         filter.business_id = query.take_uuid("business_id")?;
@@ -34,42 +52,72 @@ fn take_filter(query: &mut QueryParams, filter: &mut MatchFilter) -> Result<(Mat
     filter.category = query.take("category");
     filter.min_score = query.take_parsed::<f64>("min_score", "a number between 0 and 1")?;
     if filter.min_score.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
-        return Err(ApiError::bad_request("min_score", "must be between 0 and 1"));
+        return Err(ApiError::bad_request(
+            "min_score",
+            "must be between 0 and 1",
+        ));
     }
     filter.status = query
         .take("status")
-        .map(|s| MatchStatus::parse(&s).ok_or_else(|| ApiError::bad_request("status", format!("'{s}' is not a match status"))))
+        .map(|s| {
+            MatchStatus::parse(&s).ok_or_else(|| {
+                ApiError::bad_request("status", format!("'{s}' is not a match status"))
+            })
+        })
         .transpose()?;
     let sort = match query.take("sort").as_deref() {
         None | Some("score") => MatchSort::Score,
         Some("savings") => MatchSort::Savings,
         Some("co2") => MatchSort::Co2,
-        Some(other) => return Err(ApiError::bad_request("sort", format!("'{other}' is not one of score, savings, co2"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "sort",
+                format!("'{other}' is not one of score, savings, co2"),
+            ));
+        }
     };
     Ok((sort, limit as usize, cursor))
 }
 
-async fn list_filtered(state: &SharedState, mut query: QueryParams, mut filter: MatchFilter) -> Result<Response, ApiError> {
+async fn list_filtered(
+    state: &SharedState,
+    mut query: QueryParams,
+    mut filter: MatchFilter,
+) -> Result<Response, ApiError> {
     let (sort, limit, cursor) = take_filter(&mut query, &mut filter)?;
     query.finish()?;
-    if let Some(category) = &filter.category {
-        if !state.taxonomy.categories().iter().any(|c| c.code == *category || c.group == *category) {
-            return Err(ApiError::bad_request("category", format!("unknown category or group '{category}'")));
-        }
-    }
+    check_category_filter(state, filter.category.as_deref())?;
     let body = state.matching.page(&filter, sort, limit, cursor)?;
     let mut response = body.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(response)
 }
 
-pub async fn list(State(state): State<SharedState>, query: QueryParams) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<SharedState>,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
     list_filtered(&state, query, MatchFilter::default()).await
 }
 
-pub async fn of_flow(State(state): State<SharedState>, Path(id): Path<String>, query: QueryParams) -> Result<Response, ApiError> {
+pub async fn of_flow(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
     let flow = state.flow(parse_id(&id, "flow")?).await?;
-    list_filtered(&state, query, MatchFilter { flow_id: Some(flow.id), ..MatchFilter::default() }).await
+    list_filtered(
+        &state,
+        query,
+        MatchFilter {
+            flow_id: Some(flow.id),
+            ..MatchFilter::default()
+        },
+    )
+    .await
 }
 
 pub async fn of_business(
@@ -78,7 +126,15 @@ pub async fn of_business(
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let business = state.business(parse_id(&id, "business")?).await?;
-    list_filtered(&state, query, MatchFilter { business_id: Some(business.id), ..MatchFilter::default() }).await
+    list_filtered(
+        &state,
+        query,
+        MatchFilter {
+            business_id: Some(business.id),
+            ..MatchFilter::default()
+        },
+    )
+    .await
 }
 
 fn with_etag(body: serde_json::Value) -> Response {
@@ -90,9 +146,15 @@ fn with_etag(body: serde_json::Value) -> Response {
     response
 }
 
-pub async fn get(State(state): State<SharedState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id: Uuid = parse_id(&id, "match")?;
-    let body = state.matching.one(id).ok_or_else(|| ApiError::NotFound(format!("match {id} not found")))?;
+    let body = state
+        .matching
+        .one(id)
+        .ok_or_else(|| ApiError::NotFound(format!("match {id} not found")))?;
     Ok(with_etag(body))
 }
 
@@ -112,18 +174,30 @@ pub async fn update(
     Json(update): Json<MatchUpdate>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "match")?;
-    if update.note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+    if update
+        .note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > 2000)
+    {
         return Err(ApiError::invalid("note", "must be at most 2000 characters"));
     }
     if update.status == MatchStatus::Expired || update.status == MatchStatus::Suggested {
-        return Err(ApiError::invalid("status", "a person can set contacted, negotiating, agreed or rejected"));
+        return Err(ApiError::invalid(
+            "status",
+            "a person can set contacted, negotiating, agreed or rejected",
+        ));
     }
-    let body = state.decide_match(id, update.status, update.note, if_match(&headers)?).await?;
+    let body = state
+        .decide_match(id, update.status, update.note, if_match(&headers)?)
+        .await?;
     Ok(with_etag(body))
 }
 
 /// Counts and totals for the whole platform.
-pub async fn stats(State(state): State<SharedState>, query: QueryParams) -> Result<Response, ApiError> {
+pub async fn stats(
+    State(state): State<SharedState>,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
     query.finish()?;
     let counts = state.store.counts().await?;
     let summary = state.matching.summary();

@@ -13,14 +13,26 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 
+use crate::error::ApiError;
 use crate::extract::etag;
 use crate::state::SharedState;
 
 pub fn router() -> Router<SharedState> {
     let v1 = Router::new()
-        .route("/businesses", get(businesses::list).post(businesses::create))
-        .route("/businesses/{id}", get(businesses::get).patch(businesses::update).delete(businesses::delete))
-        .route("/businesses/{id}/sites", get(sites::list_of_business).post(sites::create))
+        .route(
+            "/businesses",
+            get(businesses::list).post(businesses::create),
+        )
+        .route(
+            "/businesses/{id}",
+            get(businesses::get)
+                .patch(businesses::update)
+                .delete(businesses::delete),
+        )
+        .route(
+            "/businesses/{id}/sites",
+            get(sites::list_of_business).post(sites::create),
+        )
         .route("/businesses/{id}/flows", get(flows::list_of_business))
         .route("/businesses/{id}/matches", get(matches::of_business))
         .route("/flows/{id}/matches", get(matches::of_flow))
@@ -28,9 +40,15 @@ pub fn router() -> Router<SharedState> {
         .route("/matches/{id}", get(matches::get).patch(matches::update))
         .route("/stats", get(matches::stats))
         .route("/sites", get(sites::list))
-        .route("/sites/{id}", get(sites::get).patch(sites::update).delete(sites::delete))
+        .route(
+            "/sites/{id}",
+            get(sites::get).patch(sites::update).delete(sites::delete),
+        )
         .route("/flows", get(flows::list).post(flows::create))
-        .route("/flows/{id}", get(flows::get).patch(flows::update).delete(flows::delete))
+        .route(
+            "/flows/{id}",
+            get(flows::get).patch(flows::update).delete(flows::delete),
+        )
         .route("/categories", get(categories::list))
         .route("/categories/{code}", get(categories::get));
     Router::new()
@@ -41,7 +59,12 @@ pub fn router() -> Router<SharedState> {
 }
 
 /// A JSON body with an `ETag` of the entity's version, and a `Location` when it was just created.
-fn entity<T: Serialize>(status: StatusCode, value: &T, version: i64, location: Option<String>) -> Response {
+fn entity<T: Serialize>(
+    status: StatusCode,
+    value: &T,
+    version: i64,
+    location: Option<String>,
+) -> Response {
     let mut response = (status, axum::Json(value)).into_response();
     let headers = response.headers_mut();
     if let Ok(tag) = HeaderValue::from_str(&etag(version)) {
@@ -63,6 +86,30 @@ fn wants_geojson(headers: &HeaderMap) -> bool {
 
 fn geojson(value: serde_json::Value) -> Response {
     let mut response = axum::Json(value).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    );
     response
+}
+
+/// A `category` list filter must name a category code or a family (`heat`), so a typo is a 400
+/// rather than an empty list.
+fn check_category_filter(state: &SharedState, category: Option<&str>) -> Result<(), ApiError> {
+    let Some(category) = category else {
+        return Ok(());
+    };
+    if state
+        .taxonomy
+        .categories()
+        .iter()
+        .any(|c| c.code == category || c.group == category)
+    {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "category",
+            format!("unknown category or group '{category}'"),
+        ))
+    }
 }

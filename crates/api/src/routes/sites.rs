@@ -40,7 +40,10 @@ async fn list_filtered(
         None => query.take_uuid("business_id")?,
     };
     query.finish()?;
-    let page = state.store.list_sites(&SiteFilter { business_id, near }, page).await?;
+    let page = state
+        .store
+        .list_sites(&SiteFilter { business_id, near }, page)
+        .await?;
     if wants_geojson(headers) {
         let features: Vec<Value> = page.items.iter().map(feature).collect();
         return Ok(geojson(json!({
@@ -52,7 +55,11 @@ async fn list_filtered(
     Ok(axum::Json(page).into_response())
 }
 
-pub async fn list(State(state): State<SharedState>, headers: HeaderMap, query: QueryParams) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
     list_filtered(&state, &headers, query, None).await
 }
 
@@ -74,10 +81,19 @@ pub async fn create(
     let business = state.business(parse_id(&id, "business")?).await?;
     let site = state.create_site(business.id, draft).await?;
     let location = format!("/api/v1/sites/{}", site.id);
-    Ok(entity(StatusCode::CREATED, &site, site.version, Some(location)))
+    Ok(entity(
+        StatusCode::CREATED,
+        &site,
+        site.version,
+        Some(location),
+    ))
 }
 
-pub async fn get(State(state): State<SharedState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn get(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let site = state.site(parse_id(&id, "site")?).await?;
     if wants_geojson(&headers) {
         return Ok(geojson(feature(&site)));
@@ -91,11 +107,16 @@ pub async fn update(
     headers: HeaderMap,
     Json(patch): Json<Value>,
 ) -> Result<Response, ApiError> {
-    let site = state.update_site(parse_id(&id, "site")?, &patch, if_match(&headers)?).await?;
+    let site = state
+        .update_site(parse_id(&id, "site")?, &patch, if_match(&headers)?)
+        .await?;
     Ok(entity(StatusCode::OK, &site, site.version, None))
 }
 
-pub async fn delete(State(state): State<SharedState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     state.delete_site(parse_id(&id, "site")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,9 @@ use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use symbiont_core::geo::EARTH_RADIUS_KM;
-use symbiont_core::{Dimension, Direction, Flow, FlowStatus, GeoPoint, Quality, Quantity, Taxonomy, WeeklyProfile};
+use symbiont_core::{
+    Dimension, Direction, Flow, FlowStatus, GeoPoint, Quality, Quantity, Taxonomy, WeeklyProfile,
+};
 use symbiont_matching::{Engine, FlowInput, MatchingConfig};
 use uuid::Uuid;
 
@@ -174,11 +176,17 @@ pub fn id(n: u128) -> Uuid {
     Uuid::from_u128(n)
 }
 
-pub const ORIGIN: GeoPoint = GeoPoint { lat: 51.0, lon: 7.0 };
+pub const ORIGIN: GeoPoint = GeoPoint {
+    lat: 51.0,
+    lon: 7.0,
+};
 
 /// A point exactly `km` north of `from` (along a meridian, so the haversine distance is exact).
 pub fn north_of(from: GeoPoint, km: f64) -> GeoPoint {
-    GeoPoint { lat: from.lat + (km / EARTH_RADIUS_KM).to_degrees(), lon: from.lon }
+    GeoPoint {
+        lat: from.lat + (km / EARTH_RADIUS_KM).to_degrees(),
+        lon: from.lon,
+    }
 }
 
 /// A flow with sensible defaults, changed with the builder methods below.
@@ -207,7 +215,10 @@ impl FlowBuilder {
                 category: category.to_string(),
                 description: String::new(),
                 quality: Quality::default(),
-                quantity: Quantity { value: 1000.0, unit: "MWh/year".into() },
+                quantity: Quantity {
+                    value: 1000.0,
+                    unit: "MWh/year".into(),
+                },
                 canonical_quantity: 0.0,
                 canonical_unit: String::new(),
                 annual_amount: 0.0,
@@ -229,14 +240,21 @@ impl FlowBuilder {
 
     /// Annual amount in the category's amount unit; the canonical quantity follows (kW for power).
     pub fn annual(mut self, amount: f64) -> Self {
-        let dimension = taxonomy().category(&self.flow.category).map(|c| c.dimension);
+        let dimension = taxonomy()
+            .category(&self.flow.category)
+            .map(|c| c.dimension);
         self.flow.annual_amount = amount;
         self.flow.canonical_quantity = match dimension {
             Some(Dimension::Power) => amount * 1000.0 / self.flow.profile.hours_per_year(),
             _ => amount,
         };
-        self.flow.canonical_unit = dimension.map(|d| d.canonical_unit().to_string()).unwrap_or_default();
-        self.flow.quantity = Quantity { value: amount, unit: "per year".into() };
+        self.flow.canonical_unit = dimension
+            .map(|d| d.canonical_unit().to_string())
+            .unwrap_or_default();
+        self.flow.quantity = Quantity {
+            value: amount,
+            unit: "per year".into(),
+        };
         self
     }
 
@@ -285,7 +303,10 @@ impl FlowBuilder {
     }
 
     pub fn at(self, location: GeoPoint) -> FlowInput {
-        FlowInput { flow: self.flow, location }
+        FlowInput {
+            flow: self.flow,
+            location,
+        }
     }
 }
 

@@ -55,8 +55,15 @@ impl Server {
                 panic!("server did not start within 60 s");
             }
         };
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        Server { child, base, client }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Server {
+            child,
+            base,
+            client,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -64,12 +71,23 @@ impl Server {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.client.get(self.url(path)).send().await.expect("GET answered");
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET answered");
         read(response).await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let response = self.client.post(self.url(path)).json(body).send().await.expect("POST answered");
+        let response = self
+            .client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST answered");
         read(response).await
     }
 
@@ -82,7 +100,13 @@ impl Server {
     }
 
     pub async fn delete(&self, path: &str) -> u16 {
-        self.client.delete(self.url(path)).send().await.expect("DELETE answered").status().as_u16()
+        self.client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("DELETE answered")
+            .status()
+            .as_u16()
     }
 
     pub fn pid(&self) -> u32 {
@@ -97,7 +121,9 @@ impl Server {
 
     /// SIGTERM, then wait for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         self.child.wait().expect("server exits")
     }
 }
@@ -112,7 +138,10 @@ impl Drop for Server {
 pub async fn read(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 pub fn temp_dir() -> tempfile::TempDir {
@@ -127,7 +156,12 @@ pub fn data_dir(dir: &tempfile::TempDir) -> PathBuf {
 pub fn error_fields(problem: &Value) -> Vec<String> {
     problem["errors"]
         .as_array()
-        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(str::to_string)).collect())
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -140,11 +174,23 @@ pub fn site_body(lat: f64, lon: f64) -> Value {
 }
 
 /// Creates a business with one site; returns (business id, site id).
-pub async fn business_with_site(server: &Server, name: &str, lat: f64, lon: f64) -> (String, String) {
-    let (status, business) = server.post("/api/v1/businesses", &business_body(name)).await;
+pub async fn business_with_site(
+    server: &Server,
+    name: &str,
+    lat: f64,
+    lon: f64,
+) -> (String, String) {
+    let (status, business) = server
+        .post("/api/v1/businesses", &business_body(name))
+        .await;
     assert_eq!(status, 201, "{business}");
     let id = business["id"].as_str().expect("id").to_string();
-    let (status, site) = server.post(&format!("/api/v1/businesses/{id}/sites"), &site_body(lat, lon)).await;
+    let (status, site) = server
+        .post(
+            &format!("/api/v1/businesses/{id}/sites"),
+            &site_body(lat, lon),
+        )
+        .await;
     assert_eq!(status, 201, "{site}");
     (id, site["id"].as_str().expect("id").to_string())
 }
