@@ -254,6 +254,9 @@ fn archetypes() -> Vec<Archetype> {
                     .temp(70.0, 80.0)
                     .within(15.0),
                 need("heat.heat_pump_source", (1000.0, 6000.0), "kW", ALWAYS).temp(12.0, 25.0),
+                offer("cooling.chilled_water", (1000.0, 5000.0), "kW", ALWAYS)
+                    .temp(5.0, 7.0)
+                    .sometimes(0.6),
             ],
         ),
         a(
@@ -806,6 +809,17 @@ fn archetypes() -> Vec<Archetype> {
             ],
         ),
         a(
+            "E36.00",
+            "Wasserversorgung",
+            "Water utility supplying industrial process and cooling water.",
+            4,
+            false,
+            vec![
+                offer("water.process", (200.0, 2000.0), "m3/h", ALWAYS).price(1.2, 2.0),
+                offer("water.cooling", (500.0, 4000.0), "m3/h", ALWAYS).price(0.3, 0.7),
+            ],
+        ),
+        a(
             "H52.10",
             "Kühlhaus",
             "Cold store.",
@@ -820,7 +834,7 @@ fn archetypes() -> Vec<Archetype> {
             "C20.11",
             "Industriegase",
             "Air separation and industrial gases.",
-            2,
+            4,
             false,
             vec![
                 offer("cooling.chilled_water", (500.0, 2500.0), "kW", ALWAYS).temp(3.0, 6.0),
@@ -845,9 +859,9 @@ fn archetypes() -> Vec<Archetype> {
         a(
             "A03.22",
             "Aquakultur",
-            "Recirculating fish farm.",
+            "Recirculating fish farm, sited next to a source of warm water.",
             3,
-            true,
+            false,
             vec![
                 need("heat.ambient", (200.0, 1000.0), "kW", ALWAYS).temp(20.0, 26.0),
                 need("water.process", (5.0, 30.0), "m3/h", ALWAYS),

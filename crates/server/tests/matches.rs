@@ -266,3 +266,80 @@ async fn the_lifecycle_refuses_illegal_steps_and_expiry_keeps_the_decision() {
         "{gone}"
     );
 }
+
+/// On the demo region: businesses with needs find matches through the API, and the greenhouses'
+/// best heat matches are plausible heat sources nearby.
+#[tokio::test]
+async fn demo_businesses_with_needs_get_plausible_matches() {
+    let dir = temp_dir();
+    let server = Server::start(&data_dir(&dir), &["--demo"]);
+    let (_, needs) = server.get("/api/v1/flows?direction=need&limit=1000").await;
+    let mut needing: Vec<String> = items(&needs)
+        .iter()
+        .filter_map(|f| f["business_id"].as_str().map(str::to_string))
+        .collect();
+    needing.sort();
+    needing.dedup();
+    assert!(
+        needing.len() >= 80,
+        "{} businesses with needs",
+        needing.len()
+    );
+    let mut with_matches = 0;
+    for business in &needing {
+        let (status, page) = server
+            .get(&format!("/api/v1/businesses/{business}/matches?limit=5"))
+            .await;
+        assert_eq!(status, 200);
+        if !items(&page).is_empty() {
+            with_matches += 1;
+        }
+    }
+    assert!(
+        with_matches * 10 >= needing.len() * 9,
+        "{with_matches} of {} businesses with needs have matches",
+        needing.len()
+    );
+
+    let (_, businesses) = server
+        .get("/api/v1/businesses?industry=A01.13&limit=50")
+        .await;
+    let mut greenhouses_with_heat = 0;
+    for greenhouse in items(&businesses) {
+        let id = greenhouse["id"].as_str().expect("id");
+        let (_, heat) = server
+            .get(&format!(
+                "/api/v1/businesses/{id}/matches?category=heat.low_temp"
+            ))
+            .await;
+        let Some(top) = items(&heat).into_iter().next() else {
+            continue;
+        };
+        greenhouses_with_heat += 1;
+        assert_eq!(top["need_business_id"], id);
+        assert!(
+            top["distance_km"].as_f64().is_some_and(|d| d <= 12.0),
+            "{top}"
+        );
+        let source = top["offer_category"].as_str().unwrap_or_default();
+        assert!(
+            source.starts_with("heat.") || source.starts_with("steam."),
+            "{top}"
+        );
+        assert!(
+            top["savings_eur_per_year"]
+                .as_f64()
+                .is_some_and(|s| s > 0.0),
+            "{top}"
+        );
+    }
+    assert!(
+        greenhouses_with_heat >= 1,
+        "no demo greenhouse has a heat source nearby"
+    );
+    let (_, stats) = server.get("/api/v1/stats").await;
+    assert!(
+        stats["matches"]["live"].as_u64().is_some_and(|n| n > 100),
+        "{stats}"
+    );
+}
