@@ -33,17 +33,36 @@ fn spec() -> Value {
 #[test]
 fn every_route_is_described_and_nothing_else() {
     let spec = spec();
-    assert!(spec["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
+    assert!(
+        spec["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1"))
+    );
     let paths = spec["paths"].as_object().expect("paths");
     for (path, methods) in ROUTES {
-        let item = paths.get(path).unwrap_or_else(|| panic!("{path} is missing from the spec"));
+        let item = paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is missing from the spec"));
         for method in methods {
-            assert!(item.get(*method).is_some(), "{method} {path} is missing from the spec");
+            assert!(
+                item.get(*method).is_some(),
+                "{method} {path} is missing from the spec"
+            );
         }
-        let described = item.as_object().map_or(0, |o| o.keys().filter(|k| *k != "parameters").count());
-        assert_eq!(described, methods.len(), "{path} describes methods the router does not serve");
+        let described = item
+            .as_object()
+            .map_or(0, |o| o.keys().filter(|k| *k != "parameters").count());
+        assert_eq!(
+            described,
+            methods.len(),
+            "{path} describes methods the router does not serve"
+        );
     }
-    assert_eq!(paths.len(), ROUTES.len(), "the spec describes routes the router does not serve");
+    assert_eq!(
+        paths.len(),
+        ROUTES.len(),
+        "the spec describes routes the router does not serve"
+    );
 }
 
 fn collect_refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
@@ -66,7 +85,9 @@ fn every_reference_resolves() {
     collect_refs(&spec, &mut refs);
     assert!(!refs.is_empty());
     for target in refs {
-        let pointer = target.strip_prefix('#').unwrap_or_else(|| panic!("external reference {target}"));
+        let pointer = target
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("external reference {target}"));
         assert!(spec.pointer(pointer).is_some(), "{target} does not resolve");
     }
 }

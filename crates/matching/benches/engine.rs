@@ -256,26 +256,85 @@ impl<'a> Generator<'a> {
     }
 
     fn workload(&mut self, businesses: usize) -> Workload {
+        let mut flows = Vec::with_capacity(businesses * 5);
+        let mut sites = Vec::with_capacity(businesses);
+        self.stream(businesses, |site, location, flow| {
+            if sites.last().is_none_or(|(last, _)| *last != site) {
+                sites.push((site, location));
+            }
+            flows.push(flow);
+        });
+        Workload { flows, sites }
+    }
+
+    /// Generates the businesses one by one, handing each flow over as it is made.
+    fn stream(&mut self, businesses: usize, mut each: impl FnMut(Uuid, GeoPoint, FlowInput)) {
         let parks: Vec<GeoPoint> = (0..(businesses / 25).max(1))
             .map(|_| GeoPoint {
                 lat: self.rng.range(47.5, 54.5),
                 lon: self.rng.range(6.0, 15.0),
             })
             .collect();
-        let mut flows = Vec::with_capacity(businesses * 5);
-        let mut sites = Vec::with_capacity(businesses);
         for _ in 0..businesses {
             let park = parks[self.rng.below(parks.len())];
             let location = offset_km(park, 1.5 * self.rng.normal(), 1.5 * self.rng.normal());
             let (business, site) = (self.rng.uuid(), self.rng.uuid());
-            sites.push((site, location));
             for _ in 0..5 {
                 let id = self.rng.uuid();
-                flows.push(FlowInput::new(self.flow(id, business, site), location));
+                let flow = FlowInput::new(self.flow(id, business, site), location);
+                each(site, location, flow);
             }
         }
-        Workload { flows, sites }
     }
+}
+
+/// Child-process mode: builds the engine flow by flow (so no input vector sits in memory) and prints
+/// the resident-set growth, the peak and the engine's own estimate, in bytes.
+fn memory_probe(businesses: usize) {
+    let taxonomy = Arc::new(Taxonomy::builtin().expect("the shipped taxonomy is valid"));
+    let before = rss_bytes();
+    let mut engine = Engine::new(Arc::clone(&taxonomy), MatchingConfig::default())
+        .expect("default configuration");
+    Generator::new(&taxonomy, 42).stream(businesses, |_, _, flow| {
+        engine.upsert_flow(flow);
+    });
+    let after = rss_bytes();
+    let stats = engine.stats();
+    println!(
+        "{} {} {} {}",
+        after.saturating_sub(before),
+        peak_rss_bytes(),
+        stats.approx_memory_bytes,
+        stats.matches
+    );
+}
+
+/// Peak resident set size in bytes (VmHWM in /proc/self/status; 0 elsewhere).
+fn peak_rss_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Runs [`memory_probe`] in a fresh process of this benchmark and returns its four numbers.
+fn measure_memory(businesses: usize) -> Option<[usize; 4]> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .arg("--memory-probe")
+        .arg(businesses.to_string())
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let numbers: Vec<usize> = text
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    numbers.try_into().ok()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -310,6 +369,15 @@ fn mib(bytes: usize) -> f64 {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--memory-probe") {
+        let businesses = args
+            .get(at + 1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(10_000);
+        memory_probe(businesses);
+        return;
+    }
     let businesses: usize = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
@@ -326,15 +394,17 @@ fn main() {
     );
 
     // ----- full rebuild -----
-    let rss_start = rss_bytes();
     let workload = Generator::new(&taxonomy, 42).workload(businesses);
+    // Each run starts from an empty engine, as at start-up; the previous state is dropped untimed.
     let mut engine = Engine::new(Arc::clone(&taxonomy), config).expect("default configuration");
     let mut times = Vec::new();
     for _ in 0..5 {
         let flows = workload.flows.clone();
+        let mut fresh = Engine::new(Arc::clone(&taxonomy), config).expect("default configuration");
         let started = Instant::now();
-        engine.rebuild(flows);
+        fresh.rebuild(flows);
         times.push(started.elapsed());
+        engine = fresh;
     }
     times.sort();
     let stats = engine.stats();
@@ -349,44 +419,53 @@ fn main() {
     );
 
     // ----- memory -----
-    // The engine's own accounting, and the process RSS with only the engine alive (an upper bound:
-    // the allocator keeps some pages of the freed inputs).
+    // Measured in a fresh process that builds the same engine flow by flow, so the process holds
+    // nothing but the engine; the engine's own accounting is printed next to it.
     let flows_for_later = workload.flows.clone();
-    drop(workload.flows);
-    let rss_engine_only = rss_bytes();
-    println!(
-        "memory: engine accounting {:.1} MiB ({} distinct profiles); process RSS {:.1} MiB (start {:.1} MiB), \
-         i.e. {:.0} B per flow / {:.0} B per match (accounted)",
-        mib(stats.approx_memory_bytes),
-        stats.distinct_profiles,
-        mib(rss_engine_only),
-        mib(rss_start),
-        stats.approx_memory_bytes as f64 / stats.flows as f64,
-        stats.approx_memory_bytes as f64 / stats.matches.max(1) as f64,
-    );
+    match measure_memory(businesses) {
+        Some([grown, peak, accounted, matches]) => println!(
+            "memory: RSS growth {:.1} MiB (peak RSS {:.1} MiB), engine accounting {:.1} MiB; \
+             {} matches, {:.0} B per match all included ({} distinct profiles)",
+            mib(grown),
+            mib(peak),
+            mib(accounted),
+            matches,
+            grown as f64 / matches.max(1) as f64,
+            stats.distinct_profiles,
+        ),
+        None => println!(
+            "memory: engine accounting {:.1} MiB (the RSS probe could not run)",
+            mib(stats.approx_memory_bytes)
+        ),
+    }
 
     // ----- one flow change -----
+    // Wall-clock time of each change, split by kind; a site move changes all five flows of a site.
+    enum Change {
+        Upsert(Box<FlowInput>),
+        Move(Uuid, GeoPoint),
+        Remove(Uuid),
+    }
     let mut rng = SplitMix64(7);
     let mut flows = flows_for_later;
-    let mut kinds: [(&str, Vec<Duration>); 5] = [
-        ("quantity", vec![]),
-        ("pause/resume", vec![]),
-        ("move site", vec![]),
-        ("insert", vec![]),
-        ("delete", vec![]),
+    let names = [
+        "quantity",
+        "pause/resume",
+        "insert",
+        "delete",
+        "move site (5 flows)",
     ];
+    let mut wall: [Vec<Duration>; 5] = Default::default();
     let mut touched = 0usize;
     let mut generator = Generator::new(&taxonomy, 4242);
     for _ in 0..1_000 {
         let kind = rng.below(100);
         let i = rng.below(flows.len());
-        let (k, started, diff) = if kind < 50 {
+        let (k, change) = if kind < 50 {
             let factor = rng.range(0.5, 2.0);
             flows[i].flow.annual_amount *= factor;
             flows[i].flow.canonical_quantity *= factor;
-            let input = flows[i].clone();
-            let t = Instant::now();
-            (0, t, engine.upsert_flow(input))
+            (0, Change::Upsert(Box::new(flows[i].clone())))
         } else if kind < 70 {
             let f = &mut flows[i].flow;
             f.status = if f.status == FlowStatus::Active {
@@ -394,10 +473,20 @@ fn main() {
             } else {
                 FlowStatus::Active
             };
-            let input = flows[i].clone();
-            let t = Instant::now();
-            (1, t, engine.upsert_flow(input))
+            (1, Change::Upsert(Box::new(flows[i].clone())))
+        } else if kind < 80 {
+            let (site, location) = workload.sites[rng.below(workload.sites.len())];
+            let business = flows
+                .iter()
+                .find(|f| f.flow.site_id == site)
+                .map_or_else(Uuid::nil, |f| f.flow.business_id);
+            let id = generator.rng.uuid();
+            let input = FlowInput::new(generator.flow(id, business, site), location);
+            flows.push(input.clone());
+            (2, Change::Upsert(Box::new(input)))
         } else if kind < 85 {
+            (3, Change::Remove(flows.swap_remove(i).flow.id))
+        } else {
             let site = flows[i].flow.site_id;
             let to = offset_km(
                 flows[i].location,
@@ -407,44 +496,36 @@ fn main() {
             for f in flows.iter_mut().filter(|f| f.flow.site_id == site) {
                 f.location = to;
             }
-            let t = Instant::now();
-            (2, t, engine.move_site(site, to))
-        } else if kind < 95 {
-            let (site, location) = workload.sites[rng.below(workload.sites.len())];
-            let business = flows
-                .iter()
-                .find(|f| f.flow.site_id == site)
-                .map_or_else(Uuid::nil, |f| f.flow.business_id);
-            let id = generator.rng.uuid();
-            let input = FlowInput::new(generator.flow(id, business, site), location);
-            flows.push(input.clone());
-            let t = Instant::now();
-            (3, t, engine.upsert_flow(input))
-        } else {
-            let gone = flows.swap_remove(i);
-            let t = Instant::now();
-            (4, t, engine.remove_flow(gone.flow.id))
+            (4, Change::Move(site, to))
         };
-        kinds[k].1.push(started.elapsed());
+        let started = Instant::now();
+        let diff = match change {
+            Change::Upsert(input) => engine.upsert_flow(*input),
+            Change::Move(site, to) => engine.move_site(site, to),
+            Change::Remove(id) => engine.remove_flow(id),
+        };
+        wall[k].push(started.elapsed());
         touched += diff.len();
     }
-    let mut all: Vec<Duration> = kinds.iter().flat_map(|(_, v)| v.iter().copied()).collect();
-    all.sort();
+    let mut single: Vec<Duration> = wall[..4].iter().flatten().copied().collect();
+    single.sort();
     println!(
-        "one flow change: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs over {} changes ({:.1} matches touched on average)",
-        us(percentile(&all, 0.5)),
-        us(percentile(&all, 0.99)),
-        us(all[all.len() - 1]),
-        all.len(),
-        touched as f64 / all.len() as f64
+        "one flow change ({} upserts and deletes): p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs \
+         ({:.1} matches touched per change on average)",
+        single.len(),
+        us(percentile(&single, 0.5)),
+        us(percentile(&single, 0.99)),
+        us(single.last().copied().unwrap_or_default()),
+        touched as f64 / 1_000.0
     );
-    for (name, mut v) in kinds {
-        v.sort();
+    for (k, name) in names.iter().enumerate() {
+        let mut w = wall[k].clone();
+        w.sort();
         println!(
-            "  {name:<13} n={:<4} p50 {:>7.1} µs  p99 {:>7.1} µs",
-            v.len(),
-            us(percentile(&v, 0.5)),
-            us(percentile(&v, 0.99))
+            "  {name:<20} n={:<4} p50 {:>7.1} µs  p99 {:>7.1} µs",
+            w.len(),
+            us(percentile(&w, 0.5)),
+            us(percentile(&w, 0.99)),
         );
     }
 

@@ -3,41 +3,116 @@
 //! Each match states `delivered_quantity`, what the offer could deliver to that need alone. When an
 //! offer's annual amount cannot serve all its matched needs, `allocatable_quantity` says what each
 //! need could get if the offer served its needs in order of score, highest first (ties: lower match
-//! id first), each taking what it can until the offer is exhausted. Amounts are compared in the
-//! offer's unit (`delivered_annual_amount / conversion`) because needs of different categories
-//! convert differently.
+//! id first), each taking what it wants until the offer is exhausted. Amounts are compared in the
+//! offer's unit (`wanted = delivered_annual_amount / conversion`) because needs of different
+//! categories convert differently.
 //!
 //! The allocation of an offer depends only on that offer's own matches, which is what keeps it
-//! incremental: a change re-allocates only the offers whose match set or figures changed. It does not
-//! split a need across several offers, and it compares annual amounts even for pipe-bound resources
-//! whose needs might be served at different hours; a min-cost-flow allocation over the whole graph is
-//! the step beyond (DESIGN §2.6).
+//! incremental: a change re-allocates only the offers whose match set or figures changed. The engine
+//! keeps each offer's matches in rank order with their `wanted` amount inline ([`OfferLink`]), so a
+//! re-allocation is one pass over plain numbers and touches a match only where its share moved.
+//! The rule does not split a need across several offers, and it compares annual amounts even for
+//! pipe-bound resources whose needs might be served at different hours; a min-cost-flow allocation
+//! over the whole graph is the step beyond (DESIGN §2.6).
 
 use std::cmp::Ordering;
 
+use uuid::Uuid;
+
 use crate::model::Match;
 
-/// The allocatable quantity of each match of one offer, in the order given.
-pub(crate) fn allocate(offer_annual_amount: f64, matches: &[&Match]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..matches.len()).collect();
-    order.sort_by(|&a, &b| rank(matches[a], matches[b]));
-    let mut remaining = offer_annual_amount.max(0.0);
-    let mut allocatable = vec![0.0; matches.len()];
-    for i in order {
-        let m = matches[i];
-        let wanted = m.delivered_annual_amount / m.conversion;
-        let taken = wanted.min(remaining);
-        allocatable[i] = if taken >= wanted {
-            m.delivered_quantity
-        } else {
-            m.delivered_quantity * (taken / wanted)
-        };
-        remaining = (remaining - taken).max(0.0);
+/// How much of what it wants a match gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Share {
+    /// All of it: `allocatable_quantity == delivered_quantity`.
+    Full,
+    /// Part of it: the match holding the offer's last remainder.
+    Partial,
+    /// Nothing: the offer is exhausted by higher-ranked needs.
+    Zero,
+}
+
+/// A match as its offer sees it, for allocation: kept in rank order in the offer's record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct OfferLink {
+    pub score: f64,
+    pub id: Uuid,
+    /// Offer amount per year the need could take: `delivered_annual_amount / conversion`.
+    pub wanted: f64,
+    pub share: Share,
+}
+
+impl OfferLink {
+    /// A new match takes all it wants until allocation says otherwise (as `evaluate` sets it).
+    pub fn of(m: &Match) -> Self {
+        Self {
+            score: m.score,
+            id: m.id,
+            wanted: wanted(m),
+            share: Share::Full,
+        }
     }
-    allocatable
+}
+
+fn wanted(m: &Match) -> f64 {
+    m.delivered_annual_amount / m.conversion
 }
 
 /// Higher score first, then lower match id.
 pub(crate) fn rank(a: &Match, b: &Match) -> Ordering {
     b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id))
+}
+
+pub(crate) fn link_rank(a: &OfferLink, b: &OfferLink) -> Ordering {
+    b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id))
+}
+
+/// The greedy walk: for each `wanted` amount in rank order, the share it gets and the amount taken.
+pub(crate) fn walk(
+    capacity: f64,
+    wanted: impl IntoIterator<Item = f64>,
+    mut each: impl FnMut(usize, Share, f64),
+) {
+    let mut remaining = capacity.max(0.0);
+    for (i, w) in wanted.into_iter().enumerate() {
+        let taken = w.min(remaining);
+        let share = if taken >= w {
+            Share::Full
+        } else if taken > 0.0 {
+            Share::Partial
+        } else {
+            Share::Zero
+        };
+        each(i, share, taken);
+        remaining = (remaining - taken).max(0.0);
+    }
+}
+
+/// The allocatable quantity (need's canonical unit) of a match given its share.
+pub(crate) fn allocatable(m: &Match, share: Share, taken: f64) -> f64 {
+    match share {
+        Share::Full => m.delivered_quantity,
+        Share::Partial => m.delivered_quantity * (taken / wanted(m)),
+        Share::Zero => 0.0,
+    }
+}
+
+/// Allocates one offer among its matches, given in any order (`get`/`get_mut` reach the match of an
+/// element): sorts them into rank order, sets each `allocatable_quantity` and returns the offer's
+/// links in the same order.
+pub(crate) fn allocate<T>(
+    offer_annual_amount: f64,
+    items: &mut [T],
+    get: impl Fn(&T) -> &Match,
+    get_mut: impl Fn(&mut T) -> &mut Match,
+) -> Vec<OfferLink> {
+    items.sort_by(|a, b| rank(get(a), get(b)));
+    let mut links: Vec<OfferLink> = items.iter().map(|it| OfferLink::of(get(it))).collect();
+    let wanted: Vec<f64> = links.iter().map(|l| l.wanted).collect();
+    walk(offer_annual_amount, wanted, |i, share, taken| {
+        links[i].share = share;
+        let m = get_mut(&mut items[i]);
+        m.allocatable_quantity = allocatable(m, share, taken);
+    });
+    links
 }

@@ -15,6 +15,7 @@
 //! Nothing else is looked at, so the cost of a change is that of its neighbourhood. The engine does
 //! no I/O and holds no locks; the service wraps it in its own lock.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -22,13 +23,16 @@ use rayon::prelude::*;
 use symbiont_core::{Direction, GeoPoint, Taxonomy};
 use uuid::Uuid;
 
-use crate::allocation::{allocate, rank};
+use crate::allocation::{OfferLink, Share, allocatable, allocate, link_rank, rank, walk};
 use crate::catalog::Catalog;
 use crate::config::{ConfigError, MatchingConfig};
 use crate::model::{FlowInput, Match, MatchDiff, RemovedMatch};
 use crate::pair::evaluate;
 use crate::record::{FlowRecord, ProfileInterner, tree_of};
 use crate::spatial::{IndexedPoint, SpatialIndex};
+
+/// One offer's slot, its links in rank order and its matches with the need's slot (rebuild).
+type OfferMatches = (u32, Vec<OfferLink>, Vec<(u32, Arc<Match>)>);
 
 /// Sizes of the engine's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -131,34 +135,39 @@ impl Engine {
 
         // Every pair is found once, from its offer; each offer allocates its own matches.
         let this = &*self;
-        let per_offer: Vec<(u32, Vec<Match>)> = (0..this.slots.len())
+        let per_offer: Vec<OfferMatches> = (0..this.slots.len())
             .into_par_iter()
             .map(slot_number)
-            .filter(|&s| {
-                this.record(s)
-                    .is_some_and(|r| r.direction == Direction::Offer && r.matchable())
-            })
-            .map(|s| {
+            .filter_map(|s| {
+                let offer = this
+                    .record(s)
+                    .filter(|r| r.direction == Direction::Offer && r.matchable())?;
                 let mut found = this.candidates(s);
-                if let Some(offer) = this.record(s) {
-                    let refs: Vec<&Match> = found.iter().collect();
-                    let shares = allocate(offer.annual_amount, &refs);
-                    for (m, share) in found.iter_mut().zip(shares) {
-                        m.allocatable_quantity = share;
-                    }
+                if found.is_empty() {
+                    return None;
                 }
-                (s, found)
+                let links = allocate(offer.annual_amount, &mut found, |(_, m)| m, |(_, m)| m);
+                Some((
+                    s,
+                    links,
+                    found
+                        .into_iter()
+                        .map(|(need, m)| (need, Arc::new(m)))
+                        .collect(),
+                ))
             })
-            .filter(|(_, found)| !found.is_empty())
             .collect();
-        let total: usize = per_offer.iter().map(|(_, f)| f.len()).sum();
+        let total: usize = per_offer.iter().map(|(_, links, _)| links.len()).sum();
         self.matches.reserve(total);
-        for (offer_slot, found) in per_offer {
-            for m in found {
-                if let Some(&need_slot) = self.by_id.get(&m.need_flow_id) {
-                    self.attach_ids(offer_slot, need_slot, m.id);
+        for (offer_slot, links, found) in per_offer {
+            for (need_slot, m) in found {
+                if let Some(need) = self.record_mut(need_slot) {
+                    need.need_links.push(m.id);
                 }
-                self.matches.insert(m.id, Arc::new(m));
+                self.matches.insert(m.id, m);
+            }
+            if let Some(offer) = self.record_mut(offer_slot) {
+                offer.offer_links = links;
             }
         }
     }
@@ -234,9 +243,8 @@ impl Engine {
             .get(&flow_id)
             .and_then(|&s| self.record(s))
             .map(|r| {
-                r.matches
-                    .iter()
-                    .filter_map(|id| self.matches.get(id).cloned())
+                r.match_ids()
+                    .filter_map(|id| self.matches.get(&id).cloned())
                     .collect()
             })
             .unwrap_or_default();
@@ -253,9 +261,8 @@ impl Engine {
             .flatten()
             .filter_map(|&s| self.record(s))
             .flat_map(|r| {
-                r.matches
-                    .iter()
-                    .filter_map(|id| self.matches.get(id).cloned())
+                r.match_ids()
+                    .filter_map(|id| self.matches.get(&id).cloned())
             })
             .collect();
         out.sort_by(|a, b| rank(a, b));
@@ -302,7 +309,7 @@ impl Engine {
             + self
                 .matches
                 .values()
-                .map(|m| std::mem::size_of::<Match>() + 16 + m.explanation.len())
+                .map(|m| std::mem::size_of::<Match>() + 16 + heap_chunk(m.explanation.len()))
                 .sum::<usize>();
         stats.approx_memory_bytes = std::mem::size_of::<Self>()
             + self.catalog.memory_bytes()
@@ -387,8 +394,8 @@ impl Engine {
         }
     }
 
-    /// Every pair the flow in `slot` forms now, found through the index.
-    fn candidates(&self, slot: u32) -> Vec<Match> {
+    /// Every pair the flow in `slot` forms now, found through the index, with the other flow's slot.
+    fn candidates(&self, slot: u32) -> Vec<(u32, Match)> {
         let Some(flow) = self.record(slot).filter(|r| r.matchable()) else {
             return Vec::new();
         };
@@ -425,19 +432,26 @@ impl Engine {
                     (other, flow)
                 };
                 if let Ok(m) = evaluate(&self.catalog, &self.config, offer, need) {
-                    found.push(m);
+                    found.push((other_slot, m));
                 }
             }
         }
         found
     }
 
-    fn attach_ids(&mut self, a: u32, b: u32, id: Uuid) {
-        for slot in [a, b] {
-            if let Some(r) = self.record_mut(slot) {
-                r.matches.push(id);
-            }
+    /// Adds a match between the flows in two slots (offer first).
+    fn attach(&mut self, offer_slot: u32, need_slot: u32, m: Match) {
+        if let Some(offer) = self.record_mut(offer_slot) {
+            let link = OfferLink::of(&m);
+            let at = offer
+                .offer_links
+                .partition_point(|l| link_rank(l, &link) == Ordering::Less);
+            offer.offer_links.insert(at, link);
         }
+        if let Some(need) = self.record_mut(need_slot) {
+            need.need_links.push(m.id);
+        }
+        self.matches.insert(m.id, Arc::new(m));
     }
 
     /// Takes the matches of the given flows out of the state and returns them.
@@ -447,21 +461,42 @@ impl Engine {
             let Some(record) = self.record_mut(slot) else {
                 continue;
             };
-            let direction = record.direction;
-            for id in std::mem::take(&mut record.matches) {
+            let ids: Vec<Uuid> = std::mem::take(&mut record.offer_links)
+                .into_iter()
+                .map(|l| l.id)
+                .collect();
+            let ids = ids
+                .into_iter()
+                .chain(std::mem::take(&mut record.need_links));
+            for id in ids.collect::<Vec<_>>() {
                 let Some(m) = self.matches.remove(&id) else {
                     continue;
                 };
-                let other = if direction == Direction::Offer {
-                    m.need_flow_id
-                } else {
-                    m.offer_flow_id
-                };
-                if let Some(other_slot) = self.by_id.get(&other).copied()
-                    && let Some(r) = self.record_mut(other_slot)
-                    && let Some(pos) = r.matches.iter().position(|x| *x == id)
+                let (offer_slot, need_slot) = (
+                    self.by_id.get(&m.offer_flow_id).copied(),
+                    self.by_id.get(&m.need_flow_id).copied(),
+                );
+                if let Some(r) = offer_slot
+                    .filter(|&s| s != slot)
+                    .and_then(|s| self.record_mut(s))
                 {
-                    r.matches.swap_remove(pos);
+                    let probe = OfferLink::of(&m);
+                    let at = r
+                        .offer_links
+                        .partition_point(|l| link_rank(l, &probe) == Ordering::Less);
+                    match r.offer_links.get(at) {
+                        Some(l) if l.id == id => {
+                            r.offer_links.remove(at);
+                        }
+                        _ => r.offer_links.retain(|l| l.id != id),
+                    }
+                }
+                if let Some(r) = need_slot
+                    .filter(|&s| s != slot)
+                    .and_then(|s| self.record_mut(s))
+                    && let Some(pos) = r.need_links.iter().position(|x| *x == id)
+                {
+                    r.need_links.swap_remove(pos);
                 }
                 old.insert(id, m);
             }
@@ -473,19 +508,20 @@ impl Engine {
     fn finish(&mut self, old: HashMap<Uuid, Arc<Match>>, touched: &[u32]) -> MatchDiff {
         let mut fresh: Vec<Uuid> = Vec::new();
         for &slot in touched {
-            for m in self.candidates(slot) {
+            let is_offer = self
+                .record(slot)
+                .is_some_and(|r| r.direction == Direction::Offer);
+            for (other, m) in self.candidates(slot) {
                 if self.matches.contains_key(&m.id) {
                     continue; // both flows were touched; found from the other side already
                 }
-                let (Some(&o), Some(&n)) = (
-                    self.by_id.get(&m.offer_flow_id),
-                    self.by_id.get(&m.need_flow_id),
-                ) else {
-                    continue;
-                };
-                self.attach_ids(o, n, m.id);
                 fresh.push(m.id);
-                self.matches.insert(m.id, Arc::new(m));
+                let (offer, need) = if is_offer {
+                    (slot, other)
+                } else {
+                    (other, slot)
+                };
+                self.attach(offer, need, m);
             }
         }
         let fresh_set: HashSet<Uuid> = fresh.iter().copied().collect();
@@ -546,34 +582,40 @@ impl Engine {
         diff
     }
 
-    /// Re-runs the allocation of one offer; records the ids whose allocatable quantity moved.
+    /// Re-runs the allocation of one offer over its links (already in rank order); updates and records
+    /// the matches whose allocatable quantity moved.
     fn reallocate(&mut self, offer_slot: u32, moved: &mut Vec<Uuid>) {
         // The id may now name a need (a flow can change direction); only offers allocate.
         let Some(offer) = self
-            .record(offer_slot)
-            .filter(|r| r.direction == Direction::Offer)
+            .slots
+            .get_mut(offer_slot as usize)
+            .and_then(Option::as_mut)
         else {
             return;
         };
-        let current: Vec<&Arc<Match>> = offer
-            .matches
-            .iter()
-            .filter_map(|id| self.matches.get(id))
-            .collect();
-        let refs: Vec<&Match> = current.iter().map(|m| m.as_ref()).collect();
-        let shares = allocate(offer.annual_amount, &refs);
-        let updates: Vec<(Uuid, f64)> = current
-            .iter()
-            .zip(shares)
-            .filter(|(m, share)| m.allocatable_quantity.to_bits() != share.to_bits())
-            .map(|(m, share)| (m.id, share))
-            .collect();
-        for (id, share) in updates {
-            if let Some(m) = self.matches.get_mut(&id) {
-                Arc::make_mut(m).allocatable_quantity = share;
-                moved.push(id);
-            }
+        if offer.direction != Direction::Offer {
+            return;
         }
+        let links = &mut offer.offer_links;
+        let matches = &mut self.matches;
+        walk(
+            offer.annual_amount,
+            links.iter().map(|l| l.wanted).collect::<Vec<_>>(),
+            |i, share, taken| {
+                let link = &mut links[i];
+                if share == link.share && share != Share::Partial {
+                    return; // Full stays the delivered quantity, Zero stays zero
+                }
+                link.share = share;
+                if let Some(m) = matches.get_mut(&link.id) {
+                    let value = allocatable(m, share, taken);
+                    if m.allocatable_quantity.to_bits() != value.to_bits() {
+                        Arc::make_mut(m).allocatable_quantity = value;
+                        moved.push(link.id);
+                    }
+                }
+            },
+        );
     }
 
     /// Why a pair that was a match is not one any more.
@@ -600,6 +642,11 @@ impl Engine {
 
 fn slot_number(i: usize) -> u32 {
     u32::try_from(i).expect("fewer than 2^32 flows fit in memory")
+}
+
+/// Bytes malloc uses for `len` bytes: 8 bytes of header, rounded up to 16.
+fn heap_chunk(len: usize) -> usize {
+    (len + 8).div_ceil(16) * 16
 }
 
 /// Approximate bytes of a hashbrown map: buckets (capacity / load factor 7/8) × (entry + control byte).

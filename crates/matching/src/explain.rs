@@ -4,7 +4,8 @@
 //! Numbers are rounded the way a person would say them: shares to whole percent, distances to 10 m
 //! below 1 km and to 0.1 km below 10 km, money and tonnes to two significant figures.
 
-/// The explanation of a match, addressed to the owner of the need.
+/// The explanation of a match, addressed to the owner of the need. Written into one buffer with
+/// integer arithmetic: it is built for every match, so it must be cheap.
 pub(crate) fn sentence(
     noun: &str,
     covered_share: f64,
@@ -12,7 +13,7 @@ pub(crate) fn sentence(
     savings_eur: f64,
     co2_t: f64,
 ) -> String {
-    let mut s = String::with_capacity(112);
+    let mut s = String::with_capacity(96 + noun.len());
     let percent = covered_share * 100.0;
     if percent.round() >= 100.0 {
         s.push_str("Covers all of your ");
@@ -20,72 +21,92 @@ pub(crate) fn sentence(
         s.push_str("Covers less than 1 % of your ");
     } else {
         s.push_str("Covers ");
-        s.push_str(&format!("{percent:.0}"));
+        push_grouped(&mut s, percent.round() as u64);
         s.push_str(" % of your ");
     }
     s.push_str(noun);
     s.push_str(" demand ");
-    s.push_str(&distance_phrase(distance_km));
+    push_distance(&mut s, distance_km);
     let saves = savings_eur.round() >= 1.0;
     let costs = savings_eur.round() <= -1.0;
     let avoids = co2_t >= 0.005;
-    let money = || {
-        format!(
-            "EUR {}",
-            group_thousands(two_significant(savings_eur.abs()))
-        )
+    let money = |s: &mut String| {
+        s.push_str("EUR ");
+        push_grouped(s, two_significant(savings_eur.abs()) as u64);
     };
-    let tonnes = || format!("{} t CO2", tonnes(co2_t));
+    let tonnes = |s: &mut String| {
+        push_tonnes(s, co2_t);
+        s.push_str(" t CO2");
+    };
     match (saves, costs, avoids) {
-        (true, _, true) => s.push_str(&format!(
-            "; saves about {} and {} a year.",
-            money(),
-            tonnes()
-        )),
-        (true, _, false) => s.push_str(&format!("; saves about {} a year.", money())),
-        (false, true, true) => s.push_str(&format!(
-            "; avoids about {} a year at a net cost of about {} a year.",
-            tonnes(),
-            money()
-        )),
-        (false, true, false) => s.push_str(&format!(
-            "; costs about {} a year more than it saves.",
-            money()
-        )),
-        (false, false, true) => s.push_str(&format!("; avoids about {} a year.", tonnes())),
+        (true, _, true) => {
+            s.push_str("; saves about ");
+            money(&mut s);
+            s.push_str(" and ");
+            tonnes(&mut s);
+            s.push_str(" a year.");
+        }
+        (true, _, false) => {
+            s.push_str("; saves about ");
+            money(&mut s);
+            s.push_str(" a year.");
+        }
+        (false, true, true) => {
+            s.push_str("; avoids about ");
+            tonnes(&mut s);
+            s.push_str(" a year at a net cost of about ");
+            money(&mut s);
+            s.push_str(" a year.");
+        }
+        (false, true, false) => {
+            s.push_str("; costs about ");
+            money(&mut s);
+            s.push_str(" a year more than it saves.");
+        }
+        (false, false, true) => {
+            s.push_str("; avoids about ");
+            tonnes(&mut s);
+            s.push_str(" a year.");
+        }
         (false, false, false) => s.push('.'),
     }
     s
 }
 
-fn distance_phrase(km: f64) -> String {
-    if km < 0.05 {
-        "next door".to_string()
+fn push_distance(s: &mut String, km: f64) {
+    if km.is_nan() || km < 0.05 {
+        s.push_str("next door");
     } else if km < 1.0 {
         // Whole tens of metres, never "1000 m".
-        let metres = ((km * 100.0).round() * 10.0).min(990.0);
-        format!("from {metres:.0} m away")
+        s.push_str("from ");
+        push_grouped(s, ((km * 100.0).round() as u64 * 10).min(990));
+        s.push_str(" m away");
     } else if km < 9.95 {
-        format!("from {km:.1} km away")
+        s.push_str("from ");
+        push_decimal(s, km, 1);
+        s.push_str(" km away");
     } else {
-        format!("from {} km away", group_thousands(km.round()))
+        s.push_str("from ");
+        push_grouped(s, km.round() as u64);
+        s.push_str(" km away");
     }
 }
 
 /// Tonnes: two significant figures, with decimals only below 10 t.
-fn tonnes(t: f64) -> String {
+fn push_tonnes(s: &mut String, t: f64) {
     if t >= 9.95 {
-        group_thousands(two_significant(t))
+        push_grouped(s, two_significant(t) as u64);
     } else if t >= 0.995 {
-        format!("{t:.1}")
+        push_decimal(s, t, 1);
     } else if t >= 0.01 {
-        format!("{t:.2}")
+        push_decimal(s, t, 2);
     } else {
-        "less than 0.01".to_string()
+        s.push_str("less than 0.01");
     }
 }
 
-/// Rounds a non-negative number of at least 10 to two significant figures (41,234 → 41,000).
+/// Rounds a non-negative number to two significant figures (41,234 → 41,000); below 10, to a
+/// whole number.
 fn two_significant(x: f64) -> f64 {
     if x < 10.0 {
         return x.round();
@@ -94,20 +115,38 @@ fn two_significant(x: f64) -> f64 {
     (x / magnitude).round() * magnitude
 }
 
+/// A non-negative number with `decimals` (1 or 2) places: 1.84 → "1.8".
+fn push_decimal(s: &mut String, x: f64, decimals: u32) {
+    let scale = 10u64.pow(decimals);
+    let scaled = (x * scale as f64).round() as u64;
+    push_grouped(s, scaled / scale);
+    s.push('.');
+    let fraction = scaled % scale;
+    if decimals == 2 && fraction < 10 {
+        s.push('0');
+    }
+    push_grouped(s, fraction);
+}
+
 /// A whole number with thousands separated by commas: 41000 → "41,000".
-fn group_thousands(x: f64) -> String {
-    let digits = format!("{:.0}", x.abs());
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if x.round() < 0.0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
+fn push_grouped(s: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    let mut rest = n;
+    loop {
+        digits[len] = b'0' + (rest % 10) as u8;
+        len += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
         }
-        out.push(c);
     }
-    out
+    for i in (0..len).rev() {
+        s.push(char::from(digits[i]));
+        if i > 0 && i % 3 == 0 {
+            s.push(',');
+        }
+    }
 }
 
 #[cfg(test)]
@@ -150,14 +189,25 @@ mod tests {
         );
     }
 
+    fn with(f: impl FnOnce(&mut String)) -> String {
+        let mut s = String::new();
+        f(&mut s);
+        s
+    }
+
     #[test]
     fn rounding_helpers() {
         assert_eq!(two_significant(41_234.0), 41_000.0);
         assert_eq!(two_significant(999.6), 1_000.0);
-        assert_eq!(group_thousands(1_234_567.0), "1,234,567");
-        assert_eq!(group_thousands(999.0), "999");
-        assert_eq!(tonnes(0.456), "0.46");
-        assert_eq!(distance_phrase(0.999), "from 990 m away");
-        assert_eq!(distance_phrase(9.96), "from 10 km away");
+        assert_eq!(with(|s| push_grouped(s, 1_234_567)), "1,234,567");
+        assert_eq!(with(|s| push_grouped(s, 999)), "999");
+        assert_eq!(with(|s| push_grouped(s, 0)), "0");
+        assert_eq!(with(|s| push_tonnes(s, 0.456)), "0.46");
+        assert_eq!(with(|s| push_tonnes(s, 0.05)), "0.05");
+        assert_eq!(with(|s| push_tonnes(s, 3.96)), "4.0");
+        assert_eq!(with(|s| push_distance(s, 0.999)), "from 990 m away");
+        assert_eq!(with(|s| push_distance(s, 9.96)), "from 10 km away");
+        assert_eq!(with(|s| push_distance(s, 1.0)), "from 1.0 km away");
+        assert_eq!(with(|s| push_distance(s, f64::NAN)), "next door");
     }
 }

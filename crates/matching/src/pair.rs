@@ -147,16 +147,10 @@ pub(crate) fn evaluate(
     // Delivered amount, in the need's amount unit per year (MWh, t, m3).
     let conversion = rule.conversion;
     let (supply, demand) = (&offer.profile, &need.profile);
-    let mut covered_hours = 0.0; // Σ min(s_h, d_h)
-    let mut delivered_per_year = 0.0; // Σ min(A·s_h, B·d_h)
     // Hourly rates at full profile level, per year: amount / full-load hours per week.
     let supply_rate = conversion * offer.annual_amount / supply.hours_per_week;
     let demand_rate = need.annual_amount / demand.hours_per_week;
-    for (s, d) in supply.hours.iter().zip(&demand.hours) {
-        let (s, d) = (f64::from(*s), f64::from(*d));
-        covered_hours += s.min(d);
-        delivered_per_year += (supply_rate * s).min(demand_rate * d);
-    }
+    let (covered_hours, delivered_per_year) = supply.sums_with(demand, supply_rate, demand_rate);
     let temporal_overlap = if demand.hours_per_week > 0.0 {
         (covered_hours / demand.hours_per_week).clamp(0.0, 1.0)
     } else {
@@ -177,7 +171,12 @@ pub(crate) fn evaluate(
     if delivered.is_nan() || delivered <= 0.0 {
         return Err(Rejection::NothingDelivered);
     }
-    let covered_share = (delivered / need.annual_amount).clamp(0.0, 1.0);
+    // Within rounding of the whole need is the whole need (24/7 against 24/7 sums 168 terms).
+    let (delivered, covered_share) = if delivered >= need.annual_amount * (1.0 - 1e-9) {
+        (need.annual_amount, 1.0)
+    } else {
+        (delivered, (delivered / need.annual_amount).clamp(0.0, 1.0))
+    };
     let delivered_quantity = need.canonical_quantity * covered_share;
 
     // Money (EUR/year): the need's avoided cost − transport of the offer resource − the offer's price.

@@ -13,6 +13,7 @@ use symbiont_core::profile::HOURS_PER_WEEK;
 use symbiont_core::{Direction, FlowStatus, GeoPoint, Quality};
 use uuid::Uuid;
 
+use crate::allocation::OfferLink;
 use crate::catalog::Catalog;
 use crate::model::FlowInput;
 use crate::spatial::unit_vector;
@@ -25,13 +26,41 @@ pub(crate) struct Profile {
     pub hours_per_week: f64,
 }
 
+const LANES: usize = 8;
+
 impl Profile {
     fn new(hours: [f32; HOURS_PER_WEEK]) -> Self {
-        let hours_per_week = hours.iter().map(|h| f64::from(*h)).sum();
+        // Summed in the same lanes as `sums_with`, so a demand covered in every hour overlaps exactly 1.
+        let mut lanes = [0.0f64; LANES];
+        for chunk in hours.chunks_exact(LANES) {
+            for k in 0..LANES {
+                lanes[k] += f64::from(chunk[k]);
+            }
+        }
         Self {
             hours,
-            hours_per_week,
+            hours_per_week: lanes.iter().sum(),
         }
+    }
+
+    /// `(Σ min(s_h, d_h), Σ min(a·s_h, b·d_h))` over the week, `self` supplying and `demand`
+    /// demanding. Summed in eight fixed lanes so the compiler can vectorise it; the order is fixed,
+    /// so the result is deterministic.
+    pub fn sums_with(&self, demand: &Profile, a: f64, b: f64) -> (f64, f64) {
+        let mut covered = [0.0f64; LANES];
+        let mut delivered = [0.0f64; LANES];
+        for (s, d) in self
+            .hours
+            .chunks_exact(LANES)
+            .zip(demand.hours.chunks_exact(LANES))
+        {
+            for k in 0..LANES {
+                let (s, d) = (f64::from(s[k]), f64::from(d[k]));
+                covered[k] += s.min(d);
+                delivered[k] += (a * s).min(b * d);
+            }
+        }
+        (covered.iter().sum(), delivered.iter().sum())
     }
 }
 
@@ -110,8 +139,10 @@ pub(crate) struct FlowRecord {
     pub point: [f64; 3],
     /// Why the flow cannot be matched at all (unknown category, bad figures), if it cannot.
     pub defect: Option<&'static str>,
-    /// Ids of the matches this flow is a side of.
-    pub matches: Vec<Uuid>,
+    /// For an offer: its matches in rank order, with what allocation needs.
+    pub offer_links: Vec<OfferLink>,
+    /// For a need: the ids of its matches.
+    pub need_links: Vec<Uuid>,
 }
 
 impl FlowRecord {
@@ -148,7 +179,8 @@ impl FlowRecord {
                 [0.0; 3]
             },
             defect: None,
-            matches: Vec::new(),
+            offer_links: Vec::new(),
+            need_links: Vec::new(),
         };
         record.defect = record.find_defect();
         record
@@ -192,8 +224,17 @@ impl FlowRecord {
         self.defect = self.find_defect();
     }
 
+    /// Ids of the matches this flow is a side of.
+    pub fn match_ids(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.offer_links
+            .iter()
+            .map(|l| l.id)
+            .chain(self.need_links.iter().copied())
+    }
+
     pub fn heap_bytes(&self) -> usize {
-        self.matches.capacity() * std::mem::size_of::<Uuid>()
+        self.offer_links.capacity() * std::mem::size_of::<OfferLink>()
+            + self.need_links.capacity() * std::mem::size_of::<Uuid>()
     }
 }
 

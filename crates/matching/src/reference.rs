@@ -38,11 +38,7 @@ pub fn all_pairs(
             .iter()
             .filter_map(|need| evaluate(&catalog, config, offer, need).ok())
             .collect();
-        let refs: Vec<&Match> = found.iter().collect();
-        let shares = allocate(offer.annual_amount, &refs);
-        for (m, share) in found.iter_mut().zip(shares) {
-            m.allocatable_quantity = share;
-        }
+        allocate(offer.annual_amount, &mut found, |m| m, |m| m);
         out.extend(found);
     }
     out.sort_by_key(|m| m.id);

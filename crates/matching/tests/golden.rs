@@ -459,3 +459,72 @@ fn rebuild_equals_the_incremental_result_for_the_golden_scenarios() {
     assert_eq!(sorted(&incremental), sorted(&rebuilt));
     assert_eq!(rebuilt.match_count(), 4);
 }
+
+/// The same data-centre scenario on the taxonomy Symbiont ships, with flows validated by core as the
+/// API would (units converted, temperature bands checked).
+#[test]
+fn shipped_taxonomy_data_centre_heat_serves_a_heat_pump_but_not_a_60_c_need() {
+    use chrono::{DateTime, Utc};
+    use symbiont_core::model::FlowIdentity;
+    use symbiont_core::{Direction, FlowDraft, FlowStatus, Quality, Quantity, Taxonomy};
+
+    let taxonomy = std::sync::Arc::new(Taxonomy::builtin().expect("the shipped taxonomy is valid"));
+    let validated =
+        |flow: u128, business: u128, direction, category: &str, celsius: f64, kw: f64| {
+            let draft = FlowDraft {
+                site_id: id(1_000 + business),
+                direction,
+                category: category.to_string(),
+                description: String::new(),
+                quality: Quality {
+                    temperature_c: Some(celsius),
+                    ..Quality::default()
+                },
+                quantity: Quantity {
+                    value: kw,
+                    unit: "kW".into(),
+                },
+                profile: None,
+                price_eur_per_unit: None,
+                max_distance_km: None,
+                valid_from: None,
+                valid_until: None,
+                status: FlowStatus::Active,
+            };
+            let now = DateTime::<Utc>::UNIX_EPOCH;
+            let identity = FlowIdentity {
+                id: id(flow),
+                business_id: id(business),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            draft.validate(&taxonomy, identity).expect("a valid flow")
+        };
+    let mut engine = Engine::new(taxonomy.clone(), MatchingConfig::default()).expect("valid");
+    let data_centre = validated(1, 10, Direction::Offer, "heat.ambient", 35.0, 500.0);
+    let greenhouse = validated(2, 20, Direction::Need, "heat.low_temp", 60.0, 400.0);
+    let heat_pump = validated(3, 30, Direction::Need, "heat.heat_pump_source", 25.0, 300.0);
+    engine.upsert_flow(symbiont_matching::FlowInput::new(data_centre, ORIGIN));
+    let diff = engine.upsert_flow(symbiont_matching::FlowInput::new(
+        greenhouse,
+        north_of(ORIGIN, 1.0),
+    ));
+    assert!(diff.is_empty(), "35 °C cannot heat a 60 °C greenhouse");
+    let diff = engine.upsert_flow(symbiont_matching::FlowInput::new(
+        heat_pump,
+        north_of(ORIGIN, 1.0),
+    ));
+    assert_eq!(diff.added.len(), 1, "but it can feed a heat pump 1 km away");
+    let m = &diff.added[0];
+    assert_eq!((m.offer_flow_id, m.need_flow_id), (id(1), id(3)));
+    assert_close!(m.covered_share, 1.0);
+    assert_eq!(m.quantity_unit, "kW");
+    assert_close!(m.delivered_quantity, 300.0);
+    assert!(
+        m.explanation
+            .starts_with("Covers all of your heat-pump source heat demand from 1.0 km away"),
+        "{}",
+        m.explanation
+    );
+}

@@ -1,0 +1,126 @@
+//! The EventBus port: versioned domain events delivered at least once to every consumer group, and
+//! its adapters — in-process (`memory`, the embedded default), Redis Streams (`redis_streams`) and
+//! NATS JetStream (`nats`), chosen by URL scheme with [`connect`].
+//!
+//! Delivery is at least once: an event a subscriber has not acknowledged is delivered again (marked
+//! `redelivered`), so consumers must be idempotent by event id. Each group sees every event published
+//! after the group was first created; one group has one consumer at a time.
+//! Every call to an outside server has a timeout.
+
+pub mod memory;
+pub mod nats;
+pub mod redis_streams;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// How long a call to the bus server may take before it is abandoned.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A domain event in its versioned envelope, as it travels on the bus (JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// UUIDv7; consumers deduplicate by it.
+    pub id: Uuid,
+    /// E.g. `flow.upserted`, `flow.removed`, `site.moved`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Version of the payload schema of this type.
+    pub version: u32,
+    pub occurred_at: DateTime<Utc>,
+    pub payload: serde_json::Value,
+}
+
+impl Event {
+    pub fn new(kind: impl Into<String>, payload: serde_json::Value) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            kind: kind.into(),
+            version: 1,
+            occurred_at: Utc::now(),
+            payload,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("bus URL '{0}' is not supported; use memory://, redis://host:port or nats://host:port")]
+    UnsupportedUrl(String),
+    #[error("bus unavailable: {0}")]
+    Unavailable(String),
+    #[error("bus call timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("event on the bus cannot be read: {0}")]
+    Malformed(String),
+}
+
+/// Runs a bus call with the standard timeout, mapping failures to [`BusError`].
+pub(crate) async fn timed<T, E: std::fmt::Display>(
+    limit: Duration,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, BusError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(BusError::Unavailable(e.to_string())),
+        Err(_) => Err(BusError::Timeout(limit)),
+    }
+}
+
+/// One event handed to a subscriber; acknowledge it once its effect is durable.
+pub struct Delivery {
+    pub event: Event,
+    /// True when the event was delivered before and not acknowledged.
+    pub redelivered: bool,
+    receipt: Receipt,
+}
+
+/// What an adapter needs to acknowledge a delivery.
+enum Receipt {
+    Memory(usize),
+    Redis(String),
+    Nats(Box<async_nats::jetstream::Message>),
+}
+
+#[async_trait]
+pub trait EventBus: Send + Sync + 'static {
+    /// Publishes one event; returns once the bus has accepted it (durably, for servers).
+    async fn publish(&self, event: &Event) -> Result<(), BusError>;
+    /// Opens the subscription of consumer group `group`, creating the group if needed.
+    async fn subscribe(&self, group: &str) -> Result<Box<dyn Subscription>, BusError>;
+}
+
+#[async_trait]
+pub trait Subscription: Send {
+    /// The next event, waiting up to `wait`; unacknowledged earlier deliveries come first.
+    async fn next(&mut self, wait: Duration) -> Result<Option<Delivery>, BusError>;
+    /// Marks a delivery as processed so it is not delivered again.
+    async fn ack(&mut self, delivery: Delivery) -> Result<(), BusError>;
+}
+
+/// Opens the bus named by `url`: `memory://`, `redis://…` (Redis Streams) or `nats://…` (JetStream).
+pub async fn connect(url: &str) -> Result<Arc<dyn EventBus>, BusError> {
+    match url.split_once("://").map(|(scheme, _)| scheme) {
+        Some("memory") => Ok(Arc::new(memory::MemoryBus::default())),
+        Some("redis" | "rediss") => Ok(Arc::new(
+            redis_streams::RedisStreamsBus::connect(url, redis_streams::DEFAULT_STREAM).await?,
+        )),
+        Some("nats") => Ok(Arc::new(
+            nats::NatsBus::connect(url, nats::NatsSettings::default()).await?,
+        )),
+        _ => Err(BusError::UnsupportedUrl(url.to_string())),
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<Event, BusError> {
+    serde_json::from_slice(bytes).map_err(|e| BusError::Malformed(e.to_string()))
+}
+
+fn encode(event: &Event) -> Vec<u8> {
+    serde_json::to_vec(event).expect("an event always serializes")
+}
