@@ -2,6 +2,7 @@
 //! tracing, body limits and timeouts. Handlers are thin; use cases live in [`service`].
 
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod matching;
 mod routes;
@@ -50,21 +51,33 @@ impl error::ApiError {
     }
 }
 
-/// Builds the shared state: rebuilds the matching engine from the store and reconciles decisions.
+/// Builds the shared state: subscribes this instance to the bus, rebuilds the matching engine from
+/// the store and reconciles decisions. Returns the state and the subscription for [`events::start`].
 pub async fn state(
     store: Arc<dyn symbiont_store::Store>,
     taxonomy: Arc<symbiont_core::Taxonomy>,
     matching: symbiont_matching::MatchingConfig,
+    bus: Arc<dyn symbiont_bus::EventBus>,
     http: HttpSettings,
-) -> Result<SharedState, error::ApiError> {
+) -> Result<(SharedState, Box<dyn symbiont_bus::Subscription>), error::ApiError> {
     let engine = symbiont_matching::Engine::new(taxonomy.clone(), matching)
         .map_err(|e| error::ApiError::Internal(format!("matching configuration: {e}")))?;
+    // Every instance is its own consumer group, so each engine sees every event. Subscribing before
+    // the rebuild means no event can fall between the two; events already in the rebuild are skipped.
+    let group = format!("symbiont-{}", uuid::Uuid::now_v7().simple());
+    let subscription = bus
+        .subscribe(&group)
+        .await
+        .map_err(|e| error::ApiError::Unavailable(format!("event bus: {e}")))?;
     let matching = matching::Matching::start(store.as_ref(), engine).await?;
-    Ok(Arc::new(AppState {
+    let state = Arc::new(AppState {
         store,
         taxonomy,
         write_lock: tokio::sync::Mutex::new(()),
         matching,
+        bus,
+        relay_wake: tokio::sync::Notify::new(),
         http,
-    }))
+    });
+    Ok((state, subscription))
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
+use symbiont_core::events::DomainEvent;
 use symbiont_core::{GeoPoint, MatchDecision, MatchStatus};
 use symbiont_matching::{Engine, FlowInput, Match, MatchDiff};
 use symbiont_store::Store;
@@ -23,6 +24,37 @@ use crate::error::ApiError;
 pub struct Matching {
     engine: RwLock<Engine>,
     decisions: RwLock<HashMap<Uuid, MatchDecision>>,
+    applied: RwLock<Applied>,
+    /// Bumped after every applied event, so writers can wait for their own change to arrive.
+    progress: tokio::sync::watch::Sender<u64>,
+}
+
+/// What the engine has applied, to make event handling idempotent and ordered per flow.
+#[derive(Default)]
+pub struct Applied {
+    /// Version of each flow the engine holds; `i64::MAX` once deleted (ids are never reused).
+    flow_versions: HashMap<Uuid, i64>,
+    site_locations: HashMap<Uuid, GeoPoint>,
+}
+
+impl Applied {
+    pub fn has_flow_version(&self, flow_id: Uuid, version: i64) -> bool {
+        self.flow_versions
+            .get(&flow_id)
+            .is_some_and(|v| *v >= version)
+    }
+
+    pub fn has_removed(&self, flow_id: Uuid) -> bool {
+        self.flow_versions
+            .get(&flow_id)
+            .is_none_or(|v| *v == i64::MAX)
+    }
+
+    pub fn site_is_at(&self, site_id: Uuid, location: GeoPoint) -> bool {
+        self.site_locations
+            .get(&site_id)
+            .is_none_or(|l| *l == location)
+    }
 }
 
 /// One match as served: the engine's figures plus its lifecycle state.
@@ -135,6 +167,11 @@ impl Matching {
     /// no longer holds is expired, an expired pair that holds again is revived.
     pub async fn start(store: &dyn Store, mut engine: Engine) -> Result<Self, ApiError> {
         let flows = store.all_located_flows().await?;
+        let mut applied = Applied::default();
+        for f in &flows {
+            applied.flow_versions.insert(f.flow.id, f.flow.version);
+            applied.site_locations.insert(f.flow.site_id, f.location);
+        }
         let inputs: Vec<FlowInput> = flows
             .into_iter()
             .map(|f| FlowInput::new(f.flow, f.location))
@@ -186,6 +223,8 @@ impl Matching {
         Ok(Self {
             engine: RwLock::new(engine),
             decisions: RwLock::new(decisions),
+            applied: RwLock::new(applied),
+            progress: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -201,17 +240,84 @@ impl Matching {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Applies one change to the engine; returns its diff. The caller holds the service's write lock.
-    pub fn apply(&self, change: impl FnOnce(&mut Engine) -> MatchDiff) -> MatchDiff {
-        let mut engine = self
-            .engine
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        change(&mut engine)
+    /// Applies one domain event from the bus to the engine, unless it is older than what the engine
+    /// already holds (events may arrive twice or, across instances, late). Returns the decisions
+    /// (expiries, revivals) the change implies, already visible to readers; the caller stores them.
+    pub fn apply_event(&self, event: DomainEvent) -> Vec<MatchDecision> {
+        let diff = {
+            let mut applied = self
+                .applied
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut engine = self
+                .engine
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match event {
+                DomainEvent::FlowUpserted { flow, location } => {
+                    if applied.has_flow_version(flow.id, flow.version) {
+                        MatchDiff::default()
+                    } else {
+                        applied.flow_versions.insert(flow.id, flow.version);
+                        applied.site_locations.insert(flow.site_id, location);
+                        engine.upsert_flow(FlowInput::new(*flow, location))
+                    }
+                }
+                DomainEvent::FlowsRemoved { flow_ids } => {
+                    for id in &flow_ids {
+                        applied.flow_versions.insert(*id, i64::MAX);
+                    }
+                    engine.remove_flows(&flow_ids)
+                }
+                DomainEvent::SiteMoved { site_id, location } => {
+                    applied.site_locations.insert(site_id, location);
+                    engine.move_site(site_id, location)
+                }
+                DomainEvent::MatchDecided { decision } => {
+                    let mut decisions = self
+                        .decisions
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    if decisions
+                        .get(&decision.match_id)
+                        .is_none_or(|d| d.version < decision.version)
+                    {
+                        decisions.insert(decision.match_id, *decision);
+                    }
+                    MatchDiff::default()
+                }
+            }
+        };
+        // Decisions first, then progress: a writer woken by this event reads the final state.
+        let decisions = self.decisions_for(&diff);
+        self.progress.send_modify(|n| *n += 1);
+        decisions
     }
 
-    pub fn upsert(&self, flow: symbiont_core::Flow, location: GeoPoint) -> MatchDiff {
-        self.apply(|engine| engine.upsert_flow(FlowInput::new(flow, location)))
+    /// Waits until `done` holds for what the engine has applied, or `limit` passes; true if it held.
+    pub async fn wait_until(
+        &self,
+        limit: std::time::Duration,
+        done: impl Fn(&Applied) -> bool,
+    ) -> bool {
+        let mut progress = self.progress.subscribe();
+        let check = || {
+            done(
+                &self
+                    .applied
+                    .read()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            )
+        };
+        let arrived = tokio::time::timeout(limit, async {
+            while !check() {
+                if progress.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        arrived.is_ok() && check()
     }
 
     /// The decisions a diff implies (expiries and revivals), already applied to the in-memory map;

@@ -1,8 +1,9 @@
-//! Use cases behind the handlers: validate, write through the store in one transaction, then bring
-//! the derived state (the matching engine) up to date before the caller gets its answer.
+//! Use cases behind the handlers: validate, write through the store in one transaction, then wait
+//! until the derived state (the matching engine) has caught up before the caller gets its answer.
 //!
-//! Writes are serialised by `AppState::write_lock` so the engine applies changes in the order the
-//! store committed them.
+//! A write commits the entity and its domain event (outbox) in one transaction; the engine learns of
+//! it from the bus like every other instance's engine, and the write waits a bounded time for that,
+//! so its answer reflects the new matches. Decisions are read-modify-write and take the write lock.
 
 use chrono::Utc;
 use serde::de::DeserializeOwned;
@@ -11,7 +12,6 @@ use symbiont_core::model::FlowIdentity;
 use symbiont_core::{
     Business, BusinessDraft, Flow, FlowDraft, GeoPoint, MatchStatus, Site, SiteDraft,
 };
-use symbiont_matching::MatchDiff;
 use symbiont_store::{Entity, Removed, StoreError};
 use uuid::Uuid;
 
@@ -103,7 +103,6 @@ impl AppState {
     }
 
     pub async fn delete_business(&self, id: Uuid) -> Result<(), ApiError> {
-        let _writing = self.write_lock.lock().await;
         let removed = self.store.delete_business(id).await?;
         self.engine_remove(&removed).await;
         Ok(())
@@ -124,7 +123,6 @@ impl AppState {
         patch: &Value,
         if_match: Option<i64>,
     ) -> Result<Site, ApiError> {
-        let _writing = self.write_lock.lock().await;
         let current = self.site(id).await?;
         check_if_match(if_match, current.version)?;
         let draft = patched(&SiteDraft::from(&current), patch)?.validate()?;
@@ -143,7 +141,6 @@ impl AppState {
     }
 
     pub async fn delete_site(&self, id: Uuid) -> Result<(), ApiError> {
-        let _writing = self.write_lock.lock().await;
         let removed = self.store.delete_site(id).await?;
         self.engine_remove(&removed).await;
         Ok(())
@@ -167,7 +164,6 @@ impl AppState {
             updated_at: now,
         };
         let flow = draft.validate(&self.taxonomy, identity)?;
-        let _writing = self.write_lock.lock().await;
         self.store.insert_flow(&flow).await.map_err(|e| match e {
             StoreError::NotFound {
                 entity: Entity::Site,
@@ -197,52 +193,46 @@ impl AppState {
             updated_at: Utc::now(),
         };
         let flow = draft.validate(&self.taxonomy, identity)?;
-        let _writing = self.write_lock.lock().await;
         self.store.update_flow(&flow).await?;
         self.engine_upsert(&flow, site.location).await;
         Ok(flow)
     }
 
     pub async fn delete_flow(&self, id: Uuid) -> Result<(), ApiError> {
-        let _writing = self.write_lock.lock().await;
         let removed = self.store.delete_flow(id).await?;
         self.engine_remove(&removed).await;
         Ok(())
     }
 
-    /// Removes the flows a delete cascaded to from the engine and records the expiries.
-    async fn engine_remove(&self, removed: &Removed) {
-        if removed.flow_ids.is_empty() {
-            return;
-        }
-        let diff = self
+    /// After a commit: wakes the relay and waits (bounded) until this instance's engine has applied
+    /// the change, so the answer and the next read show the new matches. If the bus is slow or down
+    /// the write stands; its event waits in the outbox and the matches follow later.
+    async fn settle(&self, done: impl Fn(&crate::matching::Applied) -> bool) {
+        self.relay_wake.notify_one();
+        if !self
             .matching
-            .apply(|engine| engine.remove_flows(&removed.flow_ids));
-        self.record(&diff).await;
+            .wait_until(self.http.read_your_writes, done)
+            .await
+        {
+            tracing::debug!(
+                "change not yet applied by the engine; matches follow when the bus delivers it"
+            );
+        }
     }
 
-    async fn engine_upsert(&self, flow: &Flow, location: GeoPoint) {
-        let diff = self.matching.upsert(flow.clone(), location);
-        self.record(&diff).await;
+    async fn engine_remove(&self, removed: &Removed) {
+        self.settle(|applied| removed.flow_ids.iter().all(|id| applied.has_removed(*id)))
+            .await;
+    }
+
+    async fn engine_upsert(&self, flow: &Flow, _location: GeoPoint) {
+        self.settle(|applied| applied.has_flow_version(flow.id, flow.version))
+            .await;
     }
 
     async fn engine_move_site(&self, site_id: Uuid, location: GeoPoint) {
-        let diff = self
-            .matching
-            .apply(|engine| engine.move_site(site_id, location));
-        self.record(&diff).await;
-    }
-
-    /// Stores the expiries and revivals a diff implies. The entity write has already committed, so
-    /// a failure here is logged, not returned: the start-up reconciliation repairs the decisions.
-    async fn record(&self, diff: &MatchDiff) {
-        let decisions = self.matching.decisions_for(diff);
-        if decisions.is_empty() {
-            return;
-        }
-        if let Err(error) = self.store.save_decisions(&decisions).await {
-            tracing::error!(%error, count = decisions.len(), "match expiries not stored; reconciled at next start");
-        }
+        self.settle(|applied| applied.site_is_at(site_id, location))
+            .await;
     }
 
     /// Moves a match along its lifecycle on behalf of a person.

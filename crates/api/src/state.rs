@@ -10,6 +10,9 @@ use symbiont_store::Store;
 pub struct HttpSettings {
     pub body_limit_bytes: usize,
     pub request_timeout: std::time::Duration,
+    /// How long a write waits for its own event to come back from the bus and reach the engine,
+    /// so its answer reflects the new matches; past it the write still succeeds.
+    pub read_your_writes: std::time::Duration,
 }
 
 impl Default for HttpSettings {
@@ -17,6 +20,7 @@ impl Default for HttpSettings {
         Self {
             body_limit_bytes: 1024 * 1024,
             request_timeout: std::time::Duration::from_secs(30),
+            read_your_writes: std::time::Duration::from_secs(2),
         }
     }
 }
@@ -24,9 +28,12 @@ impl Default for HttpSettings {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub taxonomy: Arc<Taxonomy>,
-    /// Serialises writes that change matching inputs, so the engine sees them in commit order.
+    /// Serialises decisions on matches (a read-modify-write of the match's status).
     pub write_lock: tokio::sync::Mutex<()>,
     pub matching: crate::matching::Matching,
+    pub bus: Arc<dyn symbiont_bus::EventBus>,
+    /// Wakes the outbox relay right after a commit.
+    pub relay_wake: tokio::sync::Notify,
     pub http: HttpSettings,
 }
 

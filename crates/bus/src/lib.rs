@@ -104,15 +104,31 @@ pub trait Subscription: Send {
 }
 
 /// Opens the bus named by `url`: `memory://`, `redis://…` (Redis Streams) or `nats://…` (JetStream).
-pub async fn connect(url: &str) -> Result<Arc<dyn EventBus>, BusError> {
+/// `topic` names the stream, so several deployments (or tests) can share one server: Redis stream
+/// `<topic>:events`, JetStream stream `<TOPIC>_EVENTS` with subjects `<topic>.events.*`.
+pub async fn connect(url: &str, topic: &str) -> Result<Arc<dyn EventBus>, BusError> {
+    if topic.is_empty()
+        || !topic
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(BusError::UnsupportedUrl(format!(
+            "{url} with topic '{topic}' (use letters, digits, - and _)"
+        )));
+    }
     match url.split_once("://").map(|(scheme, _)| scheme) {
         Some("memory") => Ok(Arc::new(memory::MemoryBus::default())),
         Some("redis" | "rediss") => Ok(Arc::new(
-            redis_streams::RedisStreamsBus::connect(url, redis_streams::DEFAULT_STREAM).await?,
+            redis_streams::RedisStreamsBus::connect(url, &format!("{topic}:events")).await?,
         )),
-        Some("nats") => Ok(Arc::new(
-            nats::NatsBus::connect(url, nats::NatsSettings::default()).await?,
-        )),
+        Some("nats") => {
+            let settings = nats::NatsSettings {
+                stream: format!("{}_EVENTS", topic.to_ascii_uppercase().replace('-', "_")),
+                subject_prefix: format!("{topic}.events"),
+                ..nats::NatsSettings::default()
+            };
+            Ok(Arc::new(nats::NatsBus::connect(url, settings).await?))
+        }
         _ => Err(BusError::UnsupportedUrl(url.to_string())),
     }
 }

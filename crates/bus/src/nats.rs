@@ -88,6 +88,8 @@ impl EventBus for NatsBus {
     async fn subscribe(&self, group: &str) -> Result<Box<dyn Subscription>, BusError> {
         let config = pull::Config {
             durable_name: Some(group.to_string()),
+            // Groups are per process; one left by a stopped process is removed after an hour.
+            inactive_threshold: Duration::from_secs(3600),
             ack_policy: jetstream::consumer::AckPolicy::Explicit,
             ack_wait: self.settings.ack_wait,
             deliver_policy: jetstream::consumer::DeliverPolicy::New,

@@ -14,7 +14,6 @@ use crate::{
     BusError, CALL_TIMEOUT, Delivery, Event, EventBus, Receipt, Subscription, decode, encode, timed,
 };
 
-pub const DEFAULT_STREAM: &str = "symbiont:events";
 /// The stream keeps about this many entries (`MAXLEN ~`); consumers are expected to keep up.
 const MAX_LENGTH: u64 = 1_000_000;
 /// Pending entries idle this long are taken over from a consumer presumed dead.
@@ -51,6 +50,14 @@ impl RedisStreamsBus {
             publisher,
             stream: stream.to_string(),
         })
+    }
+
+    /// Deletes the stream with its groups (tests clean up after themselves).
+    pub async fn delete_stream(&self) -> Result<(), BusError> {
+        let mut conn = self.publisher.clone();
+        let command = redis::cmd("DEL").arg(&self.stream).to_owned();
+        timed(CALL_TIMEOUT, command.query_async::<i64>(&mut conn)).await?;
+        Ok(())
     }
 }
 

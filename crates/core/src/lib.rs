@@ -7,6 +7,7 @@
 pub mod decision;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod geo;
 pub mod model;
 pub mod profile;

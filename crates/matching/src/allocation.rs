@@ -67,14 +67,16 @@ pub(crate) fn link_rank(a: &OfferLink, b: &OfferLink) -> Ordering {
     b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id))
 }
 
-/// The greedy walk: for each `wanted` amount in rank order, the share it gets and the amount taken.
+/// The greedy walk over links in rank order: hands each link its share and the amount it takes,
+/// with its index. The one place the allocation arithmetic lives (rebuild, incremental, reference).
 pub(crate) fn walk(
     capacity: f64,
-    wanted: impl IntoIterator<Item = f64>,
-    mut each: impl FnMut(usize, Share, f64),
+    links: &mut [OfferLink],
+    mut each: impl FnMut(usize, &mut OfferLink, Share, f64),
 ) {
     let mut remaining = capacity.max(0.0);
-    for (i, w) in wanted.into_iter().enumerate() {
+    for (i, link) in links.iter_mut().enumerate() {
+        let w = link.wanted;
         let taken = w.min(remaining);
         let share = if taken >= w {
             Share::Full
@@ -83,7 +85,7 @@ pub(crate) fn walk(
         } else {
             Share::Zero
         };
-        each(i, share, taken);
+        each(i, link, share, taken);
         remaining = (remaining - taken).max(0.0);
     }
 }
@@ -108,9 +110,8 @@ pub(crate) fn allocate<T>(
 ) -> Vec<OfferLink> {
     items.sort_by(|a, b| rank(get(a), get(b)));
     let mut links: Vec<OfferLink> = items.iter().map(|it| OfferLink::of(get(it))).collect();
-    let wanted: Vec<f64> = links.iter().map(|l| l.wanted).collect();
-    walk(offer_annual_amount, wanted, |i, share, taken| {
-        links[i].share = share;
+    walk(offer_annual_amount, &mut links, |i, link, share, taken| {
+        link.share = share;
         let m = get_mut(&mut items[i]);
         m.allocatable_quantity = allocatable(m, share, taken);
     });

@@ -455,6 +455,8 @@ impl Engine {
     }
 
     /// Takes the matches of the given flows out of the state and returns them.
+    /// Their entries stay in the id map until `finish` knows which pairs still hold, so a pair that
+    /// holds is overwritten in place rather than removed and re-inserted.
     fn detach(&mut self, slots: &[u32]) -> HashMap<Uuid, Arc<Match>> {
         let mut old = HashMap::new();
         for &slot in slots {
@@ -469,7 +471,10 @@ impl Engine {
                 .into_iter()
                 .chain(std::mem::take(&mut record.need_links));
             for id in ids.collect::<Vec<_>>() {
-                let Some(m) = self.matches.remove(&id) else {
+                if old.contains_key(&id) {
+                    continue; // both flows were touched; detached from the other side already
+                }
+                let Some(m) = self.matches.get(&id).cloned() else {
                     continue;
                 };
                 let (offer_slot, need_slot) = (
@@ -507,12 +512,13 @@ impl Engine {
     /// Steps 3 to 5 of the algorithm: find the touched flows' pairs, re-allocate, diff against `old`.
     fn finish(&mut self, old: HashMap<Uuid, Arc<Match>>, touched: &[u32]) -> MatchDiff {
         let mut fresh: Vec<Uuid> = Vec::new();
+        let mut fresh_set: HashSet<Uuid> = HashSet::new();
         for &slot in touched {
             let is_offer = self
                 .record(slot)
                 .is_some_and(|r| r.direction == Direction::Offer);
             for (other, m) in self.candidates(slot) {
-                if self.matches.contains_key(&m.id) {
+                if !fresh_set.insert(m.id) {
                     continue; // both flows were touched; found from the other side already
                 }
                 fresh.push(m.id);
@@ -524,7 +530,11 @@ impl Engine {
                 self.attach(offer, need, m);
             }
         }
-        let fresh_set: HashSet<Uuid> = fresh.iter().copied().collect();
+        for id in old.keys() {
+            if !fresh_set.contains(id) {
+                self.matches.remove(id);
+            }
+        }
 
         let offers: BTreeSet<Uuid> = old
             .values()
@@ -596,13 +606,11 @@ impl Engine {
         if offer.direction != Direction::Offer {
             return;
         }
-        let links = &mut offer.offer_links;
         let matches = &mut self.matches;
         walk(
             offer.annual_amount,
-            links.iter().map(|l| l.wanted).collect::<Vec<_>>(),
-            |i, share, taken| {
-                let link = &mut links[i];
+            &mut offer.offer_links,
+            |_, link, share, taken| {
                 if share == link.share && share != Share::Partial {
                     return; // Full stays the delivered quantity, Zero stays zero
                 }

@@ -17,6 +17,29 @@ pub struct Config {
     pub taxonomy: TaxonomyConfig,
     /// Score weights and scales of the matching engine (see docs/matching.md).
     pub matching: symbiont_matching::MatchingConfig,
+    pub bus: BusConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusConfig {
+    /// `memory://` (in-process, the default), `redis://host:6379` (Redis Streams) or
+    /// `nats://host:4222` (NATS JetStream).
+    pub url: String,
+    /// Names the stream on the bus server, so deployments sharing a server stay apart.
+    pub topic: String,
+    /// How long a write waits for its change to reach this instance's engine before it answers.
+    pub read_your_writes_ms: u64,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            url: "memory://".into(),
+            topic: "symbiont".into(),
+            read_your_writes_ms: 2000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +182,15 @@ impl Config {
                     "environment variable SYMBIONT_LOG_FORMAT='{v}' must be auto, pretty or json"
                 ),
             };
+        }
+        if let Some(v) = var("SYMBIONT_BUS_URL") {
+            self.bus.url = v;
+        }
+        if let Some(v) = var("SYMBIONT_BUS_TOPIC") {
+            self.bus.topic = v;
+        }
+        if let Some(v) = var("SYMBIONT_READ_YOUR_WRITES_MS") {
+            self.bus.read_your_writes_ms = parse("SYMBIONT_READ_YOUR_WRITES_MS", &v)?;
         }
         if let Some(v) = var("SYMBIONT_TAXONOMY") {
             self.taxonomy.path = Some(PathBuf::from(v));

@@ -69,10 +69,19 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let http = HttpSettings {
         body_limit_bytes: config.server.body_limit_bytes,
         request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+        read_your_writes: Duration::from_millis(config.bus.read_your_writes_ms),
     };
-    let state = symbiont_api::state(store.clone(), taxonomy, config.matching, http)
+    let bus = symbiont_bus::connect(&config.bus.url, &config.bus.topic)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot start matching: {e}"))?;
+        .with_context(|| format!("cannot connect to the event bus at {}", config.bus.url))?;
+    let (state, subscription) =
+        symbiont_api::state(store.clone(), taxonomy, config.matching, bus, http)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot start matching: {e}"))?;
+    // Background work (outbox relay, event consumer) is tracked and stopped on shutdown.
+    let tasks = tokio_util::task::TaskTracker::new();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    symbiont_api::events::start(&state, subscription, &tasks, &cancel);
     let listener = TcpListener::bind(config.server.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
@@ -97,6 +106,15 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     tokio::select! {
         result = server => result.context("server failed")?,
         _ = deadline => tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time"),
+    }
+    // Requests are drained: stop the consumer, let the relay flush the outbox, then close the store.
+    cancel.cancel();
+    tasks.close();
+    if tokio::time::timeout(Duration::from_secs(10), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("background tasks did not stop within 10 s");
     }
     store.close().await;
     tracing::info!("stopped");

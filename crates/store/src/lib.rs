@@ -2,12 +2,17 @@
 //! matches), plus its adapters. `sqlite` is the embedded default.
 //!
 //! The port speaks domain types only; SQL dialects stay inside each adapter. Every write is one
-//! transaction; updates are optimistic (the caller states the version it read).
+//! transaction; updates are optimistic (the caller states the version it read). Every write that
+//! changes matching inputs or decisions also appends its domain event (`symbiont_core::events`) to
+//! the adapter's outbox in that same transaction: flow created or changed → `flow.upserted`, flows
+//! deleted (directly or by cascade) → `flows.removed`, site moved → `site.moved`, decision saved →
+//! `match.decided`.
 
 pub mod sqlite;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use symbiont_core::events::OutboxEntry;
 use symbiont_core::{Business, Direction, Flow, FlowStatus, GeoPoint, MatchDecision, Site};
 use uuid::Uuid;
 
@@ -18,6 +23,7 @@ pub enum Entity {
     Site,
     Flow,
     MatchDecision,
+    Outbox,
 }
 
 impl std::fmt::Display for Entity {
@@ -27,6 +33,7 @@ impl std::fmt::Display for Entity {
             Entity::Site => "site",
             Entity::Flow => "flow",
             Entity::MatchDecision => "match decision",
+            Entity::Outbox => "outbox entry",
         })
     }
 }
@@ -169,6 +176,11 @@ pub trait Store: Send + Sync + 'static {
     async fn all_decisions(&self) -> Result<Vec<MatchDecision>, StoreError>;
     /// Saves decisions in one transaction. Version 1 inserts; version n replaces version n - 1.
     async fn save_decisions(&self, decisions: &[MatchDecision]) -> Result<(), StoreError>;
+
+    /// The oldest unpublished outbox entries, in commit order.
+    async fn outbox_pending(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Removes entries the bus has accepted.
+    async fn outbox_remove(&self, ids: &[Uuid]) -> Result<(), StoreError>;
 
     /// Inserts a whole dataset (businesses, sites, flows) in one transaction: all or nothing.
     async fn insert_batch(

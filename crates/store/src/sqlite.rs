@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use symbiont_core::events::{DomainEvent, OutboxEntry};
 use symbiont_core::{Business, Flow, GeoPoint, MatchDecision, Site, haversine_km};
 use uuid::Uuid;
 
@@ -141,6 +142,64 @@ async fn update_miss(
     }
 }
 
+/// Appends a domain event to the outbox inside the write's transaction.
+async fn append_event(
+    tx: &mut Transaction<'_, Sqlite>,
+    event: &DomainEvent,
+) -> Result<(), StoreError> {
+    let entry = OutboxEntry::new(event);
+    sqlx::query(
+        "INSERT INTO outbox (id, kind, version, occurred_at, payload) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(entry.id.to_string())
+    .bind(&entry.kind)
+    .bind(i64::from(entry.version))
+    .bind(entry.occurred_at.to_rfc3339())
+    .bind(entry.payload.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// `flow.upserted` for a flow just written, with its site's location.
+async fn append_flow_upserted(
+    tx: &mut Transaction<'_, Sqlite>,
+    flow: &Flow,
+) -> Result<(), StoreError> {
+    let row = sqlx::query("SELECT lat, lon FROM sites WHERE id = ?")
+        .bind(flow.site_id.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+    let location = GeoPoint {
+        lat: row.get(0),
+        lon: row.get(1),
+    };
+    append_event(
+        tx,
+        &DomainEvent::FlowUpserted {
+            flow: Box::new(flow.clone()),
+            location,
+        },
+    )
+    .await
+}
+
+async fn append_flows_removed(
+    tx: &mut Transaction<'_, Sqlite>,
+    flow_ids: &[Uuid],
+) -> Result<(), StoreError> {
+    if flow_ids.is_empty() {
+        return Ok(());
+    }
+    append_event(
+        tx,
+        &DomainEvent::FlowsRemoved {
+            flow_ids: flow_ids.to_vec(),
+        },
+    )
+    .await
+}
+
 async fn insert_business_in(
     tx: &mut Transaction<'_, Sqlite>,
     b: &Business,
@@ -204,7 +263,7 @@ async fn insert_flow_in(tx: &mut Transaction<'_, Sqlite>, f: &Flow) -> Result<()
             id: f.site_id,
         });
     }
-    Ok(())
+    append_flow_upserted(tx, f).await
 }
 
 /// Ids of rows of `table` matching `column = id`, for reporting what a cascade removes.
@@ -399,6 +458,7 @@ impl Store for SqliteStore {
                 id,
             });
         }
+        append_flows_removed(&mut tx, &removed.flow_ids).await?;
         tx.commit().await?;
         Ok(removed)
     }
@@ -455,6 +515,14 @@ impl Store for SqliteStore {
 
     async fn update_site(&self, site: &Site) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
+        let before = sqlx::query("SELECT lat, lon FROM sites WHERE id = ?")
+            .bind(site.id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| GeoPoint {
+                lat: row.get(0),
+                lon: row.get(1),
+            });
         let result =
             sqlx::query("UPDATE sites SET lat = ?, lon = ?, version = ?, doc = ? WHERE id = ? AND business_id = ? AND version = ?")
                 .bind(site.location.lat)
@@ -470,6 +538,16 @@ impl Store for SqliteStore {
             return Err(
                 update_miss(&mut tx, "sites", Entity::Site, site.id, site.version - 1).await,
             );
+        }
+        if before != Some(site.location) {
+            append_event(
+                &mut tx,
+                &DomainEvent::SiteMoved {
+                    site_id: site.id,
+                    location: site.location,
+                },
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -491,6 +569,7 @@ impl Store for SqliteStore {
                 id,
             });
         }
+        append_flows_removed(&mut tx, &removed.flow_ids).await?;
         tx.commit().await?;
         Ok(removed)
     }
@@ -590,6 +669,7 @@ impl Store for SqliteStore {
                 update_miss(&mut tx, "flows", Entity::Flow, flow.id, flow.version - 1).await,
             );
         }
+        append_flow_upserted(&mut tx, flow).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -606,6 +686,7 @@ impl Store for SqliteStore {
                 id,
             });
         }
+        append_flows_removed(&mut tx, &[id]).await?;
         tx.commit().await?;
         Ok(Removed {
             site_ids: vec![],
@@ -691,6 +772,55 @@ impl Store for SqliteStore {
                     },
                 });
             }
+            append_event(
+                &mut tx,
+                &DomainEvent::MatchDecided {
+                    decision: Box::new(d.clone()),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn outbox_pending(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        // Read through the writer so the relay never lags behind a commit it was told about.
+        let rows = sqlx::query(
+            "SELECT id, kind, version, occurred_at, payload FROM outbox ORDER BY seq LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: &str = r.get(0);
+                let corrupt = |reason: String| StoreError::Corrupt {
+                    entity: Entity::Outbox,
+                    id: id.to_string(),
+                    reason,
+                };
+                Ok(OutboxEntry {
+                    id: parse_uuid(Entity::Outbox, id)?,
+                    kind: r.get(1),
+                    version: u32::try_from(r.get::<i64, _>(2))
+                        .map_err(|e| corrupt(e.to_string()))?,
+                    occurred_at: chrono::DateTime::parse_from_rfc3339(r.get(3))
+                        .map_err(|e| corrupt(e.to_string()))?
+                        .with_timezone(&chrono::Utc),
+                    payload: serde_json::from_str(r.get(4)).map_err(|e| corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn outbox_remove(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        for id in ids {
+            sqlx::query("DELETE FROM outbox WHERE id = ?")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -359,7 +359,68 @@ async fn decisions_keep_versions(store: &dyn Store) {
     );
 }
 
+async fn drain_outbox(store: &dyn Store) -> Vec<String> {
+    let mut kinds = Vec::new();
+    loop {
+        let batch = store.outbox_pending(100).await.expect("pending");
+        if batch.is_empty() {
+            return kinds;
+        }
+        let ids: Vec<Uuid> = batch.iter().map(|e| e.id).collect();
+        kinds.extend(batch.into_iter().map(|e| e.kind));
+        store.outbox_remove(&ids).await.expect("remove");
+    }
+}
+
+/// Each write that matters to matching leaves its event in the outbox, in commit order.
+async fn writes_leave_their_events_in_the_outbox(store: &dyn Store) {
+    drain_outbox(store).await;
+    let b = business("Outbox");
+    store.insert_business(&b).await.expect("insert");
+    let mut s = site(&b, 40.0, 3.0);
+    store.insert_site(&s).await.expect("insert site");
+    let f = flow(&s, Direction::Offer);
+    store.insert_flow(&f).await.expect("insert flow");
+    let first = store.outbox_pending(10).await.expect("pending");
+    assert_eq!(first.len(), 1);
+    match first[0].event().expect("readable") {
+        symbiont_core::events::DomainEvent::FlowUpserted { flow, location } => {
+            assert_eq!(flow.id, f.id);
+            assert_eq!(location, s.location);
+        }
+        other => panic!("expected flow.upserted, got {other:?}"),
+    }
+    let mut renamed = s.clone();
+    renamed.name = "Renamed".into();
+    renamed.version = 2;
+    store.update_site(&renamed).await.expect("rename");
+    s = renamed;
+    s.location = GeoPoint {
+        lat: 40.1,
+        lon: 3.0,
+    };
+    s.version = 3;
+    store.update_site(&s).await.expect("move");
+    let mut paused = f.clone();
+    paused.status = FlowStatus::Paused;
+    paused.version = 2;
+    store.update_flow(&paused).await.expect("pause");
+    store.delete_business(b.id).await.expect("delete");
+    assert_eq!(
+        drain_outbox(store).await,
+        [
+            "flow.upserted",
+            "site.moved",
+            "flow.upserted",
+            "flows.removed"
+        ],
+        "a rename emits nothing"
+    );
+    assert!(store.outbox_pending(10).await.expect("pending").is_empty());
+}
+
 async fn run_all(store: &dyn Store) {
+    writes_leave_their_events_in_the_outbox(store).await;
     decisions_keep_versions(store).await;
     store.ping().await.expect("ping");
     crud_and_versions(store).await;

@@ -1,0 +1,180 @@
+//! The event pipeline of one instance: the relay publishes the store's outbox on the bus in commit
+//! order (retrying with backoff while the bus is down; events wait in the outbox meanwhile), and the
+//! consumer applies every event from the bus to this instance's engine, then stores the expiries
+//! and revivals the engine's diff implies. Both stop on the cancellation token.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use symbiont_bus::{Event, EventBus, Subscription};
+use symbiont_core::events::DomainEvent;
+use symbiont_store::StoreError;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::state::SharedState;
+
+const RELAY_BATCH: u32 = 500;
+/// The relay also looks at the outbox this often without being woken (other writers, retries).
+const RELAY_POLL: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How many recent event ids the consumer remembers to drop duplicates.
+const SEEN_IDS: usize = 10_000;
+
+/// Publishes pending outbox entries until the outbox is empty or the bus refuses one.
+/// Returns how many were published.
+pub async fn relay_once(state: &SharedState) -> Result<usize, String> {
+    let mut published = 0;
+    loop {
+        let pending = state
+            .store
+            .outbox_pending(RELAY_BATCH)
+            .await
+            .map_err(|e| e.to_string())?;
+        if pending.is_empty() {
+            return Ok(published);
+        }
+        let mut sent = Vec::with_capacity(pending.len());
+        let mut failure = None;
+        for entry in pending {
+            let event = Event {
+                id: entry.id,
+                kind: entry.kind,
+                version: entry.version,
+                occurred_at: entry.occurred_at,
+                payload: entry.payload,
+            };
+            // In order: the first refusal stops the batch so nothing overtakes it.
+            match state.bus.publish(&event).await {
+                Ok(()) => sent.push(event.id),
+                Err(e) => {
+                    failure = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        published += sent.len();
+        state
+            .store
+            .outbox_remove(&sent)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(reason) = failure {
+            return Err(reason);
+        }
+    }
+}
+
+/// Runs the relay until cancelled, then makes a last attempt to flush the outbox.
+pub async fn run_relay(state: SharedState, cancel: CancellationToken) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let wait = match relay_once(&state).await {
+            Ok(_) => {
+                backoff = Duration::from_millis(100);
+                RELAY_POLL
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, retry_in_ms = backoff.as_millis() as u64, "outbox relay failed; events wait in the outbox");
+                let wait = backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                wait
+            }
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = state.relay_wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    if let Err(reason) = relay_once(&state).await {
+        tracing::warn!(%reason, "outbox not flushed at shutdown; it is published at the next start");
+    }
+}
+
+/// Applies bus events to the engine until cancelled.
+pub async fn run_consumer(
+    state: SharedState,
+    mut subscription: Box<dyn Subscription>,
+    cancel: CancellationToken,
+) {
+    let mut seen: (HashSet<Uuid>, VecDeque<Uuid>) = (HashSet::new(), VecDeque::new());
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let next = tokio::select! {
+            _ = cancel.cancelled() => return,
+            next = subscription.next(Duration::from_secs(1)) => next,
+        };
+        let delivery = match next {
+            Ok(Some(delivery)) => delivery,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "event bus read failed");
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(100);
+        let id = delivery.event.id;
+        if seen.0.insert(id) {
+            seen.1.push_back(id);
+            if seen.1.len() > SEEN_IDS
+                && let Some(old) = seen.1.pop_front()
+            {
+                seen.0.remove(&old);
+            }
+            match DomainEvent::from_parts(&delivery.event.kind, delivery.event.payload.clone()) {
+                Ok(event) => apply(&state, event).await,
+                Err(e) => {
+                    tracing::error!(event = %id, kind = %delivery.event.kind, error = %e, "skipping unreadable event")
+                }
+            }
+        }
+        if let Err(e) = subscription.ack(delivery).await {
+            tracing::warn!(event = %id, error = %e, "event not acknowledged; it will come again (and be skipped)");
+        }
+    }
+}
+
+/// Applies one event and stores what its diff means for decisions. Several instances may record the
+/// same expiry; the one that loses the version race leaves it to the winner.
+async fn apply(state: &SharedState, event: DomainEvent) {
+    let decisions = state.matching.apply_event(event);
+    if decisions.is_empty() {
+        return;
+    }
+    match state.store.save_decisions(&decisions).await {
+        Ok(()) => {}
+        Err(StoreError::VersionConflict { id, .. }) => {
+            tracing::debug!(decision = %id, "expiry already recorded by another instance");
+        }
+        Err(error) => {
+            tracing::error!(%error, count = decisions.len(), "match expiries not stored; reconciled at next start");
+        }
+    }
+}
+
+/// Starts the relay and the consumer on the tracker; `subscription` must have been opened before
+/// the engine was rebuilt, so no event falls between the rebuild and the subscription.
+pub fn start(
+    state: &SharedState,
+    subscription: Box<dyn Subscription>,
+    tasks: &tokio_util::task::TaskTracker,
+    cancel: &CancellationToken,
+) {
+    tasks.spawn(run_relay(state.clone(), cancel.clone()));
+    tasks.spawn(run_consumer(state.clone(), subscription, cancel.clone()));
+}
+
+/// Opens this instance's consumer group on the bus.
+pub async fn subscribe(
+    bus: &Arc<dyn EventBus>,
+    group: &str,
+) -> Result<Box<dyn Subscription>, symbiont_bus::BusError> {
+    bus.subscribe(group).await
+}

@@ -1,0 +1,100 @@
+//! Domain events: what a committed write tells the rest of the system. Stores append them to their
+//! outbox in the write's transaction; a relay publishes them on the event bus; every instance's
+//! matching engine applies them. Payloads are versioned ([`EVENT_VERSION`]) JSON.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::decision::MatchDecision;
+use crate::geo::GeoPoint;
+use crate::model::Flow;
+
+/// Version of every payload below; bump it with a migration path when a payload changes shape.
+pub const EVENT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "payload")]
+pub enum DomainEvent {
+    /// A flow was created or changed (status included); `location` is its site's.
+    #[serde(rename = "flow.upserted")]
+    FlowUpserted { flow: Box<Flow>, location: GeoPoint },
+    /// Flows were deleted, directly or with their site or business.
+    #[serde(rename = "flows.removed")]
+    FlowsRemoved { flow_ids: Vec<Uuid> },
+    /// A site moved; its flows' matches change.
+    #[serde(rename = "site.moved")]
+    SiteMoved { site_id: Uuid, location: GeoPoint },
+    /// A person's decision on a match, or an expiry or revival.
+    #[serde(rename = "match.decided")]
+    MatchDecided { decision: Box<MatchDecision> },
+}
+
+impl DomainEvent {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DomainEvent::FlowUpserted { .. } => "flow.upserted",
+            DomainEvent::FlowsRemoved { .. } => "flows.removed",
+            DomainEvent::SiteMoved { .. } => "site.moved",
+            DomainEvent::MatchDecided { .. } => "match.decided",
+        }
+    }
+
+    /// The payload alone (the envelope carries the type).
+    pub fn payload(&self) -> serde_json::Value {
+        let tagged = serde_json::to_value(self).expect("domain events always serialize");
+        tagged
+            .get("payload")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Reads an event back from its type and payload.
+    pub fn from_parts(kind: &str, payload: serde_json::Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(serde_json::json!({ "type": kind, "payload": payload }))
+    }
+}
+
+/// An event waiting in (or read from) a store's outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// UUIDv7; consumers deduplicate by it.
+    pub id: Uuid,
+    pub kind: String,
+    pub version: u32,
+    pub occurred_at: DateTime<Utc>,
+    pub payload: serde_json::Value,
+}
+
+impl OutboxEntry {
+    pub fn new(event: &DomainEvent) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            kind: event.kind().to_string(),
+            version: EVENT_VERSION,
+            occurred_at: Utc::now(),
+            payload: event.payload(),
+        }
+    }
+
+    pub fn event(&self) -> Result<DomainEvent, serde_json::Error> {
+        DomainEvent::from_parts(&self.kind, self.payload.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_through_their_envelope() {
+        let event = DomainEvent::SiteMoved {
+            site_id: Uuid::nil(),
+            location: GeoPoint { lat: 1.0, lon: 2.0 },
+        };
+        let entry = OutboxEntry::new(&event);
+        assert_eq!(entry.kind, "site.moved");
+        assert_eq!(entry.payload["location"]["lat"], 1.0);
+        assert_eq!(entry.event().expect("readable"), event);
+    }
+}
