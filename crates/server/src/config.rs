@@ -66,14 +66,20 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// Directory of the embedded SQLite database (`symbiont.db`).
+    /// Directory of the embedded SQLite database (`symbiont.db`); used when `url` is empty.
     pub data_dir: PathBuf,
+    /// `postgres://user@host:5432/db` to use PostgreSQL + PostGIS instead of the embedded SQLite.
+    pub url: String,
+    /// Connection pool size for PostgreSQL.
+    pub max_connections: u32,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("data"),
+            url: String::new(),
+            max_connections: 16,
         }
     }
 }
@@ -170,6 +176,12 @@ impl Config {
         if let Some(v) = var("SYMBIONT_DATA_DIR") {
             self.store.data_dir = PathBuf::from(v);
         }
+        if let Some(v) = var("SYMBIONT_DATABASE_URL") {
+            self.store.url = v;
+        }
+        if let Some(v) = var("SYMBIONT_DB_MAX_CONNECTIONS") {
+            self.store.max_connections = parse("SYMBIONT_DB_MAX_CONNECTIONS", &v)?;
+        }
         if let Some(v) = var("SYMBIONT_LOG_LEVEL") {
             self.log.level = v;
         }
@@ -199,6 +211,12 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if !self.store.url.is_empty()
+            && !self.store.url.starts_with("postgres://")
+            && !self.store.url.starts_with("postgresql://")
+        {
+            bail!("store.url must be a postgres:// URL (or empty for the embedded SQLite store)");
+        }
         self.matching.validate()?;
         if self.server.request_timeout_secs == 0 {
             bail!("server.request_timeout_secs must be at least 1");

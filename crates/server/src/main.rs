@@ -107,7 +107,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 skip_invalid,
                 progress: std::io::stderr().is_terminal(),
             };
-            let report = import::import_file(&store, &taxonomy, &file, options).await;
+            let report = import::import_file(store.as_ref(), &taxonomy, &file, options).await;
             store.close().await;
             let report = report?;
             for skipped in &report.skipped {
@@ -133,7 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout())),
             };
-            let report = export::export(&store, sink.as_mut(), format).await;
+            let report = export::export(store.as_ref(), sink.as_mut(), format).await;
             sink.flush()?;
             store.close().await;
             let report = report?;

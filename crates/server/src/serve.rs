@@ -7,6 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use symbiont_api::HttpSettings;
 use symbiont_core::Taxonomy;
+use symbiont_store::Store;
+use symbiont_store::postgres::PostgresStore;
 use symbiont_store::sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
@@ -24,8 +26,15 @@ pub fn load_taxonomy(config: &Config) -> anyhow::Result<Taxonomy> {
     }
 }
 
-pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
-    Ok(SqliteStore::open(&config.store.data_dir).await?)
+/// The store the configuration names: PostgreSQL for a `postgres://` URL, else SQLite in `data_dir`.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if config.store.url.is_empty() {
+        Ok(Arc::new(SqliteStore::open(&config.store.data_dir).await?))
+    } else {
+        Ok(Arc::new(
+            PostgresStore::open(&config.store.url, config.store.max_connections).await?,
+        ))
+    }
 }
 
 /// Resolves when the process is asked to stop (SIGINT or SIGTERM).
@@ -54,7 +63,7 @@ async fn shutdown_signal() {
 
 pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let taxonomy = Arc::new(load_taxonomy(&config)?);
-    let store = Arc::new(open_store(&config).await?);
+    let store = open_store(&config).await?;
     if demo {
         match crate::demo::load_if_empty(store.as_ref(), &taxonomy).await? {
             Some(counts) => tracing::info!(
@@ -86,7 +95,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, data_dir = %config.store.data_dir.display(), "listening");
+    tracing::info!(%address, store = if config.store.url.is_empty() { "sqlite" } else { "postgres" }, bus = %config.bus.url, "listening");
     // A line on stdout that scripts and tests can wait for.
     println!("listening on http://{address}");
 

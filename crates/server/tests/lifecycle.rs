@@ -34,10 +34,8 @@ async fn data_survives_a_restart() {
 
 /// Writes from several clients while the server is killed with SIGKILL: every write that got a 2xx
 /// answer must be there after a restart.
-#[tokio::test]
-async fn kill_9_during_a_stream_of_writes_loses_no_acknowledged_write() {
-    let dir = temp_dir();
-    let server = Server::start(&data_dir(&dir), &[]);
+async fn kill_9_loses_no_acknowledged_write(data: &std::path::Path, env: &[(&str, &str)]) {
+    let server = Server::start_with_env(data, &[], env);
     let (_, site) = business_with_site(&server, "Steelworks", 51.4, 7.0).await;
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -88,11 +86,30 @@ async fn kill_9_during_a_stream_of_writes_loses_no_acknowledged_write() {
         acknowledged.len()
     );
 
-    let server = Server::start(&data_dir(&dir), &[]);
+    let server = Server::start_with_env(data, &[], env);
     for id in &acknowledged {
         let (status, _) = server.get(&format!("/api/v1/flows/{id}")).await;
         assert_eq!(status, 200, "acknowledged flow {id} was lost");
     }
+}
+
+#[tokio::test]
+async fn kill_9_during_a_stream_of_writes_loses_no_acknowledged_write() {
+    let dir = temp_dir();
+    kill_9_loses_no_acknowledged_write(&data_dir(&dir), &[]).await;
+}
+
+#[tokio::test]
+async fn kill_9_on_postgres_loses_no_acknowledged_write() {
+    let Some(database) = TestDatabase::create() else {
+        return;
+    };
+    let dir = temp_dir();
+    kill_9_loses_no_acknowledged_write(
+        &data_dir(&dir),
+        &[("SYMBIONT_DATABASE_URL", database.url.as_str())],
+    )
+    .await;
 }
 
 /// SIGTERM while requests are in flight: the server stops accepting, finishes what it has, and exits

@@ -1,5 +1,5 @@
 //! Scale-out with real processes: two `symbiont serve` instances share one database and one event
-//! bus (NATS JetStream, then Redis Streams, on the loopback servers). A flow written through one
+//! bus: PostgreSQL + NATS JetStream, then SQLite + Redis Streams, on the loopback servers. A flow written through one
 //! instance yields its matches through the other; a status change made on one is seen on the other.
 //! Without the bus server the test is skipped, except under `CI=true`, where it fails.
 
@@ -29,9 +29,16 @@ async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bo
     false
 }
 
-async fn two_instances_share_matches_and_decisions(bus_url: &str, topic: &str) {
+async fn two_instances_share_matches_and_decisions(
+    bus_url: &str,
+    topic: &str,
+    database_url: Option<&str>,
+) {
     let dir = temp_dir();
-    let env = [("SYMBIONT_BUS_URL", bus_url), ("SYMBIONT_BUS_TOPIC", topic)];
+    let mut env = vec![("SYMBIONT_BUS_URL", bus_url), ("SYMBIONT_BUS_TOPIC", topic)];
+    if let Some(url) = database_url {
+        env.push(("SYMBIONT_DATABASE_URL", url));
+    }
     let one = Server::start_with_env(&data_dir(&dir), &[], &env);
     let two = Server::start_with_env(&data_dir(&dir), &[], &env);
 
@@ -93,7 +100,14 @@ async fn two_instances_over_nats_jetstream() {
         Ok(bus) => bus,
         Err(e) => return service_missing("NATS JetStream", e),
     };
-    two_instances_share_matches_and_decisions(&url, &topic).await;
+    // The production shape: PostgreSQL + PostGIS shared by both instances.
+    let database = TestDatabase::create();
+    two_instances_share_matches_and_decisions(
+        &url,
+        &topic,
+        database.as_ref().map(|d| d.url.as_str()),
+    )
+    .await;
     bus.delete_stream().await.expect("clean up");
 }
 
@@ -111,6 +125,7 @@ async fn two_instances_over_redis_streams() {
         Ok(bus) => bus,
         Err(e) => return service_missing("Redis", e),
     };
-    two_instances_share_matches_and_decisions(&url, &topic).await;
+    // Both instances on one embedded SQLite file here; PostgreSQL is covered by the NATS case.
+    two_instances_share_matches_and_decisions(&url, &topic, None).await;
     bus.delete_stream().await.expect("clean up");
 }

@@ -8,6 +8,8 @@
 //! deleted (directly or by cascade) → `flows.removed`, site moved → `site.moved`, decision saved →
 //! `match.decided`.
 
+mod codec;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -136,6 +138,8 @@ pub struct Counts {
 pub trait Store: Send + Sync + 'static {
     /// Cheap reachability check for readiness probes.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Closes the connections, waiting for the ones in use (graceful shutdown).
+    async fn close(&self);
     async fn counts(&self) -> Result<Counts, StoreError>;
 
     async fn insert_business(&self, business: &Business) -> Result<(), StoreError>;

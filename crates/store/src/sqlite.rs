@@ -9,13 +9,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::de::DeserializeOwned;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use symbiont_core::events::{DomainEvent, OutboxEntry};
 use symbiont_core::{Business, Flow, GeoPoint, MatchDecision, Site, haversine_km};
 use uuid::Uuid;
 
+use crate::codec::{decode, encode, insert_error, page_of, parse_uuid};
 use crate::{
     BusinessFilter, Counts, Entity, FlowFilter, LocatedFlow, Near, Page, PageRequest, Removed,
     SiteFilter, Store, StoreError,
@@ -74,46 +74,6 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
         Ok(Self { reader, writer })
-    }
-
-    /// Closes both pools, waiting for open connections to finish (graceful shutdown).
-    pub async fn close(&self) {
-        self.writer.close().await;
-        self.reader.close().await;
-    }
-}
-
-fn decode<T: DeserializeOwned>(entity: Entity, id: &str, doc: &str) -> Result<T, StoreError> {
-    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt {
-        entity,
-        id: id.to_string(),
-        reason: e.to_string(),
-    })
-}
-
-fn encode<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("domain types always serialize to JSON")
-}
-
-fn parse_uuid(entity: Entity, text: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt {
-        entity,
-        id: text.to_string(),
-        reason: e.to_string(),
-    })
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
-fn insert_error(entity: Entity, id: Uuid) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |e| {
-        if is_unique_violation(&e) {
-            StoreError::AlreadyExists { entity, id }
-        } else {
-            e.into()
-        }
     }
 }
 
@@ -283,16 +243,6 @@ async fn ids_where(
     rows.iter().map(|r| parse_uuid(entity, r)).collect()
 }
 
-fn page_of<T>(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> Uuid) -> Page<T> {
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(id_of)
-    } else {
-        None
-    };
-    Page { items, next_cursor }
-}
-
 fn push_near(query: &mut QueryBuilder<'_, Sqlite>, near: &Near, site_alias: &str) {
     let (lo, hi) = near.center.bounding_box(near.radius_km);
     query.push(format!(
@@ -350,6 +300,11 @@ where
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())

@@ -437,6 +437,41 @@ async fn sqlite_store_meets_the_contract() {
     store.close().await;
 }
 
+/// PostgreSQL + PostGIS on `SYMBIONT_TEST_POSTGRES_URL` (default: the loopback server), in a
+/// throw-away database created and dropped by the test. Skipped without a server, except under
+/// `CI=true`, where that fails.
+#[tokio::test]
+async fn postgres_store_meets_the_contract() {
+    use sqlx::Connection;
+    let admin_url = std::env::var("SYMBIONT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+        Ok(conn) => conn,
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("PostgreSQL is required under CI=true: {e}")
+        }
+        Err(e) => return eprintln!("skipping: PostgreSQL unreachable ({e})"),
+    };
+    let name = format!("symbiont_test_{}", Uuid::now_v7().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let url = match admin_url.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("SYMBIONT_TEST_POSTGRES_URL must name a database"),
+    };
+    let store = symbiont_store::postgres::PostgresStore::open(&url, 4)
+        .await
+        .expect("open");
+    run_all(&store).await;
+    store.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .expect("drop database");
+}
+
 /// The bundled SQLite must keep R*Tree (site index) and FTS5 (search) compiled in.
 #[tokio::test]
 async fn bundled_sqlite_has_rtree_and_fts5() {

@@ -205,3 +205,59 @@ pub fn heat_flow(site_id: &str, direction: &str, temperature_c: f64, kw: f64) ->
         "profile": "Mon-Fri 06:00-22:00",
     })
 }
+
+/// A throw-away PostgreSQL database on `SYMBIONT_TEST_POSTGRES_URL` (default: the loopback
+/// server), dropped when this value goes. `None` when the server is unreachable, which fails the
+/// test under `CI=true`.
+pub struct TestDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    pub fn create() -> Option<TestDatabase> {
+        let admin_url = std::env::var("SYMBIONT_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("symbiont_test_{}", uuid::Uuid::now_v7().simple());
+        let created = Command::new("psql")
+            .arg(&admin_url)
+            .args(["-q", "-c", &format!("CREATE DATABASE {name}")])
+            .output();
+        match created {
+            Ok(output) if output.status.success() => {}
+            other => {
+                let why = match other {
+                    Ok(output) => String::from_utf8_lossy(&output.stderr).into_owned(),
+                    Err(e) => e.to_string(),
+                };
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("PostgreSQL is required under CI=true: {why}");
+                }
+                eprintln!("skipping: PostgreSQL unavailable ({why})");
+                return None;
+            }
+        }
+        let server = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(server, _)| server);
+        Some(TestDatabase {
+            url: format!("{server}/{name}"),
+            admin_url,
+            name,
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .arg(&self.admin_url)
+            .args([
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}

@@ -1,0 +1,54 @@
+//! Helpers both SQL adapters share: JSON documents in and out, ids, error mapping, pages.
+
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::{Entity, Page, StoreError};
+
+pub(crate) fn decode<T: DeserializeOwned>(
+    entity: Entity,
+    id: &str,
+    doc: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt {
+        entity,
+        id: id.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("domain types always serialize to JSON")
+}
+
+pub(crate) fn parse_uuid(entity: Entity, text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt {
+        entity,
+        id: text.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+pub(crate) fn insert_error(entity: Entity, id: Uuid) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| {
+        if is_unique_violation(&e) {
+            StoreError::AlreadyExists { entity, id }
+        } else {
+            e.into()
+        }
+    }
+}
+
+pub(crate) fn page_of<T>(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> Uuid) -> Page<T> {
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(id_of)
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
