@@ -257,6 +257,15 @@ mod tests {
     }
 
     #[test]
+    fn the_production_example_is_valid() {
+        let mut config: Config =
+            toml::from_str(include_str!("../../../configs/production.toml")).expect("valid");
+        config.apply_env(|_| None).expect("valid values");
+        assert!(config.store.url.starts_with("postgres://"));
+        assert!(config.bus.url.starts_with("nats://"));
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         assert!(toml::from_str::<Config>("[server]\nbindd = \"x\"\n").is_err());
         let mut config = Config::default();
