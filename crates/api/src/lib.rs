@@ -1,6 +1,7 @@
 //! Symbiont's HTTP API: `/api/v1` over axum, with problem+json errors (RFC 9457), request ids,
 //! tracing, body limits and timeouts. Handlers are thin; use cases live in [`service`].
 
+pub mod cache;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -58,6 +59,7 @@ pub async fn state(
     taxonomy: Arc<symbiont_core::Taxonomy>,
     matching: symbiont_matching::MatchingConfig,
     bus: Arc<dyn symbiont_bus::EventBus>,
+    cache: cache::ResponseCache,
     http: HttpSettings,
 ) -> Result<(SharedState, Box<dyn symbiont_bus::Subscription>), error::ApiError> {
     let engine = symbiont_matching::Engine::new(taxonomy.clone(), matching)
@@ -77,6 +79,7 @@ pub async fn state(
         matching,
         bus,
         relay_wake: tokio::sync::Notify::new(),
+        cache,
         http,
     });
     Ok((state, subscription))

@@ -294,6 +294,11 @@ impl Matching {
         decisions
     }
 
+    /// Number of events applied so far; any change to matches or decisions changes it.
+    pub fn generation(&self) -> u64 {
+        *self.progress.borrow()
+    }
+
     /// Waits until `done` holds for what the engine has applied, or `limit` passes; true if it held.
     pub async fn wait_until(
         &self,
@@ -426,6 +431,8 @@ impl Matching {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         decisions.insert(decision.match_id, decision);
+        drop(decisions);
+        self.progress.send_modify(|n| *n += 1);
     }
 
     /// One match as JSON (live, or expired with its last figures), if it exists.

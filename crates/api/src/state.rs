@@ -34,6 +34,8 @@ pub struct AppState {
     pub bus: Arc<dyn symbiont_bus::EventBus>,
     /// Wakes the outbox relay right after a commit.
     pub relay_wake: tokio::sync::Notify,
+    /// Match lists and stats, keyed by the engine's generation.
+    pub cache: crate::cache::ResponseCache,
     pub http: HttpSettings,
 }
 

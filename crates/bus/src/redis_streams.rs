@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Value};
+use redis::Value;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::{
     BusError, CALL_TIMEOUT, Delivery, Event, EventBus, Receipt, Subscription, decode, encode, timed,
@@ -22,20 +22,22 @@ const BATCH: usize = 100;
 
 pub struct RedisStreamsBus {
     client: redis::Client,
-    publisher: MultiplexedConnection,
+    publisher: ConnectionManager,
     stream: String,
 }
 
+/// A connection that reconnects by itself after the server restarts.
 async fn connection(
     client: &redis::Client,
     response_timeout: Duration,
-) -> Result<MultiplexedConnection, BusError> {
-    let config = AsyncConnectionConfig::new()
+) -> Result<ConnectionManager, BusError> {
+    let config = ConnectionManagerConfig::new()
         .set_connection_timeout(CALL_TIMEOUT)
-        .set_response_timeout(response_timeout);
+        .set_response_timeout(response_timeout)
+        .set_number_of_retries(2);
     timed(
         CALL_TIMEOUT,
-        client.get_multiplexed_async_connection_with_config(&config),
+        ConnectionManager::new_with_config(client.clone(), config),
     )
     .await
 }
@@ -108,7 +110,7 @@ impl EventBus for RedisStreamsBus {
 }
 
 struct RedisSubscription {
-    conn: MultiplexedConnection,
+    conn: ConnectionManager,
     stream: String,
     group: String,
     consumer: String,
@@ -174,7 +176,27 @@ impl RedisSubscription {
         }
         command.arg("STREAMS").arg(&self.stream).arg(start);
         let limit = block.unwrap_or_default() + CALL_TIMEOUT;
-        let reply: Value = timed(limit, command.query_async(&mut self.conn)).await?;
+        let reply: Value = match timed(limit, command.query_async(&mut self.conn)).await {
+            Err(BusError::Unavailable(message)) if message.contains("NOGROUP") => {
+                // The server lost the stream or the group (a restart without persistence): recreate
+                // the group from the start of the new stream, so nothing published since is missed.
+                tracing::warn!(stream = %self.stream, group = %self.group, "consumer group lost; recreating it");
+                let create = redis::cmd("XGROUP")
+                    .arg("CREATE")
+                    .arg(&self.stream)
+                    .arg(&self.group)
+                    .arg("0")
+                    .arg("MKSTREAM")
+                    .to_owned();
+                match timed(CALL_TIMEOUT, create.query_async::<()>(&mut self.conn)).await {
+                    Ok(()) => {}
+                    Err(BusError::Unavailable(m)) if m.contains("BUSYGROUP") => {}
+                    Err(e) => return Err(e),
+                }
+                return Ok(());
+            }
+            other => other?,
+        };
         // [[stream, entries]] or nil when the block timed out.
         if let Value::Array(streams) = reply {
             for stream in streams {

@@ -133,6 +133,7 @@ async fn relay_throughput(label: &str, bus: Arc<dyn symbiont_bus::EventBus>) {
         taxonomy.clone(),
         Default::default(),
         bus,
+        symbiont_api::cache::ResponseCache::memory(),
         Default::default(),
     )
     .await

@@ -18,6 +18,22 @@ pub struct Config {
     /// Score weights and scales of the matching engine (see docs/matching.md).
     pub matching: symbiont_matching::MatchingConfig,
     pub bus: BusConfig,
+    pub cache: CacheConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// `memory://` (in-process, the default) or `redis://host:6379` (shared by the instances).
+    pub url: String,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            url: "memory://".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -198,6 +214,9 @@ impl Config {
         if let Some(v) = var("SYMBIONT_BUS_URL") {
             self.bus.url = v;
         }
+        if let Some(v) = var("SYMBIONT_CACHE_URL") {
+            self.cache.url = v;
+        }
         if let Some(v) = var("SYMBIONT_BUS_TOPIC") {
             self.bus.topic = v;
         }
@@ -211,6 +230,9 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if !(self.cache.url.starts_with("memory://") || self.cache.url.starts_with("redis://")) {
+            bail!("cache.url must be memory:// or redis://host:port");
+        }
         if !self.store.url.is_empty()
             && !self.store.url.starts_with("postgres://")
             && !self.store.url.starts_with("postgresql://")

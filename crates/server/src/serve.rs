@@ -83,8 +83,21 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let bus = symbiont_bus::connect(&config.bus.url, &config.bus.topic)
         .await
         .with_context(|| format!("cannot connect to the event bus at {}", config.bus.url))?;
+    let cache = if config.cache.url.starts_with("redis://") {
+        // Redis being down at start is not fatal either: the cache is only a cache.
+        match symbiont_api::cache::ResponseCache::redis(&config.cache.url, &config.bus.topic).await
+        {
+            Ok(cache) => cache,
+            Err(error) => {
+                tracing::warn!(%error, "Redis cache unavailable at start; using the in-process cache");
+                symbiont_api::cache::ResponseCache::memory()
+            }
+        }
+    } else {
+        symbiont_api::cache::ResponseCache::memory()
+    };
     let (state, subscription) =
-        symbiont_api::state(store.clone(), taxonomy, config.matching, bus, http)
+        symbiont_api::state(store.clone(), taxonomy, config.matching, bus, cache, http)
             .await
             .map_err(|e| anyhow::anyhow!("cannot start matching: {e}"))?;
     // Background work (outbox relay, event consumer) is tracked and stopped on shutdown.

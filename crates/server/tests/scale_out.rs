@@ -1,6 +1,7 @@
-//! Scale-out with real processes: two `symbiont serve` instances share one database and one event
-//! bus: PostgreSQL + NATS JetStream, then SQLite + Redis Streams, on the loopback servers. A flow written through one
-//! instance yields its matches through the other; a status change made on one is seen on the other.
+//! Scale-out with real processes: two `symbiont serve` instances share one PostgreSQL + PostGIS
+//! database and one event bus (NATS JetStream, then Redis Streams), on loopback. A flow written
+//! through one instance yields its matches through the other; a status change made on one is seen
+//! on the other.
 //! Without the bus server the test is skipped, except under `CI=true`, where it fails.
 
 mod common;
@@ -125,7 +126,12 @@ async fn two_instances_over_redis_streams() {
         Ok(bus) => bus,
         Err(e) => return service_missing("Redis", e),
     };
-    // Both instances on one embedded SQLite file here; PostgreSQL is covered by the NATS case.
-    two_instances_share_matches_and_decisions(&url, &topic, None).await;
+    let database = TestDatabase::create();
+    two_instances_share_matches_and_decisions(
+        &url,
+        &topic,
+        database.as_ref().map(|d| d.url.as_str()),
+    )
+    .await;
     bus.delete_stream().await.expect("clean up");
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/matches`, the matches of a flow or a business, status changes, and `/api/v1/stats`.
 
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -79,15 +79,21 @@ fn take_filter(
     Ok((sort, limit as usize, cursor))
 }
 
-async fn list_filtered(
+/// The cached body for `uri` at the engine's current generation, or `compute`'s, then cached.
+async fn cached(
     state: &SharedState,
-    mut query: QueryParams,
-    mut filter: MatchFilter,
+    uri: &axum::http::Uri,
+    compute: impl FnOnce() -> Result<Vec<u8>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let (sort, limit, cursor) = take_filter(&mut query, &mut filter)?;
-    query.finish()?;
-    check_category_filter(state, filter.category.as_deref())?;
-    let body = state.matching.page(&filter, sort, limit, cursor)?;
+    let key = format!("{}:{uri}", state.matching.generation());
+    let body = match state.cache.get(&key).await {
+        Some(body) => body,
+        None => {
+            let body = compute()?;
+            state.cache.put(&key, &body).await;
+            body
+        }
+    };
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -96,21 +102,39 @@ async fn list_filtered(
     Ok(response)
 }
 
+async fn list_filtered(
+    state: &SharedState,
+    uri: &axum::http::Uri,
+    mut query: QueryParams,
+    mut filter: MatchFilter,
+) -> Result<Response, ApiError> {
+    let (sort, limit, cursor) = take_filter(&mut query, &mut filter)?;
+    query.finish()?;
+    check_category_filter(state, filter.category.as_deref())?;
+    cached(state, uri, || {
+        state.matching.page(&filter, sort, limit, cursor)
+    })
+    .await
+}
+
 pub async fn list(
     State(state): State<SharedState>,
+    OriginalUri(uri): OriginalUri,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    list_filtered(&state, query, MatchFilter::default()).await
+    list_filtered(&state, &uri, query, MatchFilter::default()).await
 }
 
 pub async fn of_flow(
     State(state): State<SharedState>,
     Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let flow = state.flow(parse_id(&id, "flow")?).await?;
     list_filtered(
         &state,
+        &uri,
         query,
         MatchFilter {
             flow_id: Some(flow.id),
@@ -123,11 +147,13 @@ pub async fn of_flow(
 pub async fn of_business(
     State(state): State<SharedState>,
     Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let business = state.business(parse_id(&id, "business")?).await?;
     list_filtered(
         &state,
+        &uri,
         query,
         MatchFilter {
             business_id: Some(business.id),
@@ -200,18 +226,32 @@ pub async fn stats(
 ) -> Result<Response, ApiError> {
     query.finish()?;
     let counts = state.store.counts().await?;
-    let summary = state.matching.summary();
-    let engine = state.matching.engine_stats();
+    // The match summary walks every match, so it is cached; entity counts come from the store.
+    let key = format!("{}:stats-matches", state.matching.generation());
+    let matches: serde_json::Value = match state
+        .cache
+        .get(&key)
+        .await
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        Some(matches) => matches,
+        None => {
+            let summary = state.matching.summary();
+            let matches = json!({
+                "live": state.matching.engine_stats().matches,
+                "by_status": summary.by_status,
+                "potential": summary.potential,
+                "agreed": summary.agreed,
+            });
+            state.cache.put(&key, matches.to_string().as_bytes()).await;
+            matches
+        }
+    };
     Ok(axum::Json(json!({
         "businesses": counts.businesses,
         "sites": counts.sites,
         "flows": { "offers": counts.offers, "needs": counts.needs },
-        "matches": {
-            "live": engine.matches,
-            "by_status": summary.by_status,
-            "potential": summary.potential,
-            "agreed": summary.agreed,
-        },
+        "matches": matches,
     }))
     .into_response())
 }
