@@ -11,13 +11,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{Value, json};
 
-fn service_missing(what: &str, error: impl std::fmt::Display) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{what} is required under CI=true but unreachable: {error}");
-    }
-    eprintln!("skipping: {what} unreachable ({error})");
-}
-
 /// Polls `check` until it returns true or `limit` passes.
 async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;

@@ -52,3 +52,27 @@ pub(crate) fn page_of<T>(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> Uu
     };
     Page { items, next_cursor }
 }
+
+/// An outbox row read back: `occurred_at` as RFC 3339 text and `payload` as JSON text.
+pub(crate) fn outbox_entry(
+    id: &str,
+    kind: String,
+    version: i64,
+    occurred_at: &str,
+    payload: &str,
+) -> Result<symbiont_core::events::OutboxEntry, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        entity: Entity::Outbox,
+        id: id.to_string(),
+        reason,
+    };
+    Ok(symbiont_core::events::OutboxEntry {
+        id: parse_uuid(Entity::Outbox, id)?,
+        kind,
+        version: u32::try_from(version).map_err(|e| corrupt(e.to_string()))?,
+        occurred_at: chrono::DateTime::parse_from_rfc3339(occurred_at)
+            .map_err(|e| corrupt(e.to_string()))?
+            .with_timezone(&chrono::Utc),
+        payload: serde_json::from_str(payload).map_err(|e| corrupt(e.to_string()))?,
+    })
+}

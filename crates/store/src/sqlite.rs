@@ -15,7 +15,7 @@ use symbiont_core::events::{DomainEvent, OutboxEntry};
 use symbiont_core::{Business, Flow, GeoPoint, MatchDecision, Site, haversine_km};
 use uuid::Uuid;
 
-use crate::codec::{decode, encode, insert_error, page_of, parse_uuid};
+use crate::codec::{decode, encode, insert_error, outbox_entry, page_of, parse_uuid};
 use crate::{
     BusinessFilter, Counts, Entity, FlowFilter, LocatedFlow, Near, Page, PageRequest, Removed,
     SiteFilter, Store, StoreError,
@@ -748,24 +748,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.writer)
         .await?;
         rows.iter()
-            .map(|r| {
-                let id: &str = r.get(0);
-                let corrupt = |reason: String| StoreError::Corrupt {
-                    entity: Entity::Outbox,
-                    id: id.to_string(),
-                    reason,
-                };
-                Ok(OutboxEntry {
-                    id: parse_uuid(Entity::Outbox, id)?,
-                    kind: r.get(1),
-                    version: u32::try_from(r.get::<i64, _>(2))
-                        .map_err(|e| corrupt(e.to_string()))?,
-                    occurred_at: chrono::DateTime::parse_from_rfc3339(r.get(3))
-                        .map_err(|e| corrupt(e.to_string()))?
-                        .with_timezone(&chrono::Utc),
-                    payload: serde_json::from_str(r.get(4)).map_err(|e| corrupt(e.to_string()))?,
-                })
-            })
+            .map(|r| outbox_entry(r.get(0), r.get(1), r.get::<i64, _>(2), r.get(3), r.get(4)))
             .collect()
     }
 

@@ -261,3 +261,42 @@ impl Drop for TestDatabase {
             .output();
     }
 }
+
+/// A free TCP port on loopback for a private test server.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Starts a private server process and waits until it accepts connections on `port`.
+pub fn start_listening(command: &mut Command, port: u16) -> Option<Child> {
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(child);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// Stops a private server process.
+pub fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A service a test needs is missing: a failure under `CI=true`, otherwise a skip (the caller returns).
+pub fn service_missing(what: &str, error: impl std::fmt::Display) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{what} is required under CI=true but unavailable: {error}");
+    }
+    eprintln!("skipping: {what} unavailable ({error})");
+}
