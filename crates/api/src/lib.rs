@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod matching;
+pub mod metrics;
 mod routes;
 pub mod service;
 pub mod state;
@@ -28,6 +29,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn app(state: SharedState) -> Router {
     let http = state.http.clone();
     routes::router()
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
         .layer(axum::middleware::map_response(error::problem_for_bare_errors))
         .layer(DefaultBodyLimit::max(http.body_limit_bytes))
@@ -71,7 +73,13 @@ pub async fn state(
         .subscribe(&group)
         .await
         .map_err(|e| error::ApiError::Unavailable(format!("event bus: {e}")))?;
+    let started = std::time::Instant::now();
     let matching = matching::Matching::start(store.as_ref(), engine).await?;
+    let metrics_registry = metrics::Metrics::default();
+    *metrics_registry
+        .rebuild_seconds
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = started.elapsed().as_secs_f64();
     let state = Arc::new(AppState {
         store,
         taxonomy,
@@ -80,6 +88,7 @@ pub async fn state(
         bus,
         relay_wake: tokio::sync::Notify::new(),
         cache,
+        metrics: metrics_registry,
         http,
     });
     Ok((state, subscription))

@@ -36,6 +36,7 @@ pub struct AppState {
     pub relay_wake: tokio::sync::Notify,
     /// Match lists and stats, keyed by the engine's generation.
     pub cache: crate::cache::ResponseCache,
+    pub metrics: crate::metrics::Metrics,
     pub http: HttpSettings,
 }
 

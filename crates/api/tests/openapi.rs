@@ -5,7 +5,7 @@ use serde_json::Value;
 const SPEC: &str = include_str!("../../../api/openapi.json");
 
 /// Every route of `routes::router`, with its methods. A new route must be added here and to the spec.
-const ROUTES: [(&str, &[&str]); 18] = [
+const ROUTES: [(&str, &[&str]); 19] = [
     ("/api/v1/businesses", &["get", "post"]),
     ("/api/v1/businesses/{id}", &["get", "patch", "delete"]),
     ("/api/v1/businesses/{id}/sites", &["get", "post"]),
@@ -24,6 +24,7 @@ const ROUTES: [(&str, &[&str]); 18] = [
     ("/healthz", &["get"]),
     ("/readyz", &["get"]),
     ("/openapi.json", &["get"]),
+    ("/metrics", &["get"]),
 ];
 
 fn spec() -> Value {

@@ -457,3 +457,47 @@ async fn categories_are_served_with_their_rules_and_probes_answer() {
             .is_some_and(|v| v.starts_with("3.1"))
     );
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_in_prometheus_format() {
+    let dir = temp_dir();
+    let server = Server::start(&data_dir(&dir), &[]);
+    let (business, _) = business_with_site(&server, "Metered", 51.0, 7.0).await;
+    assert_eq!(
+        server
+            .get(&format!("/api/v1/businesses/{business}"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        server
+            .get("/api/v1/businesses/0190b8a0-0000-7000-8000-000000000000")
+            .await
+            .0,
+        404
+    );
+    let response = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("answered");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/plain"))
+    );
+    let text = response.text().await.expect("text");
+    for expected in [
+        r#"symbiont_http_requests_total{method="POST",route="/api/v1/businesses",status="201"} 1"#,
+        r#"symbiont_http_requests_total{method="GET",route="/api/v1/businesses/{id}",status="200"} 1"#,
+        r#"symbiont_http_requests_total{method="GET",route="/api/v1/businesses/{id}",status="404"} 1"#,
+        r#"symbiont_http_request_duration_seconds_count{method="GET",route="/api/v1/businesses/{id}"} 2"#,
+        "# TYPE symbiont_http_request_duration_seconds histogram",
+        "symbiont_engine_matches 0",
+        "symbiont_build_info{version=",
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
+}

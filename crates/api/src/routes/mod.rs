@@ -56,6 +56,7 @@ pub fn router() -> Router<SharedState> {
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/openapi.json", get(health::openapi))
+        .route("/metrics", get(crate::metrics::render))
 }
 
 /// A JSON body with an `ETag` of the entity's version, and a `Location` when it was just created.
