@@ -170,11 +170,3 @@ pub fn start(
     tasks.spawn(run_relay(state.clone(), cancel.clone()));
     tasks.spawn(run_consumer(state.clone(), subscription, cancel.clone()));
 }
-
-/// Opens this instance's consumer group on the bus.
-pub async fn subscribe(
-    bus: &Arc<dyn EventBus>,
-    group: &str,
-) -> Result<Box<dyn Subscription>, symbiont_bus::BusError> {
-    bus.subscribe(group).await
-}

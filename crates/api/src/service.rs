@@ -104,7 +104,7 @@ impl AppState {
 
     pub async fn delete_business(&self, id: Uuid) -> Result<(), ApiError> {
         let removed = self.store.delete_business(id).await?;
-        self.engine_remove(&removed).await;
+        self.await_removed(&removed).await;
         Ok(())
     }
 
@@ -135,14 +135,14 @@ impl AppState {
         );
         self.store.update_site(&site).await?;
         if site.location != current.location {
-            self.engine_move_site(site.id, site.location).await;
+            self.await_site_moved(site.id, site.location).await;
         }
         Ok(site)
     }
 
     pub async fn delete_site(&self, id: Uuid) -> Result<(), ApiError> {
         let removed = self.store.delete_site(id).await?;
-        self.engine_remove(&removed).await;
+        self.await_removed(&removed).await;
         Ok(())
     }
 
@@ -171,7 +171,7 @@ impl AppState {
             } => ApiError::invalid("site_id", format!("no site with id {id}")),
             other => other.into(),
         })?;
-        self.engine_upsert(&flow, site.location).await;
+        self.await_flow(&flow).await;
         Ok(flow)
     }
 
@@ -194,13 +194,13 @@ impl AppState {
         };
         let flow = draft.validate(&self.taxonomy, identity)?;
         self.store.update_flow(&flow).await?;
-        self.engine_upsert(&flow, site.location).await;
+        self.await_flow(&flow).await;
         Ok(flow)
     }
 
     pub async fn delete_flow(&self, id: Uuid) -> Result<(), ApiError> {
         let removed = self.store.delete_flow(id).await?;
-        self.engine_remove(&removed).await;
+        self.await_removed(&removed).await;
         Ok(())
     }
 
@@ -220,17 +220,17 @@ impl AppState {
         }
     }
 
-    async fn engine_remove(&self, removed: &Removed) {
+    async fn await_removed(&self, removed: &Removed) {
         self.settle(|applied| removed.flow_ids.iter().all(|id| applied.has_removed(*id)))
             .await;
     }
 
-    async fn engine_upsert(&self, flow: &Flow, _location: GeoPoint) {
+    async fn await_flow(&self, flow: &Flow) {
         self.settle(|applied| applied.has_flow_version(flow.id, flow.version))
             .await;
     }
 
-    async fn engine_move_site(&self, site_id: Uuid, location: GeoPoint) {
+    async fn await_site_moved(&self, site_id: Uuid, location: GeoPoint) {
         self.settle(|applied| applied.site_is_at(site_id, location))
             .await;
     }
