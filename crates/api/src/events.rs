@@ -4,10 +4,9 @@
 //! and revivals the engine's diff implies. Both stop on the cancellation token.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 
-use symbiont_bus::{Event, EventBus, Subscription};
+use symbiont_bus::{Event, Subscription};
 use symbiont_core::events::DomainEvent;
 use symbiont_store::StoreError;
 use tokio_util::sync::CancellationToken;
