@@ -2,6 +2,12 @@
 //! share one database. Sites carry a `geography(Point, 4326)` with a GiST index and `near` filters
 //! are exact `ST_DWithin` queries. Documents are JSONB; ids are UUIDv7 text as in SQLite, so paging
 //! and ordering behave the same. Every statement has a timeout (`statement_timeout`).
+//!
+//! Unlike SQLite, which has one writer, several transactions write here at once (READ COMMITTED).
+//! Where a write reads what it is about to cascade over or report, it first locks the parent row, so
+//! a concurrent child insert either lands before the read or fails as "parent not found"; the
+//! `Removed` lists and the `flows.removed` events therefore name every flow a delete took away.
+//! No domain rules live here: callers validate before they write.
 
 use std::time::Duration;
 
@@ -49,6 +55,23 @@ const POINT: &str = "ST_SetSRID(ST_MakePoint($lon, $lat), 4326)::geography";
 
 fn point_sql(lon: &str, lat: &str) -> String {
     POINT.replace("$lon", lon).replace("$lat", lat)
+}
+
+/// Maps a lost race with a concurrent delete of the parent (foreign key violation) to the same
+/// `NotFound` the up-front parent check gives; anything else as `insert_error` does.
+fn child_insert_error(
+    entity: Entity,
+    id: Uuid,
+    parent: Entity,
+    parent_id: Uuid,
+) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound {
+            entity: parent,
+            id: parent_id,
+        },
+        _ => insert_error(entity, id)(e),
+    }
 }
 
 async fn append_event(
@@ -161,7 +184,12 @@ async fn insert_site_in(tx: &mut Transaction<'_, Postgres>, s: &Site) -> Result<
         .bind(encode(s))
         .execute(&mut **tx)
         .await
-        .map_err(insert_error(Entity::Site, s.id))?;
+        .map_err(child_insert_error(
+            Entity::Site,
+            s.id,
+            Entity::Business,
+            s.business_id,
+        ))?;
     if result.rows_affected() == 0 {
         return Err(StoreError::NotFound {
             entity: Entity::Business,
@@ -186,7 +214,7 @@ async fn insert_flow_in(tx: &mut Transaction<'_, Postgres>, f: &Flow) -> Result<
     .bind(encode(f))
     .execute(&mut **tx)
     .await
-    .map_err(insert_error(Entity::Flow, f.id))?;
+    .map_err(child_insert_error(Entity::Flow, f.id, Entity::Site, f.site_id))?;
     if result.rows_affected() == 0 {
         return Err(StoreError::NotFound {
             entity: Entity::Site,
@@ -325,6 +353,24 @@ impl Store for PostgresStore {
 
     async fn delete_business(&self, id: Uuid) -> Result<Removed, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // Locking the business and its sites makes concurrent site and flow inserts under them
+        // wait for this delete (their foreign-key checks share-lock the parent), so the ids read
+        // next are all the cascade removes.
+        let found: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM businesses WHERE id = $1 FOR UPDATE")
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound {
+                entity: Entity::Business,
+                id,
+            });
+        }
+        sqlx::query("SELECT 1 FROM sites WHERE business_id = $1 ORDER BY id FOR UPDATE")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
         let removed = Removed {
             site_ids: ids_where(&mut tx, "sites", "business_id", id, Entity::Site).await?,
             flow_ids: ids_where(&mut tx, "flows", "business_id", id, Entity::Flow).await?,
@@ -435,6 +481,17 @@ impl Store for PostgresStore {
 
     async fn delete_site(&self, id: Uuid) -> Result<Removed, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // As in `delete_business`: concurrent flow inserts on this site wait for the delete.
+        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM sites WHERE id = $1 FOR UPDATE")
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound {
+                entity: Entity::Site,
+                id,
+            });
+        }
         let removed = Removed {
             site_ids: vec![id],
             flow_ids: ids_where(&mut tx, "flows", "site_id", id, Entity::Flow).await?,
@@ -522,12 +579,15 @@ impl Store for PostgresStore {
 
     async fn update_flow(&self, flow: &Flow) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let exists: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM sites WHERE id = $1 AND business_id = $2")
-                .bind(flow.site_id.to_string())
-                .bind(flow.business_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
+        // The share lock keeps the site (and the location the event carries) from being deleted
+        // or moved until this update commits.
+        let exists: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM sites WHERE id = $1 AND business_id = $2 FOR KEY SHARE",
+        )
+        .bind(flow.site_id.to_string())
+        .bind(flow.business_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
         if exists.is_none() {
             return Err(StoreError::NotFound {
                 entity: Entity::Site,

@@ -437,39 +437,118 @@ async fn sqlite_store_meets_the_contract() {
     store.close().await;
 }
 
-/// PostgreSQL + PostGIS on `SYMBIONT_TEST_POSTGRES_URL` (default: the loopback server), in a
-/// throw-away database created and dropped by the test. Skipped without a server, except under
-/// `CI=true`, where that fails.
-#[tokio::test]
-async fn postgres_store_meets_the_contract() {
+// ---- PostgreSQL + PostGIS ----
+
+/// Runs `checks` against a `PostgresStore` on `SYMBIONT_TEST_POSTGRES_URL` (default: the loopback
+/// server), in a throw-away database created for it and dropped afterwards, also when a check fails.
+/// Without a server the checks are skipped, except under `CI=true`, where that fails.
+async fn with_postgres_store<F, Fut>(checks: F)
+where
+    F: FnOnce(symbiont_store::postgres::PostgresStore) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     use sqlx::Connection;
     let admin_url = std::env::var("SYMBIONT_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
         Ok(conn) => conn,
         Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("PostgreSQL is required under CI=true: {e}")
+            panic!("PostgreSQL is required under CI=true ({admin_url}): {e}")
         }
-        Err(e) => return eprintln!("skipping: PostgreSQL unreachable ({e})"),
+        Err(e) => return eprintln!("skipping: PostgreSQL unreachable at {admin_url} ({e})"),
     };
     let name = format!("symbiont_test_{}", Uuid::now_v7().simple());
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .await
         .expect("create database");
-    let url = match admin_url.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => panic!("SYMBIONT_TEST_POSTGRES_URL must name a database"),
+    // Same server and options, other database: replace the path, keep any `?query`.
+    let (base, query) = admin_url
+        .split_once('?')
+        .map_or((admin_url.as_str(), None), |(b, q)| (b, Some(q)));
+    let server = match base.rsplit_once('/') {
+        Some((server, _)) if server.contains("//") && !server.ends_with('/') => server,
+        _ => base,
     };
-    let store = symbiont_store::postgres::PostgresStore::open(&url, 4)
-        .await
-        .expect("open");
-    run_all(&store).await;
-    store.close().await;
+    let url = match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    };
+    // The checks run in their own task so a failing one still lets the database be dropped.
+    let outcome = tokio::spawn(async move {
+        let store = symbiont_store::postgres::PostgresStore::open(&url, 8)
+            .await
+            .expect("open the store (is PostGIS installed?)");
+        checks(store).await;
+    })
+    .await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut admin)
         .await
         .expect("drop database");
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[tokio::test]
+async fn postgres_store_meets_the_contract() {
+    with_postgres_store(|store| async move {
+        run_all(&store).await;
+        store.close().await;
+    })
+    .await;
+}
+
+/// PostgreSQL has concurrent writers (SQLite has one): a delete that races with flow inserts under
+/// it must still report every flow it took away, and an insert that loses the race is a plain
+/// "site not found".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_deletes_report_flows_inserted_concurrently() {
+    with_postgres_store(|store| async move {
+        let store = std::sync::Arc::new(store);
+        for round in 0..20 {
+            let b = business("Racing");
+            store.insert_business(&b).await.expect("insert");
+            let s = site(&b, 50.0, 8.0);
+            store.insert_site(&s).await.expect("insert site");
+            let writers: Vec<_> = (0..4)
+                .map(|_| {
+                    let (store, s) = (store.clone(), s.clone());
+                    tokio::spawn(async move {
+                        let mut written = Vec::new();
+                        loop {
+                            let f = flow(&s, Direction::Offer);
+                            match store.insert_flow(&f).await {
+                                Ok(()) => written.push(f.id),
+                                Err(StoreError::NotFound {
+                                    entity: Entity::Site,
+                                    ..
+                                }) => return written,
+                                Err(e) => panic!("insert lost the race with {e:?}"),
+                            }
+                        }
+                    })
+                })
+                .collect();
+            tokio::time::sleep(std::time::Duration::from_millis(5 + round % 5)).await;
+            let removed = if round % 2 == 0 {
+                store.delete_business(b.id).await.expect("delete business")
+            } else {
+                store.delete_site(s.id).await.expect("delete site")
+            };
+            for writer in writers {
+                for id in writer.await.expect("writer") {
+                    assert!(
+                        removed.flow_ids.contains(&id),
+                        "round {round}: flow {id} was written, then removed unreported"
+                    );
+                }
+            }
+        }
+        store.close().await;
+    })
+    .await;
 }
 
 /// The bundled SQLite must keep R*Tree (site index) and FTS5 (search) compiled in.
