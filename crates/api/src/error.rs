@@ -20,6 +20,12 @@ pub enum ApiError {
     /// The request was read but its content is invalid.
     #[error("{0}")]
     Validation(#[from] ValidationError),
+    /// No credentials where they are required, or credentials that are invalid, expired or revoked.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller is known but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     /// The state of the resource forbids the request (e.g. an illegal status transition).
@@ -32,6 +38,12 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The caller exceeded its request rate; it may retry after this many seconds.
+    #[error("too many requests; retry after {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+    /// The server is at its concurrency limit and sheds this request rather than queue it.
+    #[error("the server is at capacity; retry shortly")]
+    Overloaded,
     /// A dependency (the store) cannot be reached.
     #[error("{0}")]
     Unavailable(String),
@@ -64,6 +76,12 @@ impl ApiError {
                 "validation",
                 "The input is invalid",
             ),
+            ApiError::Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+            ),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::Conflict(_) => (
                 StatusCode::CONFLICT,
@@ -84,6 +102,16 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
                 "Request body too large",
+            ),
+            ApiError::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many requests",
+            ),
+            ApiError::Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "Server at capacity",
             ),
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -116,15 +144,21 @@ impl From<StoreError> for ApiError {
 }
 
 /// An RFC 9457 problem document.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
-    /// A relative URI naming the kind of problem, documented in the OpenAPI spec.
+    /// A relative URI naming the kind of problem, `/problems/<slug>`: bad-request, validation,
+    /// unauthorized, forbidden, not-found, conflict, precondition-failed, unsupported-media-type,
+    /// payload-too-large, too-many-requests, overloaded, unavailable, internal; for errors made
+    /// outside the handlers, the status's reason (method-not-allowed, request-timeout ...).
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
+    /// The HTTP status code.
     pub status: u16,
     pub detail: String,
+    /// The fields at fault, when the input was.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     pub errors: Vec<FieldError>,
 }
 
@@ -152,6 +186,13 @@ impl Problem {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = self.parts();
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::Overloaded => Some(1),
+            ApiError::Unavailable(_) => Some(5),
+            _ => None,
+        };
+        let unauthorized = matches!(self, ApiError::Unauthorized(_));
         let (detail, errors) = match self {
             ApiError::BadRequest { detail, errors } => (detail, errors),
             ApiError::Validation(v) => (v.to_string(), v.0),
@@ -175,10 +216,16 @@ impl IntoResponse for ApiError {
         let mut problem = Problem::new(status, slug, title, detail);
         problem.errors = errors;
         let mut response = problem.into_response_with(status);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if unauthorized {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"symbiont\""),
+            );
         }
         response
     }

@@ -50,7 +50,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
+/// Parses JSON with the same error mapping as the [`Json`] extractor (also used by imports). With the
+/// `simd-json` feature the document is validated and parsed in one SIMD pass.
+#[cfg(feature = "simd-json")]
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut buffer = bytes.to_vec();
+    let mut deserializer = simd_json::Deserializer::from_slice(&mut buffer)
+        .map_err(|e| ApiError::bad_request("body", format!("malformed JSON: {e}")))?;
+    serde_path_to_error::deserialize::<_, T>(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        // simd-json wraps serde's message: `Serde("missing field `x`") at character 0`.
+        let message = message
+            .strip_prefix("Serde(\"")
+            .and_then(|rest| rest.split_once("\")"))
+            .map_or(message.clone(), |(inner, _)| inner.replace("\\\"", "\""));
+        ApiError::invalid(&field_of(&path, &message), strip_position(&message))
+    })
+}
+
 /// Parses JSON with the same error mapping as the [`Json`] extractor (also used by imports).
+#[cfg(not(feature = "simd-json"))]
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, so `{} {}` or a cut-off body is reported as malformed rather than as its shape.
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {

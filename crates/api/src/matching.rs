@@ -18,6 +18,7 @@ use symbiont_store::Store;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::visibility::{Viewer, redact};
 
 /// The engine plus the decisions, each behind its own lock. Engine operations are CPU-only and short
 /// (under a millisecond per change), so a std lock is right; rebuilds happen before serving starts.
@@ -27,6 +28,8 @@ pub struct Matching {
     applied: RwLock<Applied>,
     /// Bumped after every applied event, so writers can wait for their own change to arrive.
     progress: tokio::sync::watch::Sender<u64>,
+    /// How long each applied event took (`symbiont_engine_update_duration_seconds`).
+    pub update_durations: crate::metrics::EngineUpdateHistogram,
 }
 
 /// What the engine has applied, to make event handling idempotent and ordered per flow.
@@ -118,10 +121,46 @@ impl MatchCursor {
     }
 }
 
+/// A match as one viewer may see it: whole, or with anonymous parties redacted.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum MatchEntry<'a> {
+    Whole(MatchView<'a>),
+    Redacted(Value),
+}
+
+/// Which sides of a match `viewer` may not see, and the entry to serve.
+fn entry_for<'a>(
+    viewer: &Viewer,
+    view: MatchView<'a>,
+    offer: (bool, Uuid),
+    need: (bool, Uuid),
+    decision: Option<&MatchDecision>,
+) -> ((bool, bool), MatchEntry<'a>) {
+    let hidden = viewer.hidden_sides(offer, need, decision);
+    if hidden == (false, false) {
+        return (hidden, MatchEntry::Whole(view));
+    }
+    let value = serde_json::to_value(&view).unwrap_or(Value::Null);
+    (
+        hidden,
+        MatchEntry::Redacted(redact(value, hidden.0, hidden.1)),
+    )
+}
+
+/// The anonymity flags and owners of a kept (expired) match.
+fn kept_sides(last: &Value, d: &MatchDecision) -> ((bool, Uuid), (bool, Uuid)) {
+    let flag = |key: &str| last.get(key).and_then(Value::as_bool).unwrap_or(false);
+    (
+        (flag("offer_anonymous"), d.offer_business_id),
+        (flag("need_anonymous"), d.need_business_id),
+    )
+}
+
 /// A page of matches, serialized while the locks are held.
 #[derive(Serialize)]
 pub struct MatchPage<'a> {
-    pub items: Vec<MatchView<'a>>,
+    pub items: Vec<MatchEntry<'a>>,
     pub next_cursor: Option<String>,
 }
 
@@ -160,6 +199,92 @@ pub struct MatchSummary {
     pub potential: Totals,
     /// Live matches people agreed on.
     pub agreed: Totals,
+}
+
+/// A match that passed a list's filters, before its view is built.
+enum Candidate<'a> {
+    Live(&'a Arc<Match>, Option<&'a MatchDecision>),
+    Kept(&'a MatchDecision, &'a Value),
+}
+
+/// An item with its place in a list: by sort key descending, then id ascending.
+struct Ranked<T> {
+    key: f64,
+    id: Uuid,
+    item: T,
+}
+
+impl<T> Ranked<T> {
+    /// Later in the list is greater.
+    fn order(&self, other_key: f64, other_id: Uuid) -> std::cmp::Ordering {
+        other_key.total_cmp(&self.key).then(self.id.cmp(&other_id))
+    }
+}
+
+impl<T> PartialEq for Ranked<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.order(other.key, other.id).is_eq()
+    }
+}
+
+impl<T> Eq for Ranked<T> {}
+
+impl<T> PartialOrd for Ranked<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for Ranked<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.order(other.key, other.id)
+    }
+}
+
+/// The first `capacity` items after a cursor, in list order, from items offered in any order.
+struct TopPage<T> {
+    heap: std::collections::BinaryHeap<Ranked<T>>,
+    capacity: usize,
+    after: Option<MatchCursor>,
+}
+
+impl<T> TopPage<T> {
+    fn new(capacity: usize, after: Option<MatchCursor>) -> Self {
+        Self {
+            heap: std::collections::BinaryHeap::with_capacity(capacity + 1),
+            capacity,
+            after,
+        }
+    }
+
+    /// Whether an item at this place would be kept (it is after the cursor and, if the page is
+    /// full, before its last item): lets callers skip work for the rest.
+    fn would_keep(&self, key: f64, id: Uuid) -> bool {
+        let after_cursor = self
+            .after
+            .is_none_or(|c| key.total_cmp(&c.key).is_lt() || (key == c.key && id > c.id));
+        let fits = self.heap.len() < self.capacity
+            || self
+                .heap
+                .peek()
+                .is_some_and(|last| last.order(key, id).is_gt());
+        after_cursor && fits
+    }
+
+    fn offer(&mut self, key: f64, id: Uuid, item: T) {
+        if !self.would_keep(key, id) {
+            return;
+        }
+        self.heap.push(Ranked { key, id, item });
+        if self.heap.len() > self.capacity {
+            self.heap.pop();
+        }
+    }
+
+    /// The kept items in list order.
+    fn into_list(self) -> Vec<Ranked<T>> {
+        self.heap.into_sorted_vec()
+    }
 }
 
 impl Matching {
@@ -225,6 +350,7 @@ impl Matching {
             decisions: RwLock::new(decisions),
             applied: RwLock::new(applied),
             progress: tokio::sync::watch::Sender::new(0),
+            update_durations: crate::metrics::EngineUpdateHistogram::default(),
         })
     }
 
@@ -244,6 +370,20 @@ impl Matching {
     /// already holds (events may arrive twice or, across instances, late). Returns the decisions
     /// (expiries, revivals) the change implies, already visible to readers; the caller stores them.
     pub fn apply_event(&self, event: DomainEvent) -> Vec<MatchDecision> {
+        let started = std::time::Instant::now();
+        // Events come from the bus, outside any request: this span is the root of its trace.
+        let span = tracing::info_span!(
+            "engine.apply",
+            event = event.kind(),
+            added = tracing::field::Empty,
+            changed = tracing::field::Empty,
+            removed = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
+        if crate::telemetry::enabled() {
+            crate::telemetry::record_trace_id(&span);
+        }
+        let _entered = span.enter();
         let diff = {
             let mut applied = self
                 .applied
@@ -288,8 +428,12 @@ impl Matching {
                 }
             }
         };
+        span.record("added", diff.added.len());
+        span.record("changed", diff.changed.len());
+        span.record("removed", diff.removed.len());
         // Decisions first, then progress: a writer woken by this event reads the final state.
         let decisions = self.decisions_for(&diff);
+        self.update_durations.observe(started.elapsed());
         self.progress.send_modify(|n| *n += 1);
         decisions
     }
@@ -350,6 +494,7 @@ impl Matching {
                         expired_reason: None,
                         last_match: None,
                         note: None,
+                        contacted_by: None,
                         version: 0,
                         updated_at: Utc::now(),
                     };
@@ -379,6 +524,7 @@ impl Matching {
         status: MatchStatus,
         note: Option<String>,
         if_match: Option<i64>,
+        caller: &crate::auth::Caller,
     ) -> Result<MatchDecision, ApiError> {
         let engine = self.engine();
         let decisions = self.decisions();
@@ -392,9 +538,34 @@ impl Matching {
                 _ => ApiError::NotFound(format!("match {id} not found")),
             });
         };
+        // Only the two businesses of a match decide on it (not even a platform admin).
+        let account = caller.writer()?;
+        let acts_for_offer = account.businesses.contains_key(&live.offer_business_id);
+        let acts_for_need = account.businesses.contains_key(&live.need_business_id);
+        if !acts_for_offer && !acts_for_need {
+            return Err(ApiError::Forbidden(
+                "only members of the match's two businesses may change its status".into(),
+            ));
+        }
         let version = current.map_or(0, |d| d.version);
         crate::extract::check_if_match(if_match, version)?;
         let from = current.map_or(MatchStatus::Suggested, |d| d.status);
+        let contacted_by = current.and_then(|d| d.contacted_by);
+        // The side acting now: for a member of both, the side that was asked, if one was.
+        let acting = match (acts_for_offer, acts_for_need) {
+            (true, false) => live.offer_business_id,
+            (false, true) => live.need_business_id,
+            _ if contacted_by == Some(live.offer_business_id) => live.need_business_id,
+            _ => live.offer_business_id,
+        };
+        if from == MatchStatus::Contacted
+            && status == MatchStatus::Negotiating
+            && contacted_by == Some(acting)
+        {
+            return Err(ApiError::Forbidden(
+                "the other business accepts a contact request (moves it to negotiating)".into(),
+            ));
+        }
         if !from.can_become(status) {
             let allowed: Vec<&str> = from.next_statuses().iter().map(|s| s.as_str()).collect();
             return Err(ApiError::Conflict(format!(
@@ -419,6 +590,11 @@ impl Matching {
             expired_reason: None,
             last_match: None,
             note: note.or_else(|| current.and_then(|d| d.note.clone())),
+            contacted_by: if status == MatchStatus::Contacted {
+                Some(acting)
+            } else {
+                contacted_by
+            },
             version: version + 1,
             updated_at: Utc::now(),
         })
@@ -436,16 +612,32 @@ impl Matching {
     }
 
     /// One match as JSON (live, or expired with its last figures), if it exists.
-    pub fn one(&self, id: Uuid) -> Option<Value> {
+    pub fn one(&self, id: Uuid, viewer: &Viewer) -> Option<Value> {
         let engine = self.engine();
         let decisions = self.decisions();
         let decision = decisions.get(&id);
-        let view = match (engine.get(id), decision) {
-            (Some(live), d) => view(Figures::Live(live.clone()), d),
-            (None, Some(d)) => view(Figures::Kept(d.last_match.as_ref()?), Some(d)),
+        let (_, entry) = match (engine.get(id), decision) {
+            (Some(live), d) => entry_for(
+                viewer,
+                view(Figures::Live(live.clone()), d),
+                (live.offer_anonymous, live.offer_business_id),
+                (live.need_anonymous, live.need_business_id),
+                d,
+            ),
+            (None, Some(d)) => {
+                let last = d.last_match.as_ref()?;
+                let (offer, need) = kept_sides(last, d);
+                entry_for(
+                    viewer,
+                    view(Figures::Kept(last), Some(d)),
+                    offer,
+                    need,
+                    Some(d),
+                )
+            }
             (None, None) => return None,
         };
-        serde_json::to_value(view).ok()
+        serde_json::to_value(entry).ok()
     }
 
     /// A filtered, sorted page as JSON bytes.
@@ -455,10 +647,24 @@ impl Matching {
         sort: MatchSort,
         limit: usize,
         after: Option<MatchCursor>,
+        viewer: &Viewer,
     ) -> Result<Vec<u8>, ApiError> {
         let engine = self.engine();
         let decisions = self.decisions();
-        let mut rows: Vec<(f64, Uuid, MatchView<'_>)> = Vec::new();
+        // Only the page is built: candidates are filtered on their figures, and a bounded heap keeps
+        // the first `limit + 1` after the cursor in list order, so a large result costs one pass.
+        let mut page = TopPage::new(limit + 1, after);
+        // The matches of one flow or business, when the filter names one (outlives the page).
+        let owned: Vec<Arc<Match>>;
+        // A hidden side must not be found through the business or flow it belongs to.
+        let listed_through_hidden =
+            |hidden: (bool, bool), offer: (Uuid, Uuid), need: (Uuid, Uuid)| {
+                let through = |(business, flow): (Uuid, Uuid)| {
+                    filter.business_id == Some(business) || filter.flow_id == Some(flow)
+                };
+                (hidden.0 && through(offer)) || (hidden.1 && through(need))
+            };
+        let through_owner = filter.business_id.is_some() || filter.flow_id.is_some();
         let category_ok = |offer: &str, need: &str| {
             filter
                 .category
@@ -481,70 +687,127 @@ impl Matching {
                     .flow_id
                     .is_none_or(|f| d.offer_flow_id == f || d.need_flow_id == f);
                 let score = kept_number(last, "score");
-                if business_ok
+                if !(business_ok
                     && flow_ok
                     && score >= min_score
                     && category_ok(
                         kept_str(last, "offer_category"),
                         kept_str(last, "need_category"),
+                    ))
+                {
+                    continue;
+                }
+                let (offer, need) = kept_sides(last, d);
+                if through_owner
+                    && listed_through_hidden(
+                        viewer.hidden_sides(offer, need, Some(d)),
+                        (d.offer_business_id, d.offer_flow_id),
+                        (d.need_business_id, d.need_flow_id),
                     )
                 {
-                    let key = sort_key(
-                        sort,
-                        score,
-                        kept_number(last, "savings_eur_per_year"),
-                        kept_number(last, "co2_t_per_year"),
-                    );
-                    rows.push((key, d.match_id, view(Figures::Kept(last), Some(d))));
+                    continue;
                 }
+                let key = sort_key(
+                    sort,
+                    score,
+                    kept_number(last, "savings_eur_per_year"),
+                    kept_number(last, "co2_t_per_year"),
+                );
+                page.offer(key, d.match_id, Candidate::Kept(d, last));
             }
         } else {
-            let candidates: Vec<Arc<Match>> = match (filter.flow_id, filter.business_id) {
-                (Some(flow), _) => engine.matches_of_flow(flow),
-                (None, Some(business)) => engine.matches_of_business(business),
-                (None, None) => engine.iter().cloned().collect(),
-            };
+            let candidates: Box<dyn Iterator<Item = &Arc<Match>>> =
+                match (filter.flow_id, filter.business_id) {
+                    (Some(flow), _) => {
+                        owned = engine.matches_of_flow(flow);
+                        Box::new(owned.iter())
+                    }
+                    (None, Some(business)) => {
+                        owned = engine.matches_of_business(business);
+                        Box::new(owned.iter())
+                    }
+                    (None, None) => Box::new(engine.iter()),
+                };
             for m in candidates {
-                let decision = decisions.get(&m.id);
-                let status = decision.map_or(MatchStatus::Suggested, |d| d.status);
                 let business_ok = filter
                     .business_id
                     .is_none_or(|b| m.offer_business_id == b || m.need_business_id == b);
-                if business_ok
+                if !(business_ok
                     && m.score >= min_score
-                    && filter.status.is_none_or(|s| s == status)
-                    && category_ok(&m.offer_category, &m.need_category)
+                    && category_ok(&m.offer_category, &m.need_category))
                 {
-                    rows.push((
-                        sort_key(sort, m.score, m.savings_eur_per_year, m.co2_t_per_year),
-                        m.id,
-                        view(Figures::Live(m.clone()), decision),
-                    ));
+                    continue;
                 }
+                let key = sort_key(sort, m.score, m.savings_eur_per_year, m.co2_t_per_year);
+                if !page.would_keep(key, m.id) {
+                    continue;
+                }
+                let decision = decisions.get(&m.id);
+                if let Some(wanted) = filter.status
+                    && decision.map_or(MatchStatus::Suggested, |d| d.status) != wanted
+                {
+                    continue;
+                }
+                if through_owner
+                    && (m.offer_anonymous || m.need_anonymous)
+                    && listed_through_hidden(
+                        viewer.hidden_sides(
+                            (m.offer_anonymous, m.offer_business_id),
+                            (m.need_anonymous, m.need_business_id),
+                            decision,
+                        ),
+                        (m.offer_business_id, m.offer_flow_id),
+                        (m.need_business_id, m.need_flow_id),
+                    )
+                {
+                    continue;
+                }
+                page.offer(key, m.id, Candidate::Live(m, decision));
             }
         }
-        rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let start = match after {
-            Some(c) => rows.partition_point(|(k, id, _)| {
-                k.total_cmp(&c.key).is_gt() || (*k == c.key && *id <= c.id)
-            }),
-            None => 0,
-        };
-        let mut items: Vec<(f64, Uuid, MatchView<'_>)> =
-            rows.into_iter().skip(start).take(limit + 1).collect();
+        let mut items = page.into_list();
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
-            items
-                .last()
-                .map(|(key, id, _)| MatchCursor { key: *key, id: *id }.encode())
+            items.last().map(|ranked| {
+                MatchCursor {
+                    key: ranked.key,
+                    id: ranked.id,
+                }
+                .encode()
+            })
         } else {
             None
         };
         let page = MatchPage {
-            items: items.into_iter().map(|(_, _, v)| v).collect(),
+            items: items
+                .into_iter()
+                .map(|ranked| match ranked.item {
+                    Candidate::Live(m, decision) => {
+                        entry_for(
+                            viewer,
+                            view(Figures::Live(m.clone()), decision),
+                            (m.offer_anonymous, m.offer_business_id),
+                            (m.need_anonymous, m.need_business_id),
+                            decision,
+                        )
+                        .1
+                    }
+                    Candidate::Kept(d, last) => {
+                        let (offer, need) = kept_sides(last, d);
+                        entry_for(
+                            viewer,
+                            view(Figures::Kept(last), Some(d)),
+                            offer,
+                            need,
+                            Some(d),
+                        )
+                        .1
+                    }
+                })
+                .collect(),
             next_cursor,
         };
-        serde_json::to_vec(&page).map_err(|e| ApiError::Internal(e.to_string()))
+        crate::json::to_vec(&page)
     }
 
     pub fn summary(&self) -> MatchSummary {
@@ -631,5 +894,57 @@ fn revived(decision: &MatchDecision, live: &Match) -> MatchDecision {
         version: decision.version + 1,
         updated_at: Utc::now(),
         ..decision.clone()
+    }
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+
+    /// Pages read through cursors give the same list as sorting everything.
+    #[test]
+    fn the_bounded_page_equals_a_full_sort_page_by_page() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // Few distinct keys, so ties (ordered by id) are common.
+        let items: Vec<(f64, Uuid)> = (0..500)
+            .map(|_| {
+                (
+                    (next() % 20) as f64 / 4.0,
+                    Uuid::from_u128(u128::from(next())),
+                )
+            })
+            .collect();
+        let mut expected = items.clone();
+        expected.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        for limit in [1, 7, 50, 600] {
+            let mut seen = Vec::new();
+            let mut after = None;
+            loop {
+                let mut page = TopPage::new(limit + 1, after);
+                for (key, id) in &items {
+                    page.offer(*key, *id, ());
+                }
+                let mut list = page.into_list();
+                let more = list.len() > limit;
+                list.truncate(limit);
+                seen.extend(list.iter().map(|r| (r.key, r.id)));
+                match (more, list.last()) {
+                    (true, Some(last)) => {
+                        after = Some(MatchCursor {
+                            key: last.key,
+                            id: last.id,
+                        })
+                    }
+                    _ => break,
+                }
+            }
+            assert_eq!(seen, expected, "limit {limit}");
+        }
     }
 }

@@ -1,13 +1,14 @@
 //! Prometheus metrics, exposed in the text format at `GET /metrics`: HTTP requests by route, method
-//! and status with a latency histogram, requests in flight, engine figures, and build info. Names
+//! and status with a latency histogram, requests in flight, engine figures (with a histogram of
+//! incremental updates), store connection pools, and build info. Names
 //! follow Prometheus conventions (`_total`, `_seconds`). Hand-written to stay small: a handful of
 //! counters and histograms behind one short-held lock.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
@@ -20,6 +21,57 @@ use crate::state::SharedState;
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
+
+/// Upper bounds of the engine update buckets, in seconds: one flow change takes tens of
+/// microseconds, a change near many counterparts up to a few milliseconds.
+const ENGINE_UPDATE_BUCKETS: [f64; 12] = [
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1,
+];
+
+/// Durations of the engine's incremental updates, observed without a lock: the engine applies
+/// events on the consumer's path, which should not contend with scrapes.
+#[derive(Default)]
+pub struct EngineUpdateHistogram {
+    /// Per bucket, not cumulative (made cumulative when rendered).
+    buckets: [AtomicU64; ENGINE_UPDATE_BUCKETS.len()],
+    count: AtomicU64,
+    sum_ns: AtomicU64,
+}
+
+impl EngineUpdateHistogram {
+    pub fn observe(&self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        if let Some(i) = ENGINE_UPDATE_BUCKETS.iter().position(|b| seconds <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_ns.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    fn render(&self, out: &mut String) {
+        let name = "symbiont_engine_update_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time the engine took to apply one event incrementally.\n# TYPE {name} histogram"
+        );
+        let mut cumulative = 0;
+        for (bound, count) in ENGINE_UPDATE_BUCKETS.iter().zip(&self.buckets) {
+            cumulative += count.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9
+        );
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
 
 #[derive(Default, Clone)]
 struct Histogram {
@@ -47,6 +99,10 @@ pub struct Metrics {
     in_flight: AtomicI64,
     /// Duration of the last full engine rebuild, in seconds.
     pub rebuild_seconds: Mutex<f64>,
+    /// Requests refused by the rate limiter (429).
+    pub rate_limited: std::sync::atomic::AtomicU64,
+    /// Requests shed at the concurrency limit (503).
+    pub shed: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
@@ -169,6 +225,47 @@ impl Metrics {
             "symbiont_engine_events_applied_total {}",
             state.matching.generation()
         );
+        state.matching.update_durations.render(&mut out);
+        let pools = state.store.pool_status();
+        let _ = writeln!(
+            out,
+            "# HELP symbiont_store_pool_connections Database connections by pool and state (in_use, idle).\n# TYPE symbiont_store_pool_connections gauge"
+        );
+        for p in &pools {
+            let _ = writeln!(
+                out,
+                "symbiont_store_pool_connections{{pool=\"{}\",state=\"in_use\"}} {}\nsymbiont_store_pool_connections{{pool=\"{}\",state=\"idle\"}} {}",
+                p.pool, p.in_use, p.pool, p.idle
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP symbiont_store_pool_max_connections Most connections a pool may open.\n# TYPE symbiont_store_pool_max_connections gauge"
+        );
+        for p in &pools {
+            let _ = writeln!(
+                out,
+                "symbiont_store_pool_max_connections{{pool=\"{}\"}} {}",
+                p.pool, p.max
+            );
+        }
+        for (name, help, value) in [
+            (
+                "symbiont_http_rate_limited_total",
+                "Requests refused by the rate limiter (429).",
+                self.rate_limited.load(Ordering::Relaxed),
+            ),
+            (
+                "symbiont_http_shed_total",
+                "Requests shed at the concurrency limit (503).",
+                self.shed.load(Ordering::Relaxed),
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP symbiont_build_info Build information.\n# TYPE symbiont_build_info gauge"
@@ -192,9 +289,21 @@ pub async fn track(State(state): State<SharedState>, request: Request, next: Nex
         .to_string();
     let method = request.method().as_str().to_string();
     let started = Instant::now();
+    let span = crate::telemetry::enabled().then(|| {
+        let span = tracing::Span::current();
+        crate::telemetry::rename(&span, format!("{method} {route}"));
+        span.record("http.route", route.as_str());
+        span
+    });
     state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
     let response = next.run(request).await;
     state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+    if let Some(span) = span {
+        span.record("http.response.status_code", response.status().as_u16());
+        if response.status().is_server_error() {
+            span.record("otel.status_code", "error");
+        }
+    }
     state.metrics.observe(
         &method,
         &route,
@@ -205,6 +314,18 @@ pub async fn track(State(state): State<SharedState>, request: Request, next: Nex
 }
 
 /// `GET /metrics`
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    summary = "Prometheus metrics (text exposition format)",
+    description = "symbiont_http_requests_total{method,route,status}, symbiont_http_request_duration_seconds (histogram by method and route), symbiont_http_requests_in_flight, symbiont_engine_flows, symbiont_engine_matches, symbiont_engine_memory_bytes, symbiont_engine_last_rebuild_seconds, symbiont_engine_events_applied_total, symbiont_engine_update_duration_seconds (histogram of incremental engine updates), symbiont_store_pool_connections{pool,state} (state in_use or idle), symbiont_store_pool_max_connections{pool}, symbiont_build_info.",
+    responses(
+        (status = 200, description = "Metrics", body = String, content_type = "text/plain"),
+    ),
+    security((), ("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn render(State(state): State<SharedState>) -> Response {
     let mut response = state.metrics.render(&state).into_response();
     response.headers_mut().insert(

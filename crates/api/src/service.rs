@@ -15,9 +15,11 @@ use symbiont_core::{
 use symbiont_store::{Entity, Removed, StoreError};
 use uuid::Uuid;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::check_if_match;
 use crate::state::AppState;
+use crate::visibility::Viewer;
 
 /// Applies an RFC 7386 JSON merge patch: objects merge recursively, `null` removes a member.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
@@ -74,6 +76,15 @@ impl AppState {
             .ok_or_else(|| not_found(Entity::Site, id))
     }
 
+    /// A flow as `viewer` may see it: another business's anonymous flow is not found, with the same
+    /// answer as a flow that does not exist.
+    pub async fn visible_flow(&self, id: Uuid, viewer: &Viewer) -> Result<Flow, ApiError> {
+        match self.store.get_flow(id).await? {
+            Some(flow) if !flow.anonymous || viewer.sees(flow.business_id) => Ok(flow),
+            _ => Err(not_found(Entity::Flow, id)),
+        }
+    }
+
     pub async fn flow(&self, id: Uuid) -> Result<Flow, ApiError> {
         self.store
             .get_flow(id)
@@ -81,20 +92,32 @@ impl AppState {
             .ok_or_else(|| not_found(Entity::Flow, id))
     }
 
-    pub async fn create_business(&self, draft: BusinessDraft) -> Result<Business, ApiError> {
+    /// Creates a business owned by the caller.
+    pub async fn create_business(
+        &self,
+        caller: &Caller,
+        draft: BusinessDraft,
+    ) -> Result<Business, ApiError> {
+        let owner = caller.writer()?.user_id;
         let now = Utc::now();
         let business = draft.validate()?.into_business(Uuid::now_v7(), 1, now, now);
-        self.store.insert_business(&business).await?;
+        self.store
+            .accounts()
+            .insert_business_owned_by(&business, owner)
+            .await?;
+        self.account_cache.clear();
         Ok(business)
     }
 
     pub async fn update_business(
         &self,
+        caller: &Caller,
         id: Uuid,
         patch: &Value,
         if_match: Option<i64>,
     ) -> Result<Business, ApiError> {
         let current = self.business(id).await?;
+        caller.require_member(id)?;
         check_if_match(if_match, current.version)?;
         let draft = patched(&BusinessDraft::from(&current), patch)?.validate()?;
         let business = draft.into_business(id, current.version + 1, current.created_at, Utc::now());
@@ -102,13 +125,22 @@ impl AppState {
         Ok(business)
     }
 
-    pub async fn delete_business(&self, id: Uuid) -> Result<(), ApiError> {
+    pub async fn delete_business(&self, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
+        self.business(id).await?;
+        caller.require_owner(id)?;
         let removed = self.store.delete_business(id).await?;
+        self.account_cache.clear();
         self.await_removed(&removed).await;
         Ok(())
     }
 
-    pub async fn create_site(&self, business_id: Uuid, draft: SiteDraft) -> Result<Site, ApiError> {
+    pub async fn create_site(
+        &self,
+        caller: &Caller,
+        business_id: Uuid,
+        draft: SiteDraft,
+    ) -> Result<Site, ApiError> {
+        caller.require_member(business_id)?;
         let now = Utc::now();
         let site = draft
             .validate()?
@@ -119,11 +151,13 @@ impl AppState {
 
     pub async fn update_site(
         &self,
+        caller: &Caller,
         id: Uuid,
         patch: &Value,
         if_match: Option<i64>,
     ) -> Result<Site, ApiError> {
         let current = self.site(id).await?;
+        caller.require_member(current.business_id)?;
         check_if_match(if_match, current.version)?;
         let draft = patched(&SiteDraft::from(&current), patch)?.validate()?;
         let site = draft.into_site(
@@ -140,7 +174,9 @@ impl AppState {
         Ok(site)
     }
 
-    pub async fn delete_site(&self, id: Uuid) -> Result<(), ApiError> {
+    pub async fn delete_site(&self, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
+        let site = self.site(id).await?;
+        caller.require_member(site.business_id)?;
         let removed = self.store.delete_site(id).await?;
         self.await_removed(&removed).await;
         Ok(())
@@ -153,8 +189,10 @@ impl AppState {
         })
     }
 
-    pub async fn create_flow(&self, draft: FlowDraft) -> Result<Flow, ApiError> {
+    pub async fn create_flow(&self, caller: &Caller, draft: FlowDraft) -> Result<Flow, ApiError> {
+        caller.writer()?;
         let site = self.site_of(&draft).await?;
+        caller.require_member(site.business_id)?;
         let now = Utc::now();
         let identity = FlowIdentity {
             id: Uuid::now_v7(),
@@ -177,14 +215,18 @@ impl AppState {
 
     pub async fn update_flow(
         &self,
+        caller: &Caller,
         id: Uuid,
         patch: &Value,
         if_match: Option<i64>,
     ) -> Result<Flow, ApiError> {
-        let current = self.flow(id).await?;
+        let current = self.visible_flow(id, &Viewer::of(caller)).await?;
+        caller.require_member(current.business_id)?;
         check_if_match(if_match, current.version)?;
         let draft = patched(&FlowDraft::from(&current), patch)?;
         let site = self.site_of(&draft).await?;
+        // Moving a flow to another business's site needs membership there too.
+        caller.require_member(site.business_id)?;
         let identity = FlowIdentity {
             id,
             business_id: site.business_id,
@@ -198,7 +240,9 @@ impl AppState {
         Ok(flow)
     }
 
-    pub async fn delete_flow(&self, id: Uuid) -> Result<(), ApiError> {
+    pub async fn delete_flow(&self, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
+        let flow = self.visible_flow(id, &Viewer::of(caller)).await?;
+        caller.require_member(flow.business_id)?;
         let removed = self.store.delete_flow(id).await?;
         self.await_removed(&removed).await;
         Ok(())
@@ -242,15 +286,16 @@ impl AppState {
         status: MatchStatus,
         note: Option<String>,
         if_match: Option<i64>,
+        caller: &Caller,
     ) -> Result<Value, ApiError> {
         let _writing = self.write_lock.lock().await;
-        let decision = self.matching.decide(id, status, note, if_match)?;
+        let decision = self.matching.decide(id, status, note, if_match, caller)?;
         self.store
             .save_decisions(std::slice::from_ref(&decision))
             .await?;
         self.matching.remember(decision);
         self.matching
-            .one(id)
+            .one(id, &Viewer::of(caller))
             .ok_or_else(|| ApiError::NotFound(format!("match {id} not found")))
     }
 }

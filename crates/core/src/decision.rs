@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MatchStatus {
     #[default]
@@ -87,6 +88,10 @@ pub struct MatchDecision {
     pub last_match: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The business that asked for contact (moved the match to `contacted`); the other business
+    /// accepts by moving it on to `negotiating`, which also reveals anonymous parties to each other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacted_by: Option<Uuid>,
     pub version: i64,
     pub updated_at: DateTime<Utc>,
 }

@@ -649,6 +649,7 @@ fn flow_draft(rng: &mut Rng, spec: &FlowSpec) -> FlowDraft {
         valid_from: None,
         valid_until: None,
         status: FlowStatus::Active,
+        anonymous: false,
     }
 }
 

@@ -4,7 +4,9 @@ use serde::Serialize;
 
 /// One problem with one input field. `field` is a dotted path such as `quality.temperature_c`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
+    /// Dotted path of the field, e.g. `quantity.unit`.
     pub field: String,
     pub message: String,
 }

@@ -7,9 +7,13 @@ pub const EARTH_RADIUS_KM: f64 = 6371.0088;
 
 /// A WGS84 position in decimal degrees.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(description = "WGS84 degrees."))]
 #[serde(deny_unknown_fields)]
 pub struct GeoPoint {
+    #[cfg_attr(feature = "openapi", schema(minimum = -90, maximum = 90))]
     pub lat: f64,
+    #[cfg_attr(feature = "openapi", schema(minimum = -180, maximum = 180))]
     pub lon: f64,
 }
 

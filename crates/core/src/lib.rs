@@ -10,6 +10,8 @@ pub mod error;
 pub mod events;
 pub mod geo;
 pub mod model;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod profile;
 pub mod taxonomy;
 pub mod units;

@@ -17,9 +17,14 @@ const MAX_NAME_CHARS: usize = 200;
 const MAX_TEXT_CHARS: usize = 5000;
 /// Half the Earth's circumference: no exchange is further apart than this.
 const MAX_DISTANCE_KM: f64 = 20_037.5;
+/// Largest flow in canonical units (kW, MWh/year, t/year, m3/year): beyond the world's whole energy
+/// use or material throughput, so only a typo or an attack gets here; it keeps every product of
+/// amounts, prices and distances finite.
+const MAX_CANONICAL_AMOUNT: f64 = 1e12;
 
 /// Whether a flow is surplus output or required input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Offer,
@@ -37,6 +42,7 @@ impl Direction {
 
 /// Whether a flow takes part in matching.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FlowStatus {
     #[default]
@@ -54,6 +60,7 @@ impl FlowStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PhysicalForm {
     Solid,
@@ -65,25 +72,39 @@ pub enum PhysicalForm {
 
 /// Contact details of a business; every part optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = "email"))]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub phone: Option<String>,
 }
 
 /// Quality attributes of a flow. Compatibility rules compare the numeric ones.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(
+        description = "Categories may require fields (heat: temperature_c within the category's band)."
+    )
+)]
 #[serde(deny_unknown_fields)]
 pub struct Quality {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = -273.15, maximum = 2000))]
     pub temperature_c: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000))]
     pub pressure_bar: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub purity_pct: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_form: Option<PhysicalForm>,
@@ -125,14 +146,22 @@ impl Quality {
 
 /// An amount as the user stated it: `{ "value": 20, "unit": "t/day" }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Quantity {
+    #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0))]
     pub value: f64,
+    /// A unit of the category's dimension: power kW, MW, W, GW; energy kWh, MWh, GWh, MJ, GJ, TJ;
+    /// mass kg, t, kt; volume l, m3, Nm3, ML — amounts per s, min, h, day, week, month or year
+    /// (e.g. `t/day`, `m3/h`, `l/s`, `MWh/year`). Hourly and faster rates run during the weekly
+    /// profile; kW and MWh/year convert through it.
+    #[cfg_attr(feature = "openapi", schema(examples("kW", "t/day", "m3/h")))]
     pub unit: String,
 }
 
 /// A company on the platform.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Business {
     pub id: Uuid,
     pub name: String,
@@ -142,6 +171,7 @@ pub struct Business {
     pub contact: Contact,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website: Option<String>,
+    /// Incremented by every update; the ETag.
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -149,14 +179,21 @@ pub struct Business {
 
 /// What a user submits to create or replace a business.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BusinessDraft {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: String,
+    /// NACE Rev.2 code: `10`, `10.5`, `10.51` or with its section letter (`C10.51`); stored with
+    /// the letter.
+    #[cfg_attr(feature = "openapi", schema(example = "C11.05"))]
     pub industry: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 5000))]
     pub description: String,
     #[serde(default)]
     pub contact: Contact,
+    /// http:// or https:// URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website: Option<String>,
 }
@@ -237,6 +274,7 @@ impl From<&Business> for BusinessDraft {
 
 /// A physical location of a business.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Site {
     pub id: Uuid,
     pub business_id: Uuid,
@@ -250,10 +288,13 @@ pub struct Site {
 
 /// What a user submits to create or replace a site (the business comes from the URL).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SiteDraft {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub address: String,
     pub location: GeoPoint,
 }
@@ -321,6 +362,7 @@ impl From<&Site> for SiteDraft {
 
 /// An offer (surplus output) or a need (input) of a resource at a site.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Flow {
     pub id: Uuid,
     pub site_id: Uuid,
@@ -333,6 +375,7 @@ pub struct Flow {
     pub quantity: Quantity,
     /// In the category's canonical unit (`canonical_unit`).
     pub canonical_quantity: f64,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::canonical_unit))]
     pub canonical_unit: String,
     /// Per year, in the category's amount unit (MWh, t or m3); what prices and CO2 factors apply to.
     pub annual_amount: f64,
@@ -350,6 +393,10 @@ pub struct Flow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<NaiveDate>,
     pub status: FlowStatus,
+    /// Hidden owner: matches show this flow's category, bands and figures to other businesses, but
+    /// not its business, site or exact figures, until the owner accepts a contact request.
+    #[serde(default)]
+    pub anonymous: bool,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -357,29 +404,42 @@ pub struct Flow {
 
 /// What a user submits to create or replace a flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FlowDraft {
     pub site_id: Uuid,
     pub direction: Direction,
+    /// A code from `GET /api/v1/categories`.
     pub category: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 5000))]
     pub description: String,
     #[serde(default)]
     pub quality: Quality,
     pub quantity: Quantity,
     /// 168 hourly values in 0..1, or a schedule string such as `Mon-Fri 06:00-22:00`; default 24/7.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::ProfileInput))]
     pub profile: Option<serde_json::Value>,
+    /// Offer: asking price; need: current cost it would avoid. EUR per MWh, t or m3; negative for
+    /// a gate fee.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_eur_per_unit: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0, maximum = 20_037.5))]
     pub max_distance_km: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_from: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<NaiveDate>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = "active"))]
     pub status: FlowStatus,
+    /// Hide the owning business from other businesses: the flow is left out of their lists (404
+    /// on reads) and its matches are redacted until the owner accepts contact.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
+    pub anonymous: bool,
 }
 
 impl From<&Flow> for FlowDraft {
@@ -401,6 +461,7 @@ impl From<&Flow> for FlowDraft {
             valid_from: f.valid_from,
             valid_until: f.valid_until,
             status: f.status,
+            anonymous: f.anonymous,
         }
     }
 }
@@ -476,7 +537,26 @@ impl FlowDraft {
                 category.dimension,
                 profile.hours_per_year(),
             ) {
-                Ok(c) if value_ok => converted = Some(c),
+                // A huge or tiny value can overflow (or vanish) in the conversion: an infinite
+                // amount would be stored, served as null and poison the engine's sums.
+                Ok(c) if value_ok => {
+                    // A huge or tiny value can overflow (or vanish) in the conversion: an infinite
+                    // amount would be stored, served as null and poison the engine's sums.
+                    let in_range = [c.canonical, c.annual_amount]
+                        .iter()
+                        .all(|v| *v > 0.0 && *v <= MAX_CANONICAL_AMOUNT);
+                    errors.check(in_range, "quantity.value", || {
+                        format!(
+                            "{} {} is out of range once converted to {}",
+                            self.quantity.value,
+                            self.quantity.unit,
+                            category.canonical_unit()
+                        )
+                    });
+                    if in_range {
+                        converted = Some(c);
+                    }
+                }
                 Ok(_) => {}
                 Err(e @ UnitError::NoOperatingHours) => errors.add("profile", e.to_string()),
                 Err(e) => errors.add("quantity.unit", e.to_string()),
@@ -542,6 +622,7 @@ impl FlowDraft {
             valid_from: self.valid_from,
             valid_until: self.valid_until,
             status: self.status,
+            anonymous: self.anonymous,
             version: identity.version,
             created_at: identity.created_at,
             updated_at: identity.updated_at,
@@ -658,5 +739,52 @@ mod tests {
         let err = draft.validate().expect_err("invalid");
         let fields: Vec<_> = err.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "industry", "contact.email", "website"]);
+    }
+
+    /// Found by fuzzing: 1.4e308 t/day is finite, but a year of it is not; the flow was accepted
+    /// with an infinite annual amount and served with `null` figures.
+    #[test]
+    fn a_quantity_that_overflows_its_conversion_is_refused_naming_the_field() {
+        let taxonomy = Taxonomy::builtin().expect("the shipped taxonomy is valid");
+        let identity = FlowIdentity {
+            id: Uuid::nil(),
+            business_id: Uuid::nil(),
+            version: 1,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let draft = |value: f64, unit: &str| FlowDraft {
+            site_id: Uuid::nil(),
+            direction: Direction::Need,
+            category: "material.metal_ferrous".into(),
+            description: String::new(),
+            quality: Quality::default(),
+            quantity: Quantity {
+                value,
+                unit: unit.into(),
+            },
+            profile: None,
+            price_eur_per_unit: None,
+            max_distance_km: None,
+            valid_from: None,
+            valid_until: None,
+            status: FlowStatus::Active,
+            anonymous: false,
+        };
+        for (value, unit) in [
+            (1.428_485_580_258_747e308, "t/day"),
+            (1e13, "t/year"),
+            (5e-324, "kg/year"),
+        ] {
+            let err = draft(value, unit)
+                .validate(&taxonomy, identity)
+                .expect_err("out of range");
+            let fields: Vec<_> = err.0.iter().map(|e| e.field.as_str()).collect();
+            assert_eq!(fields, ["quantity.value"], "{value} {unit}");
+        }
+        let flow = draft(20.0, "t/day")
+            .validate(&taxonomy, identity)
+            .expect("valid");
+        assert!(flow.annual_amount.is_finite() && flow.canonical_quantity.is_finite());
     }
 }

@@ -181,7 +181,8 @@ fn day_index(name: &str) -> Result<usize, String> {
     let name = name.trim();
     DAY_NAMES
         .iter()
-        .position(|d| name.len() >= 3 && d.starts_with(&name[..3.min(name.len())]))
+        // `get`: the third byte may fall inside a multi-byte character (no day starts with one).
+        .position(|d| name.get(..3).is_some_and(|prefix| d.starts_with(prefix)))
         .ok_or_else(|| format!("unknown day '{name}' (use Mon..Sun)"))
 }
 
@@ -258,6 +259,19 @@ mod tests {
             "Mon 06:00",
             "Mon 06:00-06:00",
             "Mon @2",
+        ] {
+            assert!(WeeklyProfile::parse_schedule(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Found by fuzzing: a day name whose third byte is inside a character panicked (a 500).
+    #[test]
+    fn a_day_name_with_multibyte_characters_is_an_error_not_a_panic() {
+        for bad in [
+            "»ìeE|\r¸",
+            "Mö 06:00-07:00",
+            "ab€ 06:00-07:00",
+            "日曜日 06:00-07:00",
         ] {
             assert!(WeeklyProfile::parse_schedule(bad).is_err(), "{bad}");
         }

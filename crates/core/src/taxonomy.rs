@@ -10,6 +10,7 @@ use crate::units::Dimension;
 
 /// A node of the resource taxonomy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Category {
     /// Dotted code, e.g. `heat.low_temp`, `material.fly_ash`.
@@ -54,6 +55,7 @@ impl Category {
 
 /// Which offers can serve which needs, under what quality constraint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CompatibilityRule {
     pub offer: String,

@@ -17,6 +17,7 @@ const DAYS_PER_YEAR: f64 = 365.2425;
 
 /// The physical dimension of a resource category.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Dimension {
     Power,

@@ -249,6 +249,7 @@ impl<'a> Generator<'a> {
             valid_from,
             valid_until,
             status,
+            anonymous: false,
             version: 1,
             created_at: epoch,
             updated_at: epoch,

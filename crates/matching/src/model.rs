@@ -75,6 +75,9 @@ pub struct Match {
     pub need_flow_id: Uuid,
     pub offer_business_id: Uuid,
     pub need_business_id: Uuid,
+    /// Whether the offer's owner is hidden from other businesses (see `Flow::anonymous`).
+    pub offer_anonymous: bool,
+    pub need_anonymous: bool,
     pub offer_category: Arc<str>,
     pub need_category: Arc<str>,
     /// Weighted mean of the components, 0..1.

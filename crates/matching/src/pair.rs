@@ -232,6 +232,8 @@ pub(crate) fn evaluate(
         need_flow_id: need.id,
         offer_business_id: offer.business_id,
         need_business_id: need.business_id,
+        offer_anonymous: offer.anonymous,
+        need_anonymous: need.anonymous,
         offer_category: oc.code.clone(),
         need_category: nc.code.clone(),
         score,

@@ -123,6 +123,8 @@ pub(crate) struct FlowRecord {
     pub id: Uuid,
     pub site_id: Uuid,
     pub business_id: Uuid,
+    /// The owner is hidden from other businesses (the API redacts; the engine only carries it).
+    pub anonymous: bool,
     pub direction: Direction,
     /// Index in the catalog; `None` when the taxonomy does not know the category.
     pub category: Option<u32>,
@@ -161,6 +163,7 @@ impl FlowRecord {
             id: flow.id,
             site_id: flow.site_id,
             business_id: flow.business_id,
+            anonymous: flow.anonymous,
             direction: flow.direction,
             category,
             status: flow.status,

@@ -490,6 +490,7 @@ fn shipped_taxonomy_data_centre_heat_serves_a_heat_pump_but_not_a_60_c_need() {
                 valid_from: None,
                 valid_until: None,
                 status: FlowStatus::Active,
+                anonymous: false,
             };
             let now = DateTime::<Utc>::UNIX_EPOCH;
             let identity = FlowIdentity {

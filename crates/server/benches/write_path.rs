@@ -24,11 +24,33 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+const EMAIL: &str = "bench@symbiont.test";
+const PASSWORD: &str = "bench-password";
+
+/// Creates the benchmark's user, then starts the server (rate limits off: one client, flat out).
 fn start(data: &std::path::Path, env: &[(&str, String)]) -> (Child, String) {
+    let mut create = Command::new(env!("CARGO_BIN_EXE_symbiont"));
+    create
+        .args([
+            "admin",
+            "create-user",
+            "--email",
+            EMAIL,
+            "--password",
+            PASSWORD,
+            "--data-dir",
+        ])
+        .arg(data)
+        .env("SYMBIONT_LOG_LEVEL", "warn");
+    for (k, v) in env {
+        create.env(k, v);
+    }
+    assert!(create.status().expect("admin create-user").success());
     let mut command = Command::new(env!("CARGO_BIN_EXE_symbiont"));
     command
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data)
+        .env("SYMBIONT_RATE_LIMIT_ENABLED", "false")
         .env("SYMBIONT_LOG_LEVEL", "warn");
     for (k, v) in env {
         command.env(k, v);
@@ -57,7 +79,26 @@ async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Value {
 async fn write_path(label: &str, env: &[(&str, String)]) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut child, base) = start(&dir.path().join("data"), env);
-    let client = reqwest::Client::new();
+    let login = post(
+        &reqwest::Client::new(),
+        &format!("{base}/api/v1/auth/login"),
+        &json!({ "email": EMAIL, "password": PASSWORD }),
+    )
+    .await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!(
+            "Bearer {}",
+            login["access_token"].as_str().unwrap_or_default()
+        )
+        .parse()
+        .expect("header"),
+    );
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client");
     let business = post(
         &client,
         &format!("{base}/api/v1/businesses"),
@@ -134,6 +175,7 @@ async fn relay_throughput(label: &str, bus: Arc<dyn symbiont_bus::EventBus>) {
         Default::default(),
         bus,
         symbiont_api::cache::ResponseCache::memory(),
+        Default::default(),
         Default::default(),
     )
     .await

@@ -19,6 +19,26 @@ pub struct Config {
     pub matching: symbiont_matching::MatchingConfig,
     pub bus: BusConfig,
     pub cache: CacheConfig,
+    pub telemetry: TelemetryConfig,
+    pub auth: crate::security_config::AuthConfig,
+    pub rate_limit: crate::security_config::RateLimitConfig,
+    pub gateway: crate::security_config::GatewayConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// How many recent spans and log events the flight recorder keeps (0 turns it off).
+    /// OpenTelemetry export is configured by the standard `OTEL_*` variables instead.
+    pub flight_recorder_capacity: usize,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            flight_recorder_capacity: symbiont_api::flight_recorder::DEFAULT_CAPACITY,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -66,6 +86,8 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// How long shutdown waits for in-flight requests before it gives up on them.
     pub shutdown_grace_secs: u64,
+    /// Async worker threads; 0 = the CPUs available to the process (cgroup quota honoured).
+    pub worker_threads: usize,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +97,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 30,
             body_limit_bytes: 1024 * 1024,
             shutdown_grace_secs: 30,
+            worker_threads: 0,
         }
     }
 }
@@ -189,6 +212,9 @@ impl Config {
         if let Some(v) = var("SYMBIONT_SHUTDOWN_GRACE_SECS") {
             self.server.shutdown_grace_secs = parse("SYMBIONT_SHUTDOWN_GRACE_SECS", &v)?;
         }
+        if let Some(v) = var("SYMBIONT_WORKER_THREADS") {
+            self.server.worker_threads = parse("SYMBIONT_WORKER_THREADS", &v)?;
+        }
         if let Some(v) = var("SYMBIONT_DATA_DIR") {
             self.store.data_dir = PathBuf::from(v);
         }
@@ -226,10 +252,31 @@ impl Config {
         if let Some(v) = var("SYMBIONT_TAXONOMY") {
             self.taxonomy.path = Some(PathBuf::from(v));
         }
+        if let Some(v) = var("SYMBIONT_FLIGHT_RECORDER_CAPACITY") {
+            self.telemetry.flight_recorder_capacity =
+                parse("SYMBIONT_FLIGHT_RECORDER_CAPACITY", &v)?;
+        }
+        crate::security_config::apply_env(
+            &mut self.auth,
+            &mut self.rate_limit,
+            &mut self.gateway,
+            &var,
+        )?;
         self.validate()
     }
 
+    /// The API's security settings; rate limits are shared through the Redis cache when it is set.
+    pub fn security(&self) -> anyhow::Result<symbiont_api::SecuritySettings> {
+        let redis = self
+            .cache
+            .url
+            .starts_with("redis://")
+            .then(|| self.cache.url.clone());
+        crate::security_config::settings(&self.auth, &self.rate_limit, &self.gateway, redis)
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
+        self.security()?;
         if !(self.cache.url.starts_with("memory://") || self.cache.url.starts_with("redis://")) {
             bail!("cache.url must be memory:// or redis://host:port");
         }
@@ -245,6 +292,9 @@ impl Config {
         }
         if self.server.body_limit_bytes < 1024 {
             bail!("server.body_limit_bytes must be at least 1024");
+        }
+        if self.telemetry.flight_recorder_capacity > 1_000_000 {
+            bail!("telemetry.flight_recorder_capacity must be at most 1000000 (0 turns it off)");
         }
         Ok(())
     }
@@ -276,6 +326,28 @@ mod tests {
         );
         assert_eq!(example.store.data_dir, default.store.data_dir);
         assert_eq!(example.matching, default.matching);
+        assert_eq!(
+            format!("{:?}", example.security().expect("valid")),
+            format!("{:?}", default.security().expect("valid"))
+        );
+        assert_eq!(
+            example.telemetry.flight_recorder_capacity,
+            default.telemetry.flight_recorder_capacity
+        );
+    }
+
+    #[test]
+    fn the_flight_recorder_capacity_comes_from_the_environment() {
+        let mut config = Config::default();
+        config
+            .apply_env(|n| (n == "SYMBIONT_FLIGHT_RECORDER_CAPACITY").then(|| "0".to_string()))
+            .expect("valid");
+        assert_eq!(config.telemetry.flight_recorder_capacity, 0);
+        assert!(
+            config
+                .apply_env(|n| (n == "SYMBIONT_FLIGHT_RECORDER_CAPACITY").then(|| "-1".into()))
+                .is_err()
+        );
     }
 
     #[test]

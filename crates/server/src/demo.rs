@@ -12,12 +12,23 @@ pub async fn load_if_empty(
     store: &dyn Store,
     taxonomy: &Taxonomy,
 ) -> anyhow::Result<Option<Counts>> {
+    load_region_if_empty(store, taxonomy, DEMO_SEED, DEMO_BUSINESSES).await
+}
+
+/// Loads a generated region of `business_count` businesses (about five flows each; the same seed
+/// gives the same region) when the store has no business yet. For benchmarks and trials at scale.
+pub async fn load_region_if_empty(
+    store: &dyn Store,
+    taxonomy: &Taxonomy,
+    seed: u64,
+    business_count: usize,
+) -> anyhow::Result<Option<Counts>> {
     if store.counts().await?.businesses > 0 {
         return Ok(None);
     }
     let now = Utc::now();
     let (mut businesses, mut sites, mut flows) = (Vec::new(), Vec::new(), Vec::new());
-    for demo in region(DEMO_SEED, DEMO_BUSINESSES) {
+    for demo in region(seed, business_count) {
         let business = demo
             .business
             .validate()?

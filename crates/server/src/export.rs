@@ -177,6 +177,7 @@ fn out_row(
         row.valid_from = f.valid_from.map(|d| d.to_string());
         row.valid_until = f.valid_until.map(|d| d.to_string());
         row.status = Some(f.status.as_str().into());
+        row.anonymous = f.anonymous.then_some(serde_json::Value::Bool(true));
         if !f.quality.attributes.is_empty() {
             extras.push(("attributes", serde_json::to_value(&f.quality.attributes)?));
         }

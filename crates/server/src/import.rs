@@ -910,6 +910,30 @@ fn flow_draft(
             FlowStatus::Active
         }
     };
+    let anonymous = match &row.anonymous {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(text)) => match text.trim().to_ascii_lowercase().as_str() {
+            "" | "false" | "no" | "0" => false,
+            "true" | "yes" | "1" => true,
+            other => {
+                problem(
+                    problems,
+                    "anonymous",
+                    format!("'{other}' is neither true nor false"),
+                );
+                false
+            }
+        },
+        Some(other) => {
+            problem(
+                problems,
+                "anonymous",
+                format!("{other} is neither true nor false"),
+            );
+            false
+        }
+    };
     let physical_form = row.physical_form.as_deref().and_then(|form| {
         serde_json::from_value::<PhysicalForm>(Value::String(form.to_ascii_lowercase()))
             .map_err(|_| {
@@ -958,6 +982,7 @@ fn flow_draft(
         valid_from,
         valid_until,
         status,
+        anonymous,
     })
 }
 

@@ -5,9 +5,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use symbiont_server::config::{Config, LogFormat, Overrides};
-use symbiont_server::{export, import, serve};
-use tracing_subscriber::EnvFilter;
+
+// The opt-in allocator (`--features mimalloc`); the system allocator otherwise.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use symbiont_server::config::{Config, Overrides};
+use symbiont_server::{export, generate, import, serve, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +50,22 @@ enum Command {
         #[arg(long)]
         skip_invalid: bool,
     },
+    /// Write a generated region (the same for the same seed) as NDJSON rows for `import`.
+    Generate {
+        /// How many businesses (about five flows each).
+        #[arg(long, default_value_t = 10_000)]
+        businesses: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output file (NDJSON). Default: stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Manage accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Export everything as rows (the import format) to a file or stdout.
     Export {
         /// Output file; its extension picks the format unless --format is given. Default: stdout.
@@ -57,39 +77,46 @@ enum Command {
     },
 }
 
-fn init_logging(config: &Config) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = match config.log.format {
-        LogFormat::Json => true,
-        LogFormat::Pretty => false,
-        LogFormat::Auto => !std::io::stderr().is_terminal(),
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().with_current_span(true).init();
-    } else {
-        builder.init();
-    }
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user, e.g. the first platform admin: `symbiont admin create-user --email a@b.example --admin`.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        /// The password (at least 10 characters); read from the first line of stdin when omitted.
+        #[arg(long, env = "SYMBIONT_NEW_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Make the user a platform administrator.
+        #[arg(long)]
+        admin: bool,
+    },
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
     let bind = match &cli.command {
         Command::Serve { bind, .. } => *bind,
         _ => None,
     };
-    let config = Config::load(
+    Config::load(
         cli.config.as_deref(),
         &Overrides {
             bind,
             data_dir: cli.data_dir.clone(),
         },
-    )?;
-    init_logging(&config);
-    match cli.command {
+    )
+}
+
+async fn run(cli: Cli, config: Config, workers: (usize, &'static str)) -> anyhow::Result<()> {
+    // Logs, the flight recorder and (when OTEL_* asks for them) exported traces.
+    let telemetry = telemetry::init(&config)?;
+    if matches!(cli.command, Command::Serve { .. }) {
+        tracing::info!(
+            workers = workers.0,
+            from = workers.1,
+            "async worker threads"
+        );
+    }
+    let result = match cli.command {
         Command::Serve { demo, .. } => serve::serve(config, demo).await,
         Command::Migrate => {
             let store = serve::open_store(&config).await?;
@@ -122,6 +149,53 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Generate {
+            businesses,
+            seed,
+            output,
+        } => {
+            let taxonomy = serve::load_taxonomy(&config)?;
+            let mut sink: Box<dyn std::io::Write> = match &output {
+                Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            let report = generate::write_region(sink.as_mut(), &taxonomy, seed, businesses)?;
+            eprintln!(
+                "generated {} businesses, {} sites, {} flows (seed {seed})",
+                report.businesses, report.sites, report.flows
+            );
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::CreateUser {
+                    email,
+                    password,
+                    admin,
+                },
+        } => {
+            let password = match password {
+                Some(password) => password,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let store = serve::open_store(&config).await?;
+            let created =
+                symbiont_server::accounts::create_user(store.as_ref(), &email, &password, admin)
+                    .await;
+            store.close().await;
+            let user = created?;
+            eprintln!(
+                "created {} {} ({})",
+                if user.is_admin { "admin" } else { "user" },
+                user.email,
+                user.id
+            );
+            Ok(())
+        }
         Command::Export { output, format } => {
             let store = serve::open_store(&config).await?;
             let format = match (&format, &output) {
@@ -140,12 +214,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("exported {report}");
             Ok(())
         }
-    }
+    };
+    // Spans still queued are exported before the process ends.
+    telemetry.shutdown().await;
+    result
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let config = match load_config(&cli) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let workers = symbiont_server::workers::worker_threads(config.server.worker_threads);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.0)
         .enable_all()
         .build()
     {
@@ -155,7 +241,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, config, workers)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // One clear line: the error with its causes.

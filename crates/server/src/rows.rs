@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Columns of the row format, in export order.
-pub const COLUMNS: [&str; 26] = [
+pub const COLUMNS: [&str; 27] = [
     "business",
     "industry",
     "business_description",
@@ -32,6 +32,7 @@ pub const COLUMNS: [&str; 26] = [
     "valid_from",
     "valid_until",
     "status",
+    "anonymous",
 ];
 
 /// Columns whose CSV text is a number.
@@ -97,4 +98,7 @@ pub struct Row {
     pub valid_until: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// `true` keeps the flow's business hidden from others (also "yes"/"1" in CSV); default false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anonymous: Option<serde_json::Value>,
 }

@@ -63,7 +63,19 @@ async fn shutdown_signal() {
 
 pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let taxonomy = Arc::new(load_taxonomy(&config)?);
-    let store = open_store(&config).await?;
+    let mut store = open_store(&config).await?;
+    // Store calls get spans only when something consumes them (exported traces or the flight
+    // recorder); otherwise the adapter is called directly.
+    if symbiont_api::telemetry::enabled()
+        || symbiont_api::flight_recorder::FlightRecorder::installed().capacity() > 0
+    {
+        let system = if config.store.url.is_empty() {
+            "sqlite"
+        } else {
+            "postgresql"
+        };
+        store = Arc::new(symbiont_store::traced::TracedStore::new(store, system));
+    }
     if demo {
         match crate::demo::load_if_empty(store.as_ref(), &taxonomy).await? {
             Some(counts) => tracing::info!(
@@ -74,7 +86,9 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             ),
             None => tracing::info!("store is not empty; demo data not loaded"),
         }
+        crate::accounts::ensure_demo_login(store.as_ref()).await?;
     }
+    let security = config.security()?;
     let http = HttpSettings {
         body_limit_bytes: config.server.body_limit_bytes,
         request_timeout: Duration::from_secs(config.server.request_timeout_secs),
@@ -96,10 +110,17 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     } else {
         symbiont_api::cache::ResponseCache::memory()
     };
-    let (state, subscription) =
-        symbiont_api::state(store.clone(), taxonomy, config.matching, bus, cache, http)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot start matching: {e}"))?;
+    let (state, subscription) = symbiont_api::state(
+        store.clone(),
+        taxonomy,
+        config.matching,
+        bus,
+        cache,
+        http,
+        security,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot start matching: {e}"))?;
     // Background work (outbox relay, event consumer) is tracked and stopped on shutdown.
     let tasks = tokio_util::task::TaskTracker::new();
     let cancel = tokio_util::sync::CancellationToken::new();
@@ -113,12 +134,16 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     println!("listening on http://{address}");
 
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
-    let server =
-        axum::serve(listener, symbiont_api::app(state)).with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutdown requested; draining in-flight requests");
-            let _ = stopping_tx.send(true);
-        });
+    let server = axum::serve(
+        listener,
+        // The peer address is what rate limits and the audit log key anonymous callers by.
+        symbiont_api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested; draining in-flight requests");
+        let _ = stopping_tx.send(true);
+    });
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let deadline = async move {
         let mut stopping = stopping_rx;

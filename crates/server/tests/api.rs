@@ -496,6 +496,9 @@ async fn metrics_count_requests_by_route_and_status_in_prometheus_format() {
         r#"symbiont_http_request_duration_seconds_count{method="GET",route="/api/v1/businesses/{id}"} 2"#,
         "# TYPE symbiont_http_request_duration_seconds histogram",
         "symbiont_engine_matches 0",
+        "# TYPE symbiont_engine_update_duration_seconds histogram",
+        r#"symbiont_store_pool_connections{pool="reader",state="idle"} "#,
+        r#"symbiont_store_pool_max_connections{pool="writer"} 1"#,
         "symbiont_build_info{version=",
     ] {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");

@@ -8,9 +8,12 @@
 //! deleted (directly or by cascade) → `flows.removed`, site moved → `site.moved`, decision saved →
 //! `match.decided`.
 
+pub mod accounts;
+mod accounts_sql;
 mod codec;
 pub mod postgres;
 pub mod sqlite;
+pub mod traced;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -26,6 +29,11 @@ pub enum Entity {
     Flow,
     MatchDecision,
     Outbox,
+    User,
+    Membership,
+    RefreshToken,
+    ApiKey,
+    Audit,
 }
 
 impl std::fmt::Display for Entity {
@@ -36,6 +44,11 @@ impl std::fmt::Display for Entity {
             Entity::Flow => "flow",
             Entity::MatchDecision => "match decision",
             Entity::Outbox => "outbox entry",
+            Entity::User => "user",
+            Entity::Membership => "membership",
+            Entity::RefreshToken => "refresh token",
+            Entity::ApiKey => "API key",
+            Entity::Audit => "audit entry",
         })
     }
 }
@@ -108,6 +121,9 @@ pub struct FlowFilter {
     pub site_id: Option<Uuid>,
     pub status: Option<FlowStatus>,
     pub near: Option<Near>,
+    /// `Some(businesses)`: leave out anonymous flows, except those of these businesses (the
+    /// viewer's own). `None`: every flow (the viewer may see all).
+    pub hide_anonymous_except: Option<Vec<Uuid>>,
 }
 
 /// What a cascading delete removed, so derived state (the matching engine) can follow.
@@ -133,7 +149,33 @@ pub struct Counts {
     pub needs: u64,
 }
 
-/// The persistence port. Adapters: [`sqlite::SqliteStore`].
+/// Connection figures of one connection pool, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PoolStatus {
+    /// Which pool (`reader`, `writer`, `main`).
+    pub pool: &'static str,
+    /// Connections lent out right now.
+    pub in_use: u32,
+    /// Open connections waiting in the pool.
+    pub idle: u32,
+    /// Most connections the pool may open.
+    pub max: u32,
+}
+
+impl PoolStatus {
+    fn of<DB: sqlx::Database>(pool: &'static str, of: &sqlx::Pool<DB>) -> Self {
+        let idle = u32::try_from(of.num_idle()).unwrap_or(u32::MAX);
+        Self {
+            pool,
+            in_use: of.size().saturating_sub(idle),
+            idle,
+            max: of.options().get_max_connections(),
+        }
+    }
+}
+
+/// The persistence port. Adapters: [`sqlite::SqliteStore`]. A new method must also be forwarded by
+/// [`traced::TracedStore`].
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Cheap reachability check for readiness probes.
@@ -141,6 +183,10 @@ pub trait Store: Send + Sync + 'static {
     /// Closes the connections, waiting for the ones in use (graceful shutdown).
     async fn close(&self);
     async fn counts(&self) -> Result<Counts, StoreError>;
+    /// Connections of each pool (in use, idle, maximum), for metrics. Cheap; no I/O.
+    fn pool_status(&self) -> Vec<PoolStatus>;
+    /// Users, memberships, tokens, API keys and the audit log, kept in the same database.
+    fn accounts(&self) -> &dyn accounts::AccountStore;
 
     async fn insert_business(&self, business: &Business) -> Result<(), StoreError>;
     async fn get_business(&self, id: Uuid) -> Result<Option<Business>, StoreError>;

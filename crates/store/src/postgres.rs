@@ -26,6 +26,14 @@ use crate::{
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+crate::accounts_sql::impl_account_store!(
+    PostgresStore,
+    Postgres,
+    writer: |s| &s.pool,
+    reader: |s| &s.pool,
+    insert_business: insert_business_in
+);
+
 /// Longest a single statement may run.
 const STATEMENT_TIMEOUT: &str = "30s";
 
@@ -263,6 +271,14 @@ impl Store for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn accounts(&self) -> &dyn crate::accounts::AccountStore {
+        self
+    }
+
+    fn pool_status(&self) -> Vec<crate::PoolStatus> {
+        vec![crate::PoolStatus::of("main", &self.pool)]
     }
 
     async fn counts(&self) -> Result<Counts, StoreError> {
@@ -565,6 +581,11 @@ impl Store for PostgresStore {
         }
         if let Some(near) = &filter.near {
             push_near(&mut query, near, "s");
+        }
+        if let Some(own) = &filter.hide_anonymous_except {
+            query.push(" AND (COALESCE((f.doc->>'anonymous')::boolean, FALSE) = FALSE OR f.business_id = ANY(");
+            query.push_bind(own.iter().map(Uuid::to_string).collect::<Vec<_>>());
+            query.push("))");
         }
         query
             .push(" ORDER BY f.id LIMIT ")

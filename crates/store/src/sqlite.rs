@@ -23,6 +23,14 @@ use crate::{
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+crate::accounts_sql::impl_account_store!(
+    SqliteStore,
+    Sqlite,
+    writer: |s| &s.writer,
+    reader: |s| &s.reader,
+    insert_business: insert_business_in
+);
+
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "symbiont.db";
 
@@ -60,7 +68,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        // A local file cannot drop a connection the way a network can, so connections are not
+        // pinged before each use (that ping is a round trip to the connection's thread per query).
         let writer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
@@ -68,6 +79,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
         MIGRATOR.run(&writer).await?;
         let reader = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.read_only(true))
@@ -308,6 +320,17 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
+    }
+
+    fn accounts(&self) -> &dyn crate::accounts::AccountStore {
+        self
+    }
+
+    fn pool_status(&self) -> Vec<crate::PoolStatus> {
+        vec![
+            crate::PoolStatus::of("reader", &self.reader),
+            crate::PoolStatus::of("writer", &self.writer),
+        ]
     }
 
     async fn counts(&self) -> Result<Counts, StoreError> {
@@ -576,6 +599,13 @@ impl Store for SqliteStore {
             }
             if let Some(near) = &filter.near {
                 push_near(&mut query, near, "s");
+            }
+            if let Some(own) = &filter.hide_anonymous_except {
+                query.push(" AND (COALESCE(json_extract(f.doc, '$.anonymous'), 0) = 0 OR f.business_id IN (''");
+                for business in own {
+                    query.push(", ").push_bind(business.to_string());
+                }
+                query.push("))");
             }
             query.push(" ORDER BY f.id LIMIT ").push_bind(i64::from(batch));
             let rows = query.build().fetch_all(&self.reader).await?;

@@ -59,6 +59,7 @@ fn flow(site: &Site, direction: Direction) -> Flow {
         valid_from: None,
         valid_until: None,
         status: FlowStatus::Active,
+        anonymous: false,
     }
     .validate(
         &taxonomy,
@@ -335,6 +336,7 @@ async fn decisions_keep_versions(store: &dyn Store) {
         expired_reason: None,
         last_match: None,
         note: Some("called them".into()),
+        contacted_by: None,
         version: 1,
         updated_at: Utc::now(),
     };
@@ -419,7 +421,294 @@ async fn writes_leave_their_events_in_the_outbox(store: &dyn Store) {
     assert!(store.outbox_pending(10).await.expect("pending").is_empty());
 }
 
+async fn accounts_tokens_keys_and_audit(store: &dyn Store) {
+    use symbiont_store::accounts::{
+        ApiKey, AuditEntry, AuditFilter, KeyScope, Membership, RefreshToken, Role, Rotation, User,
+    };
+    let accounts = store.accounts();
+    let email = format!("{}@contract.test", Uuid::now_v7().simple());
+    let user = User {
+        id: Uuid::now_v7(),
+        email: email.clone(),
+        password_hash: "$argon2id$not-a-real-hash".into(),
+        is_admin: false,
+        created_at: Utc::now(),
+    };
+    accounts.insert_user(&user).await.expect("insert user");
+    let twin = User {
+        id: Uuid::now_v7(),
+        ..user.clone()
+    };
+    assert!(matches!(
+        accounts.insert_user(&twin).await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    let found = accounts.user_by_email(&email).await.expect("by email");
+    assert_eq!(found.as_ref().map(|u| u.id), Some(user.id));
+    assert_eq!(
+        found.map(|u| u.password_hash),
+        Some(user.password_hash.clone())
+    );
+
+    // A business created with its owner, in one transaction; memberships cascade with it.
+    let b = business("Owned");
+    accounts
+        .insert_business_owned_by(&b, user.id)
+        .await
+        .expect("owned business");
+    let mine = accounts.memberships_of_user(user.id).await.expect("mine");
+    assert_eq!(mine.len(), 1);
+    assert_eq!((mine[0].business_id, mine[0].role), (b.id, Role::Owner));
+    let orphan = business("Orphan");
+    assert!(
+        accounts
+            .insert_business_owned_by(&orphan, Uuid::now_v7())
+            .await
+            .is_err()
+    );
+    assert!(store.get_business(orphan.id).await.expect("get").is_none());
+    accounts
+        .put_membership(&Membership {
+            business_id: b.id,
+            user_id: user.id,
+            role: Role::Member,
+            created_at: Utc::now(),
+        })
+        .await
+        .expect("role change");
+    let members = accounts.members_of_business(b.id).await.expect("members");
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].role, Role::Member);
+    store.delete_business(b.id).await.expect("delete");
+    assert!(
+        accounts
+            .memberships_of_user(user.id)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+
+    // Refresh tokens rotate once; a replayed token revokes its family.
+    let now = Utc::now();
+    let token = |hash: &str| RefreshToken {
+        id: Uuid::now_v7(),
+        family_id: Uuid::now_v7(),
+        user_id: user.id,
+        token_hash: hash.into(),
+        expires_at: now + chrono::Duration::hours(1),
+        created_at: now,
+    };
+    let first = format!("first-{}", user.id);
+    let second = format!("second-{}", user.id);
+    let third = format!("third-{}", user.id);
+    accounts
+        .insert_refresh_token(&token(&first))
+        .await
+        .expect("insert");
+    assert_eq!(
+        accounts
+            .rotate_refresh_token(&first, &token(&second), now)
+            .await
+            .expect("rotate"),
+        Rotation::Rotated { user_id: user.id }
+    );
+    assert_eq!(
+        accounts
+            .rotate_refresh_token(&first, &token(&third), now)
+            .await
+            .expect("replay"),
+        Rotation::Reused
+    );
+    assert_eq!(
+        accounts
+            .rotate_refresh_token(&second, &token(&third), now)
+            .await
+            .expect("family revoked"),
+        Rotation::Expired
+    );
+    assert_eq!(
+        accounts
+            .rotate_refresh_token("unknown", &token(&third), now)
+            .await
+            .expect("unknown"),
+        Rotation::Unknown
+    );
+    let stale = format!("stale-{}", user.id);
+    let mut expired = token(&stale);
+    expired.expires_at = now - chrono::Duration::seconds(1);
+    accounts
+        .insert_refresh_token(&expired)
+        .await
+        .expect("insert");
+    assert_eq!(
+        accounts
+            .rotate_refresh_token(&stale, &token(&third), now)
+            .await
+            .expect("expired"),
+        Rotation::Expired
+    );
+
+    // API keys: found by hash, listed, touched, revoked.
+    let key = ApiKey {
+        id: Uuid::now_v7(),
+        user_id: user.id,
+        name: "ci".into(),
+        prefix: "sym_abc".into(),
+        scope: KeyScope::Read,
+        created_at: Utc::now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    let hash = format!("hash-{}", key.id);
+    accounts.insert_api_key(&key, &hash).await.expect("key");
+    // Times are kept to the microsecond.
+    assert_eq!(
+        accounts
+            .api_key_by_hash(&hash)
+            .await
+            .expect("by hash")
+            .map(|k| (k.id, k.user_id, k.name, k.scope, k.revoked_at)),
+        Some((key.id, user.id, key.name.clone(), KeyScope::Read, None))
+    );
+    accounts
+        .touch_api_key(key.id, Utc::now())
+        .await
+        .expect("touch");
+    assert!(
+        accounts.api_keys_of_user(user.id).await.expect("list")[0]
+            .last_used_at
+            .is_some()
+    );
+    assert!(
+        !accounts
+            .revoke_api_key(Uuid::now_v7(), key.id, Utc::now())
+            .await
+            .expect("not theirs")
+    );
+    assert!(
+        accounts
+            .revoke_api_key(user.id, key.id, Utc::now())
+            .await
+            .expect("revoke")
+    );
+    assert!(
+        accounts
+            .api_key_by_hash(&hash)
+            .await
+            .expect("by hash")
+            .and_then(|k| k.revoked_at)
+            .is_some()
+    );
+
+    // The audit log pages newest first and filters by user and action.
+    let entry = |action: &str| AuditEntry {
+        seq: 0,
+        at: Utc::now(),
+        user_id: Some(user.id),
+        email: Some(email.clone()),
+        api_key_id: None,
+        ip: "127.0.0.1".into(),
+        method: "POST".into(),
+        path: "/api/v1/flows".into(),
+        action: action.into(),
+        status: 201,
+        request_id: None,
+    };
+    accounts
+        .append_audit(&[
+            entry("flow.create"),
+            entry("auth.login"),
+            entry("flow.create"),
+        ])
+        .await
+        .expect("append");
+    let mine = accounts
+        .list_audit(&AuditFilter {
+            user_id: Some(user.id),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(mine.len(), 3);
+    assert!(mine[0].seq > mine[1].seq && mine[1].seq > mine[2].seq);
+    let logins = accounts
+        .list_audit(&AuditFilter {
+            user_id: Some(user.id),
+            action: Some("auth.login".into()),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("logins");
+    assert_eq!(logins.len(), 1);
+    let older = accounts
+        .list_audit(&AuditFilter {
+            user_id: Some(user.id),
+            before: Some(mine[0].seq),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("older");
+    assert_eq!(older.len(), 2);
+
+    // The signing secret is set once: later candidates do not replace it.
+    let secret = accounts
+        .signing_secret("first-candidate-secret")
+        .await
+        .expect("secret");
+    assert_eq!(
+        accounts
+            .signing_secret("second-candidate")
+            .await
+            .expect("same"),
+        secret
+    );
+}
+
+async fn anonymous_flows_are_left_out_for_others(store: &dyn Store) {
+    let b = business("Anonymous owner");
+    store.insert_business(&b).await.expect("business");
+    let s = site(&b, 2.0, 2.0);
+    store.insert_site(&s).await.expect("site");
+    let open = flow(&s, Direction::Offer);
+    let mut hidden = flow(&s, Direction::Need);
+    hidden.anonymous = true;
+    store.insert_flow(&open).await.expect("open");
+    store.insert_flow(&hidden).await.expect("hidden");
+    let ids = |hide: Option<Vec<Uuid>>| {
+        let filter = FlowFilter {
+            business_id: Some(b.id),
+            hide_anonymous_except: hide,
+            ..FlowFilter::default()
+        };
+        async move {
+            store
+                .list_flows(
+                    &filter,
+                    PageRequest {
+                        after: None,
+                        limit: 10,
+                    },
+                )
+                .await
+                .expect("list")
+                .items
+                .into_iter()
+                .map(|f| f.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids(None).await.len(), 2);
+    assert_eq!(ids(Some(vec![])).await, vec![open.id]);
+    assert_eq!(ids(Some(vec![Uuid::now_v7()])).await, vec![open.id]);
+    assert_eq!(ids(Some(vec![b.id])).await.len(), 2);
+}
+
 async fn run_all(store: &dyn Store) {
+    accounts_tokens_keys_and_audit(store).await;
+    anonymous_flows_are_left_out_for_others(store).await;
     writes_leave_their_events_in_the_outbox(store).await;
     decisions_keep_versions(store).await;
     store.ping().await.expect("ping");

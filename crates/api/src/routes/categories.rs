@@ -8,6 +8,21 @@ use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::state::SharedState;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/categories",
+    operation_id = "listCategories",
+    tag = "categories",
+    summary = "The resource taxonomy",
+    params(
+        ("group" = Option<String>, Query, description = "heat, steam, cooling, water, gas or material."),
+    ),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::CategoryList),
+        (status = 400, response = crate::openapi::BadRequest),
+    ),
+    security((), ("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn list(
     State(state): State<SharedState>,
     mut query: QueryParams,
@@ -24,6 +39,19 @@ pub async fn list(
 }
 
 /// One category with the rules that connect it: what it can serve (as an offer) and what can serve it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/categories/{code}",
+    operation_id = "getCategory",
+    tag = "categories",
+    summary = "One category with the rules that connect it",
+    params(("code" = String, Path, description = "A category code.", example = "heat.low_temp")),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::CategoryDetail),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+    security((), ("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn get(
     State(state): State<SharedState>,
     Path(code): Path<String>,

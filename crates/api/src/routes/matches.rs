@@ -9,10 +9,12 @@ use symbiont_core::MatchStatus;
 use uuid::Uuid;
 
 use super::check_category_filter;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{Json, QueryParams, etag, if_match, parse_id};
 use crate::matching::{MatchCursor, MatchFilter, MatchSort};
 use crate::state::SharedState;
+use crate::visibility::Viewer;
 
 fn take_filter(
     query: &mut QueryParams,
@@ -79,21 +81,23 @@ fn take_filter(
     Ok((sort, limit as usize, cursor))
 }
 
-/// The cached body for `uri` at the engine's current generation, or `compute`'s, then cached.
+/// The cached body for `uri` as `viewer` sees it at the engine's current generation, or
+/// `compute`'s, then cached (computed once however many requests miss it together).
 async fn cached(
     state: &SharedState,
     uri: &axum::http::Uri,
-    compute: impl FnOnce() -> Result<Vec<u8>, ApiError>,
+    viewer: &Viewer,
+    compute: impl std::future::Future<Output = Result<Vec<u8>, ApiError>>,
 ) -> Result<Response, ApiError> {
-    let key = format!("{}:{uri}", state.matching.generation());
-    let body = match state.cache.get(&key).await {
-        Some(body) => body,
-        None => {
-            let body = compute()?;
-            state.cache.put(&key, &body).await;
-            body
-        }
-    };
+    let key = format!(
+        "{}:{}:{uri}",
+        state.matching.generation(),
+        viewer.cache_key()
+    );
+    let body = state
+        .computing
+        .get_or_compute(&state.cache, &key, compute)
+        .await?;
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -104,6 +108,7 @@ async fn cached(
 
 async fn list_filtered(
     state: &SharedState,
+    viewer: &Viewer,
     uri: &axum::http::Uri,
     mut query: QueryParams,
     mut filter: MatchFilter,
@@ -111,29 +116,81 @@ async fn list_filtered(
     let (sort, limit, cursor) = take_filter(&mut query, &mut filter)?;
     query.finish()?;
     check_category_filter(state, filter.category.as_deref())?;
-    cached(state, uri, || {
-        state.matching.page(&filter, sort, limit, cursor)
-    })
-    .await
+    let filter_is_scoped = filter.business_id.is_some() || filter.flow_id.is_some();
+    let state_for_page = std::sync::Arc::clone(state);
+    let viewer_for_page = viewer.clone();
+    let page = move || {
+        state_for_page
+            .matching
+            .page(&filter, sort, limit, cursor, &viewer_for_page)
+    };
+    let compute = async move {
+        if filter_is_scoped {
+            page()
+        } else {
+            // A list over all matches walks every one of them (hundreds of milliseconds at 10,000
+            // businesses): on the blocking pool, so the async workers keep answering meanwhile.
+            tokio::task::spawn_blocking(page)
+                .await
+                .map_err(|e| ApiError::Internal(format!("the match list task failed: {e}")))?
+        }
+    };
+    cached(state, uri, viewer, compute).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/matches",
+    operation_id = "listMatches",
+    tag = "matches",
+    summary = "List matches",
+    params(crate::openapi::Paging, crate::openapi::BusinessFilter, crate::openapi::MatchFilters),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::MatchPage),
+        (status = 400, response = crate::openapi::BadRequest),
+    ),
+    security((), ("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn list(
     State(state): State<SharedState>,
+    caller: Caller,
     OriginalUri(uri): OriginalUri,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    list_filtered(&state, &uri, query, MatchFilter::default()).await
+    let viewer = Viewer::of(&caller);
+    list_filtered(&state, &viewer, &uri, query, MatchFilter::default()).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/flows/{id}/matches",
+    operation_id = "listFlowMatches",
+    tag = "matches",
+    summary = "Matches of a flow",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The flow's id."),
+        crate::openapi::Paging,
+        crate::openapi::MatchFilters,
+    ),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::MatchPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+    security((), ("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn of_flow(
     State(state): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let flow = state.flow(parse_id(&id, "flow")?).await?;
+    let viewer = Viewer::of(&caller);
+    let flow = state.visible_flow(parse_id(&id, "flow")?, &viewer).await?;
     list_filtered(
         &state,
+        &viewer,
         &uri,
         query,
         MatchFilter {
@@ -144,15 +201,36 @@ pub async fn of_flow(
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/businesses/{id}/matches",
+    operation_id = "listBusinessMatches",
+    tag = "matches",
+    summary = "Matches of a business (either side)",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The business's id."),
+        crate::openapi::Paging,
+        crate::openapi::MatchFilters,
+    ),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::MatchPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+    security((), ("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn of_business(
     State(state): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
+    let viewer = Viewer::of(&caller);
     let business = state.business(parse_id(&id, "business")?).await?;
     list_filtered(
         &state,
+        &viewer,
         &uri,
         query,
         MatchFilter {
@@ -172,29 +250,65 @@ fn with_etag(body: serde_json::Value) -> Response {
     response
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/matches/{id}",
+    operation_id = "getMatch",
+    tag = "matches",
+    summary = "Get a match (live or expired)",
+    params(("id" = uuid::Uuid, Path, description = "The match's id.")),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::MatchView, headers(("ETag" = String, description = "The version, quoted."))),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+    security((), ("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn get(
     State(state): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id: Uuid = parse_id(&id, "match")?;
     let body = state
         .matching
-        .one(id)
+        .one(id, &Viewer::of(&caller))
         .ok_or_else(|| ApiError::NotFound(format!("match {id} not found")))?;
     Ok(with_etag(body))
 }
 
 /// A person's decision on a match.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MatchUpdate {
+    /// suggested → contacted → negotiating → agreed; rejected from any open status. Other steps
+    /// (and suggested or expired) are refused.
     pub status: MatchStatus,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/matches/{id}",
+    operation_id = "updateMatch",
+    tag = "matches",
+    summary = "Move a match along its lifecycle",
+    description = "Only members of the match's two businesses. suggested → contacted → negotiating → agreed; rejected from any open status; other steps are a 409.",
+    params(("id" = uuid::Uuid, Path, description = "The match's id."), crate::openapi::IfMatch),
+    request_body(content = MatchUpdate, example = json!({"status": "contacted", "note": "Called their energy manager"})),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::MatchView, headers(("ETag" = String, description = "The version, quoted."))),
+        crate::openapi::JsonBodyErrors,
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn update(
     State(state): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     Json(update): Json<MatchUpdate>,
@@ -214,12 +328,24 @@ pub async fn update(
         ));
     }
     let body = state
-        .decide_match(id, update.status, update.note, if_match(&headers)?)
+        .decide_match(id, update.status, update.note, if_match(&headers)?, &caller)
         .await?;
     Ok(with_etag(body))
 }
 
 /// Counts and totals for the whole platform.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    operation_id = "getStats",
+    tag = "matches",
+    summary = "Platform counts and totals",
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::Stats),
+        (status = 400, response = crate::openapi::BadRequest),
+    ),
+    security((), ("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn stats(
     State(state): State<SharedState>,
     query: QueryParams,

@@ -1,21 +1,28 @@
 //! HTTP routes of `/api/v1` and the probes, and small response helpers shared by the handlers.
 
+mod admin;
+mod auth;
 mod businesses;
 mod categories;
+mod doc;
+mod flight_recorder;
 mod flows;
 mod health;
 mod matches;
+mod members;
 mod sites;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::extract::etag;
 use crate::state::SharedState;
+
+pub(crate) use doc::ApiDoc;
 
 pub fn router() -> Router<SharedState> {
     let v1 = Router::new()
@@ -50,7 +57,37 @@ pub fn router() -> Router<SharedState> {
             get(flows::get).patch(flows::update).delete(flows::delete),
         )
         .route("/categories", get(categories::list))
-        .route("/categories/{code}", get(categories::get));
+        .route("/categories/{code}", get(categories::get))
+        .route(
+            "/businesses/{id}/members",
+            get(members::list).post(members::add),
+        )
+        .route(
+            "/businesses/{id}/members/{user_id}",
+            axum::routing::delete(members::remove),
+        )
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/register", post(auth::register))
+        .route("/auth/me", get(auth::me))
+        .route(
+            "/auth/api-keys",
+            get(auth::list_api_keys).post(auth::create_api_key),
+        )
+        .route(
+            "/auth/api-keys/{id}",
+            axum::routing::delete(auth::revoke_api_key),
+        );
+    let admin = Router::new()
+        .route(
+            "/admin/flight-recorder",
+            get(flight_recorder::flight_recorder),
+        )
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/users", get(admin::users).post(admin::create))
+        .route_layer(axum::middleware::from_fn(crate::auth::admin_only));
+    let v1 = v1.merge(admin);
     Router::new()
         .nest("/api/v1", v1)
         .route("/healthz", get(health::live))
@@ -66,7 +103,7 @@ fn entity<T: Serialize>(
     version: i64,
     location: Option<String>,
 ) -> Response {
-    let mut response = (status, axum::Json(value)).into_response();
+    let mut response = crate::json::response(status, value);
     let headers = response.headers_mut();
     if let Ok(tag) = HeaderValue::from_str(&etag(version)) {
         headers.insert(header::ETAG, tag);

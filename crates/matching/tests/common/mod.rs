@@ -229,6 +229,7 @@ impl FlowBuilder {
                 valid_from: None,
                 valid_until: None,
                 status: FlowStatus::Active,
+                anonymous: false,
                 version: 1,
                 created_at: epoch,
                 updated_at: epoch,

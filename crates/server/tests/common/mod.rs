@@ -24,13 +24,26 @@ impl Server {
         Self::start_with_env(data_dir, extra, &[])
     }
 
+    /// Starts the server and signs in as the harness's platform admin (created on first use), so
+    /// `client` sends its access token with every request. Rate limits are off unless `env` turns
+    /// them on.
     pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut server = Self::start_anonymous(data_dir, extra, env);
+        ensure_user(data_dir, env, HARNESS_EMAIL, HARNESS_PASSWORD, true);
+        let token = server.login(HARNESS_EMAIL, HARNESS_PASSWORD);
+        server.client = client_with_token(Some(&token));
+        server
+    }
+
+    /// Starts the server with a client that sends no credentials.
+    pub fn start_anonymous(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut command = Command::new(BIN);
         command
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("SYMBIONT_LOG_LEVEL", "warn")
+            .env("SYMBIONT_RATE_LIMIT_ENABLED", "false")
             .env_remove("SYMBIONT_CONFIG")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -55,15 +68,38 @@ impl Server {
                 panic!("server did not start within 60 s");
             }
         };
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client");
         Server {
             child,
             base,
-            client,
+            client: client_with_token(None),
         }
+    }
+
+    /// Signs in and returns the access token (blocking: usable outside the test's runtime).
+    pub fn login(&self, email: &str, password: &str) -> String {
+        let url = self.url("/api/v1/auth/login");
+        let body = json!({ "email": email, "password": password });
+        let answer: Value = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let response = reqwest::Client::new()
+                    .post(url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("login answered");
+                read(response).await.1
+            })
+        })
+        .join()
+        .expect("login thread");
+        answer["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login failed: {answer}"))
+            .to_string()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -133,6 +169,63 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The platform admin every harness server signs in as.
+pub const HARNESS_EMAIL: &str = "harness-admin@symbiont.test";
+pub const HARNESS_PASSWORD: &str = "harness-password";
+
+/// A client that sends `token` (an access token or API key) with every request.
+pub fn client_with_token(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("header value"),
+        );
+    }
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// Creates a user with `symbiont admin create-user` over the same store as the server (the
+/// environment may name PostgreSQL); an existing user is fine.
+pub fn ensure_user(
+    data_dir: &Path,
+    env: &[(&str, &str)],
+    email: &str,
+    password: &str,
+    admin: bool,
+) {
+    let mut command = Command::new(BIN);
+    command
+        .args([
+            "admin",
+            "create-user",
+            "--email",
+            email,
+            "--password",
+            password,
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env("SYMBIONT_LOG_LEVEL", "warn")
+        .env_remove("SYMBIONT_CONFIG");
+    if admin {
+        command.arg("--admin");
+    }
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().expect("admin create-user runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() || stderr.contains("exists already"),
+        "admin create-user failed: {stderr}"
+    );
 }
 
 pub async fn read(response: reqwest::Response) -> (u16, Value) {

@@ -1,0 +1,64 @@
+//! The HTTP layer's part of distributed tracing: continuing an incoming W3C `traceparent` in the
+//! request's span and naming spans the OpenTelemetry way. The exporter itself is set up by the
+//! binary; until it calls [`enable`], everything here is a no-op and costs one atomic load.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::http::HeaderMap;
+use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::TraceContextExt;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Turns on trace propagation; called once the OpenTelemetry layer and propagator are installed.
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+/// Whether spans are exported (OpenTelemetry is configured).
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+struct Headers<'a>(&'a HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|name| name.as_str()).collect()
+    }
+}
+
+/// Makes `span` a child of the caller's span when the request carries a valid `traceparent`
+/// (through the globally installed propagator), then records the trace id in its `trace_id` field.
+pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) {
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&Headers(headers))
+    });
+    if parent.span().span_context().is_valid() {
+        // Fails only when the span is disabled, and then there is nothing to continue.
+        let _ = span.set_parent(parent);
+    }
+    record_trace_id(span);
+}
+
+/// Renames the exported span (e.g. `GET /api/v1/flows/{id}` once the route is known). The name
+/// must be set on the OpenTelemetry span itself: a recorded `otel.name` is only read before the
+/// span starts.
+pub fn rename(span: &tracing::Span, name: String) {
+    span.context().span().update_name(name);
+}
+
+/// Records the span's OpenTelemetry trace id in its `trace_id` field (declared empty), so logs and
+/// the flight recorder can be matched with the exported trace.
+pub fn record_trace_id(span: &tracing::Span) {
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    if span_context.is_valid() {
+        span.record("trace_id", tracing::field::display(span_context.trace_id()));
+    }
+}

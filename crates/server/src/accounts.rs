@@ -1,0 +1,67 @@
+//! Accounts from the command line: `symbiont admin create-user` bootstraps the first platform admin,
+//! and the demo gets its documented login.
+
+use chrono::Utc;
+use symbiont_api::auth::{check_password_rules, hash_password, normalize_email};
+use symbiont_store::Store;
+use symbiont_store::accounts::{Membership, Role, User};
+use uuid::Uuid;
+
+/// The demo's login (see README): owner of the first two demo businesses.
+pub const DEMO_EMAIL: &str = "demo@symbiont.example";
+pub const DEMO_PASSWORD: &str = "symbiont-demo";
+/// How many demo businesses the demo login owns.
+const DEMO_OWNED_BUSINESSES: u32 = 2;
+
+/// Creates a user; a taken e-mail or a weak password is a clear error.
+pub async fn create_user(
+    store: &dyn Store,
+    email: &str,
+    password: &str,
+    is_admin: bool,
+) -> anyhow::Result<User> {
+    let email = normalize_email("email", email).map_err(|e| anyhow::anyhow!("e-mail: {e}"))?;
+    check_password_rules("password", password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    if store.accounts().user_by_email(&email).await?.is_some() {
+        anyhow::bail!("a user with e-mail {email} exists already");
+    }
+    let user = User {
+        id: Uuid::now_v7(),
+        email,
+        password_hash: hash_password(password).map_err(|e| anyhow::anyhow!("{e}"))?,
+        is_admin,
+        created_at: Utc::now(),
+    };
+    store.accounts().insert_user(&user).await?;
+    Ok(user)
+}
+
+/// Creates the demo login, owning the first demo businesses, unless it exists.
+pub async fn ensure_demo_login(store: &dyn Store) -> anyhow::Result<()> {
+    if store.accounts().user_by_email(DEMO_EMAIL).await?.is_some() {
+        return Ok(());
+    }
+    let user = create_user(store, DEMO_EMAIL, DEMO_PASSWORD, false).await?;
+    let businesses = store
+        .list_businesses(
+            &symbiont_store::BusinessFilter::default(),
+            symbiont_store::PageRequest {
+                after: None,
+                limit: DEMO_OWNED_BUSINESSES,
+            },
+        )
+        .await?;
+    for business in businesses.items {
+        store
+            .accounts()
+            .put_membership(&Membership {
+                business_id: business.id,
+                user_id: user.id,
+                role: Role::Owner,
+                created_at: Utc::now(),
+            })
+            .await?;
+    }
+    tracing::info!(email = DEMO_EMAIL, "demo login created");
+    Ok(())
+}

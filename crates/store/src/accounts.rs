@@ -1,0 +1,218 @@
+//! The accounts port: users, business memberships, refresh tokens, API keys, the audit log and the
+//! token signing secret. Secrets never reach the store in clear: passwords arrive as argon2id PHC
+//! strings, refresh tokens and API keys as SHA-256 digests (hex) of the random value.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use symbiont_core::Business;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct User {
+    pub id: Uuid,
+    /// Lower-case; unique.
+    pub email: String,
+    #[serde(skip_serializing)]
+    pub password_hash: String,
+    /// Platform administrator: may read and write everything except other businesses' decisions.
+    pub is_admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a person is to a business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Manages the business, its members and its data.
+    Owner,
+    /// Manages the business's sites, flows and match decisions.
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "owner" => Some(Role::Owner),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Membership {
+    pub business_id: Uuid,
+    pub user_id: Uuid,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One refresh token of a login. Each refresh replaces the token with a new one of the same family;
+/// presenting a replaced token again revokes the whole family (it was stolen or replayed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshToken {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub user_id: Uuid,
+    /// SHA-256 of the token, hex.
+    pub token_hash: String,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rotation {
+    /// The token was current: it is now replaced by the new one.
+    Rotated { user_id: Uuid },
+    /// No such token.
+    Unknown,
+    /// The token has expired or its login was ended.
+    Expired,
+    /// The token was already replaced: the family is now revoked.
+    Reused,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum KeyScope {
+    Read,
+    ReadWrite,
+}
+
+impl KeyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Read => "read",
+            KeyScope::ReadWrite => "read_write",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "read" => Some(KeyScope::Read),
+            "read_write" => Some(KeyScope::ReadWrite),
+            _ => None,
+        }
+    }
+}
+
+/// An API key of a user, for machine clients. The key itself is shown once, at creation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    /// The first characters of the key, so a person can tell keys apart.
+    pub prefix: String,
+    pub scope: KeyScope,
+    pub created_at: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub last_used_at: Option<DateTime<Utc>>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// One line of the audit log: who did what, when, from where, and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    /// Position in the log (ascending), assigned by the store; 0 before it is appended.
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub user_id: Option<Uuid>,
+    /// The e-mail the action was taken as (or tried, for a failed login).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub email: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub api_key_id: Option<Uuid>,
+    pub ip: String,
+    pub method: String,
+    pub path: String,
+    /// e.g. `flow.create`, `auth.login`, `auth.login_failed`.
+    pub action: String,
+    pub status: u16,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub user_id: Option<Uuid>,
+    pub action: Option<String>,
+    /// Entries with a `seq` below this one (paging backwards from the newest).
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// `StoreError::AlreadyExists` when the e-mail is taken.
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+    async fn get_user(&self, id: Uuid) -> Result<Option<User>, StoreError>;
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+    async fn list_users(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<User>, StoreError>;
+    async fn count_users(&self) -> Result<u64, StoreError>;
+
+    /// Creates a business with its first owner in one transaction.
+    async fn insert_business_owned_by(
+        &self,
+        business: &Business,
+        owner: Uuid,
+    ) -> Result<(), StoreError>;
+    async fn memberships_of_user(&self, user_id: Uuid) -> Result<Vec<Membership>, StoreError>;
+    async fn members_of_business(&self, business_id: Uuid) -> Result<Vec<Membership>, StoreError>;
+    /// Adds a member or changes their role.
+    async fn put_membership(&self, membership: &Membership) -> Result<(), StoreError>;
+    /// Whether there was such a membership.
+    async fn remove_membership(&self, business_id: Uuid, user_id: Uuid)
+    -> Result<bool, StoreError>;
+
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError>;
+    /// Atomically checks the token with hash `presented` and replaces it by `next` (same family).
+    async fn rotate_refresh_token(
+        &self,
+        presented: &str,
+        next: &RefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<Rotation, StoreError>;
+    /// Ends the login the token belongs to (its whole family). Whether the token was known.
+    async fn revoke_refresh_family(&self, token_hash: &str) -> Result<bool, StoreError>;
+
+    async fn insert_api_key(&self, key: &ApiKey, key_hash: &str) -> Result<(), StoreError>;
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError>;
+    async fn api_keys_of_user(&self, user_id: Uuid) -> Result<Vec<ApiKey>, StoreError>;
+    /// Revokes the user's key; whether it existed and was active.
+    async fn revoke_api_key(
+        &self,
+        user_id: Uuid,
+        key_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    async fn touch_api_key(&self, key_id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Appends entries in one transaction.
+    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError>;
+    /// Newest first.
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The secret access tokens are signed with: the stored one, or `candidate` stored first.
+    /// Instances sharing a database thus share the secret.
+    async fn signing_secret(&self, candidate: &str) -> Result<String, StoreError>;
+}
