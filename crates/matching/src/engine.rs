@@ -309,7 +309,7 @@ impl Engine {
             + self
                 .matches
                 .values()
-                .map(|m| std::mem::size_of::<Match>() + 16 + heap_chunk(m.explanation.len()))
+                .map(|_| std::mem::size_of::<Match>() + 16)
                 .sum::<usize>();
         stats.approx_memory_bytes = std::mem::size_of::<Self>()
             + self.catalog.memory_bytes()
@@ -650,11 +650,6 @@ impl Engine {
 
 fn slot_number(i: usize) -> u32 {
     u32::try_from(i).expect("fewer than 2^32 flows fit in memory")
-}
-
-/// Bytes malloc uses for `len` bytes: 8 bytes of header, rounded up to 16.
-fn heap_chunk(len: usize) -> usize {
-    (len + 8).div_ceil(16) * 16
 }
 
 /// Approximate bytes of a hashbrown map: buckets (capacity / load factor 7/8) × (entry + control byte).

@@ -24,5 +24,6 @@ mod spatial;
 pub use config::{ConfigError, MatchingConfig, ScoreScales, ScoreWeights};
 pub use engine::{Engine, EngineStats};
 pub use model::{
-    FlowInput, MATCH_ID_NAMESPACE, Match, MatchDiff, RemovedMatch, ScoreComponents, match_id,
+    Explanation, FlowInput, MATCH_ID_NAMESPACE, Match, MatchDiff, RemovedMatch, ScoreComponents,
+    match_id,
 };

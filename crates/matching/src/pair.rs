@@ -8,8 +8,7 @@ use symbiont_core::{Direction, FlowStatus, haversine_km};
 
 use crate::catalog::Catalog;
 use crate::config::MatchingConfig;
-use crate::explain;
-use crate::model::{Match, ScoreComponents, match_id};
+use crate::model::{Explanation, Match, ScoreComponents, match_id};
 use crate::record::FlowRecord;
 
 /// Why a pair is not a match; its `Display` is the reason given when a match is removed.
@@ -218,14 +217,13 @@ pub(crate) fn evaluate(
         .sum();
     let score = (weighted / config.weights.sum()).clamp(0.0, 1.0);
 
-    let explanation = explain::sentence(
-        &nc.noun,
+    let explanation = Explanation {
+        noun: nc.noun.clone(),
         covered_share,
         distance_km,
         savings_eur_per_year,
         co2_t_per_year,
-    )
-    .into_boxed_str();
+    };
     Ok(Match {
         id: match_id(offer.id, need.id),
         offer_flow_id: offer.id,
