@@ -43,6 +43,7 @@ pub async fn relay_once(state: &SharedState) -> Result<usize, String> {
                 version: entry.version,
                 occurred_at: entry.occurred_at,
                 payload: entry.payload,
+                traceparent: entry.traceparent,
             };
             // In order: the first refusal stops the batch so nothing overtakes it.
             match state.bus.publish(&event).await {
@@ -128,7 +129,7 @@ pub async fn run_consumer(
                 seen.0.remove(&old);
             }
             match DomainEvent::from_parts(&delivery.event.kind, delivery.event.payload.clone()) {
-                Ok(event) => apply(&state, event).await,
+                Ok(event) => apply(&state, event, delivery.event.traceparent.as_deref()).await,
                 Err(e) => {
                     tracing::error!(event = %id, kind = %delivery.event.kind, error = %e, "skipping unreadable event")
                 }
@@ -142,8 +143,8 @@ pub async fn run_consumer(
 
 /// Applies one event and stores what its diff means for decisions. Several instances may record the
 /// same expiry; the one that loses the version race leaves it to the winner.
-async fn apply(state: &SharedState, event: DomainEvent) {
-    let decisions = state.matching.apply_event(event);
+async fn apply(state: &SharedState, event: DomainEvent, traceparent: Option<&str>) {
+    let decisions = state.matching.apply_event(event, traceparent);
     if decisions.is_empty() {
         return;
     }

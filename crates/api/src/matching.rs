@@ -369,9 +369,10 @@ impl Matching {
     /// Applies one domain event from the bus to the engine, unless it is older than what the engine
     /// already holds (events may arrive twice or, across instances, late). Returns the decisions
     /// (expiries, revivals) the change implies, already visible to readers; the caller stores them.
-    pub fn apply_event(&self, event: DomainEvent) -> Vec<MatchDecision> {
+    /// `traceparent`, the trace context of the write that caused the event, parents the span.
+    pub fn apply_event(&self, event: DomainEvent, traceparent: Option<&str>) -> Vec<MatchDecision> {
         let started = std::time::Instant::now();
-        // Events come from the bus, outside any request: this span is the root of its trace.
+        // Events come from the bus, outside any request: the write's trace goes on, if it has one.
         let span = tracing::info_span!(
             "engine.apply",
             event = event.kind(),
@@ -381,6 +382,9 @@ impl Matching {
             trace_id = tracing::field::Empty,
         );
         if crate::telemetry::enabled() {
+            if let Some(traceparent) = traceparent {
+                crate::telemetry::continue_from(&span, traceparent);
+            }
             crate::telemetry::record_trace_id(&span);
         }
         let _entered = span.enter();

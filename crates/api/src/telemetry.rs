@@ -1,7 +1,9 @@
 //! The HTTP layer's part of distributed tracing: continuing an incoming W3C `traceparent` in the
-//! request's span and naming spans the OpenTelemetry way. The exporter itself is set up by the
+//! request's span, carrying the trace through the events a write causes, and naming spans the
+//! OpenTelemetry way. The exporter itself is set up by the
 //! binary; until it calls [`enable`], everything here is a no-op and costs one atomic load.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::http::HeaderMap;
@@ -11,9 +13,11 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
-/// Turns on trace propagation; called once the OpenTelemetry layer and propagator are installed.
+/// Turns on trace propagation, into requests and through the events they write; called once the
+/// OpenTelemetry layer and propagator are installed.
 pub fn enable() {
     ENABLED.store(true, Ordering::Relaxed);
+    symbiont_core::events::set_trace_context_source(current_traceparent);
 }
 
 /// Whether spans are exported (OpenTelemetry is configured).
@@ -36,14 +40,36 @@ impl Extractor for Headers<'_> {
 /// Makes `span` a child of the caller's span when the request carries a valid `traceparent`
 /// (through the globally installed propagator), then records the trace id in its `trace_id` field.
 pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) {
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&Headers(headers))
-    });
+    continue_with(span, &Headers(headers));
+    record_trace_id(span);
+}
+
+/// Makes `span` a child of the span a W3C `traceparent` names (the one carried by an event).
+pub fn continue_from(span: &tracing::Span, traceparent: &str) {
+    let carrier = HashMap::from([("traceparent".to_string(), traceparent.to_string())]);
+    continue_with(span, &carrier);
+}
+
+fn continue_with(span: &tracing::Span, carrier: &dyn Extractor) {
+    let parent =
+        opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(carrier));
     if parent.span().span_context().is_valid() {
         // Fails only when the span is disabled, and then there is nothing to continue.
         let _ = span.set_parent(parent);
     }
-    record_trace_id(span);
+}
+
+/// The W3C `traceparent` of the current span, if it belongs to an exported trace.
+fn current_traceparent() -> Option<String> {
+    let context = tracing::Span::current().context();
+    if !context.span().span_context().is_valid() {
+        return None;
+    }
+    let mut carrier: HashMap<String, String> = HashMap::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut carrier)
+    });
+    carrier.remove("traceparent")
 }
 
 /// Renames the exported span (e.g. `GET /api/v1/flows/{id}` once the route is known). The name

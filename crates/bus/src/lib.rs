@@ -34,6 +34,9 @@ pub struct Event {
     pub version: u32,
     pub occurred_at: DateTime<Utc>,
     pub payload: serde_json::Value,
+    /// W3C `traceparent` of the write that caused the event, if traces are exported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl Event {
@@ -44,6 +47,7 @@ impl Event {
             version: 1,
             occurred_at: Utc::now(),
             payload,
+            traceparent: None,
         }
     }
 }

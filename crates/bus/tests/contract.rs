@@ -23,8 +23,13 @@ fn service_missing(what: &str, error: impl std::fmt::Display) {
 async fn every_group_gets_every_event_in_order(bus: &dyn EventBus) {
     let mut a = bus.subscribe("group-a").await.expect("subscribe a");
     let mut b = bus.subscribe("group-b").await.expect("subscribe b");
+    // Every other event carries the trace context of its write, which must arrive with it.
     let events: Vec<Event> = (0..20)
-        .map(|i| Event::new("flow.upserted", json!({ "n": i })))
+        .map(|i| Event {
+            traceparent: (i % 2 == 0)
+                .then(|| format!("00-4bf92f3577b34da6a3ce929d0e0e47{i:02x}-00f067aa0ba902b7-01")),
+            ..Event::new("flow.upserted", json!({ "n": i }))
+        })
         .collect();
     for event in &events {
         bus.publish(event).await.expect("publish");

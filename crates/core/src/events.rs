@@ -2,6 +2,8 @@
 //! outbox in the write's transaction; a relay publishes them on the event bus; every instance's
 //! matching engine applies them. Payloads are versioned ([`EVENT_VERSION`]) JSON.
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -64,6 +66,19 @@ pub struct OutboxEntry {
     pub version: u32,
     pub occurred_at: DateTime<Utc>,
     pub payload: serde_json::Value,
+    /// W3C `traceparent` of the span that wrote the event, when traces are exported: the engines
+    /// that apply it continue that trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+}
+
+/// Where [`OutboxEntry::new`] reads the current trace context; set once by whatever exports traces.
+static TRACE_CONTEXT: OnceLock<fn() -> Option<String>> = OnceLock::new();
+
+/// Makes every event written from now on carry `current()`, the caller's W3C `traceparent`. The
+/// first call wins; without one, events carry none.
+pub fn set_trace_context_source(current: fn() -> Option<String>) {
+    let _ = TRACE_CONTEXT.set(current);
 }
 
 impl OutboxEntry {
@@ -74,6 +89,7 @@ impl OutboxEntry {
             version: EVENT_VERSION,
             occurred_at: Utc::now(),
             payload: event.payload(),
+            traceparent: TRACE_CONTEXT.get().and_then(|current| current()),
         }
     }
 

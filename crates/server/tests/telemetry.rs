@@ -1,6 +1,7 @@
 //! Traces over OTLP/HTTP: the real binary exports to a receiver inside the test, continues an
-//! incoming `traceparent`, and has spans for HTTP requests, store calls and engine updates; engine
-//! updates are timed in /metrics; the flight recorder dumps recent spans and events.
+//! incoming `traceparent`, and has spans for HTTP requests, store calls and engine updates (which
+//! continue the trace of the write that caused them); engine updates are timed in /metrics; the
+//! flight recorder dumps recent spans and events.
 
 mod common;
 
@@ -195,6 +196,28 @@ async fn spans_continue_the_callers_trace_and_cover_http_store_and_engine() {
         })
         .unwrap_or_else(|| panic!("no engine update span among {names:?}"));
     assert!(engine.end_time_unix_nano >= engine.start_time_unix_nano);
+    // The engine update continues, through the outbox and the bus, the trace of the write that
+    // caused it, under the store call that appended the event.
+    let flow_write = spans
+        .iter()
+        .map(|(_, s)| s)
+        .find(|s| attribute(s, "http.route").as_deref() == Some("/api/v1/flows"))
+        .unwrap_or_else(|| panic!("no HTTP span of the flow write among {names:?}"));
+    assert_eq!(
+        hex(&engine.trace_id),
+        hex(&flow_write.trace_id),
+        "the engine update is in the trace of its write"
+    );
+    let parent = spans
+        .iter()
+        .map(|(_, s)| s)
+        .find(|s| s.span_id == engine.parent_span_id)
+        .unwrap_or_else(|| panic!("the engine update's parent span did not arrive"));
+    assert!(
+        parent.name.starts_with("store."),
+        "the engine update's parent is the store call, not {}",
+        parent.name
+    );
     // Requests without a traceparent start traces of their own.
     assert!(
         spans.iter().any(

@@ -60,6 +60,7 @@ pub(crate) fn outbox_entry(
     version: i64,
     occurred_at: &str,
     payload: &str,
+    traceparent: Option<String>,
 ) -> Result<symbiont_core::events::OutboxEntry, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt {
         entity: Entity::Outbox,
@@ -74,5 +75,6 @@ pub(crate) fn outbox_entry(
             .map_err(|e| corrupt(e.to_string()))?
             .with_timezone(&chrono::Utc),
         payload: serde_json::from_str(payload).map_err(|e| corrupt(e.to_string()))?,
+        traceparent,
     })
 }

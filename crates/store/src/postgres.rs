@@ -87,12 +87,13 @@ async fn append_event(
     event: &DomainEvent,
 ) -> Result<(), StoreError> {
     let entry = OutboxEntry::new(event);
-    sqlx::query("INSERT INTO outbox (id, kind, version, occurred_at, payload) VALUES ($1, $2, $3, $4::timestamptz, $5::jsonb)")
+    sqlx::query("INSERT INTO outbox (id, kind, version, occurred_at, payload, traceparent) VALUES ($1, $2, $3, $4::timestamptz, $5::jsonb, $6)")
         .bind(entry.id.to_string())
         .bind(&entry.kind)
         .bind(i32::try_from(entry.version).unwrap_or(i32::MAX))
         .bind(entry.occurred_at.to_rfc3339())
         .bind(entry.payload.to_string())
+        .bind(&entry.traceparent)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -752,7 +753,7 @@ impl Store for PostgresStore {
 
     async fn outbox_pending(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, kind, version, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), payload::text
+            "SELECT id, kind, version, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), payload::text, traceparent
              FROM outbox ORDER BY seq LIMIT $1",
         )
         .bind(i64::from(limit))
@@ -766,6 +767,7 @@ impl Store for PostgresStore {
                     i64::from(r.get::<i32, _>(2)),
                     r.get(3),
                     r.get(4),
+                    r.get(5),
                 )
             })
             .collect()

@@ -121,13 +121,15 @@ async fn append_event(
 ) -> Result<(), StoreError> {
     let entry = OutboxEntry::new(event);
     sqlx::query(
-        "INSERT INTO outbox (id, kind, version, occurred_at, payload) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO outbox (id, kind, version, occurred_at, payload, traceparent) \
+         VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(entry.id.to_string())
     .bind(&entry.kind)
     .bind(i64::from(entry.version))
     .bind(entry.occurred_at.to_rfc3339())
     .bind(entry.payload.to_string())
+    .bind(&entry.traceparent)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -772,13 +774,23 @@ impl Store for SqliteStore {
     async fn outbox_pending(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
         // Read through the writer so the relay never lags behind a commit it was told about.
         let rows = sqlx::query(
-            "SELECT id, kind, version, occurred_at, payload FROM outbox ORDER BY seq LIMIT ?",
+            "SELECT id, kind, version, occurred_at, payload, traceparent FROM outbox \
+             ORDER BY seq LIMIT ?",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.writer)
         .await?;
         rows.iter()
-            .map(|r| outbox_entry(r.get(0), r.get(1), r.get::<i64, _>(2), r.get(3), r.get(4)))
+            .map(|r| {
+                outbox_entry(
+                    r.get(0),
+                    r.get(1),
+                    r.get::<i64, _>(2),
+                    r.get(3),
+                    r.get(4),
+                    r.get(5),
+                )
+            })
             .collect()
     }
 

@@ -374,8 +374,13 @@ async fn drain_outbox(store: &dyn Store) -> Vec<String> {
     }
 }
 
-/// Each write that matters to matching leaves its event in the outbox, in commit order.
+/// The W3C trace context every event written by these tests carries.
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// Each write that matters to matching leaves its event in the outbox, in commit order, with the
+/// trace context of the write.
 async fn writes_leave_their_events_in_the_outbox(store: &dyn Store) {
+    symbiont_core::events::set_trace_context_source(|| Some(TRACEPARENT.to_string()));
     drain_outbox(store).await;
     let b = business("Outbox");
     store.insert_business(&b).await.expect("insert");
@@ -385,6 +390,7 @@ async fn writes_leave_their_events_in_the_outbox(store: &dyn Store) {
     store.insert_flow(&f).await.expect("insert flow");
     let first = store.outbox_pending(10).await.expect("pending");
     assert_eq!(first.len(), 1);
+    assert_eq!(first[0].traceparent.as_deref(), Some(TRACEPARENT));
     match first[0].event().expect("readable") {
         symbiont_core::events::DomainEvent::FlowUpserted { flow, location } => {
             assert_eq!(flow.id, f.id);
