@@ -1,7 +1,7 @@
 //! The HTTP layer's part of distributed tracing: continuing an incoming W3C `traceparent` in the
 //! request's span, carrying the trace through the events a write causes, and naming spans the
-//! OpenTelemetry way. The exporter itself is set up by the
-//! binary; until it calls [`enable`], everything here is a no-op and costs one atomic load.
+//! OpenTelemetry way. The exporter itself is set up by the binary; until it calls [`enable`],
+//! everything here is a no-op and costs one atomic load.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
