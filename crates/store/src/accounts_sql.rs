@@ -113,6 +113,31 @@ pub(crate) fn optional_uuid(
 /// in-transaction business insert `$insert_business`.
 macro_rules! impl_account_store {
     ($store:ty, $db:ty, writer: |$w:ident| $writer:expr, reader: |$r:ident| $reader:expr, insert_business: $insert_business:path) => {
+        impl $store {
+            /// The memberships whose `column` (`user_id` or `business_id`) is `id`, by `order`.
+            async fn memberships_where(
+                &self,
+                column: &str,
+                id: uuid::Uuid,
+                order: &str,
+            ) -> Result<Vec<$crate::accounts::Membership>, $crate::StoreError> {
+                use sqlx::Row;
+                let $r = self;
+                let rows = sqlx::query::<$db>(&format!(
+                    "SELECT {} FROM memberships WHERE {column} = $1 ORDER BY {order}",
+                    $crate::accounts_sql::MEMBERSHIP_COLUMNS
+                ))
+                .bind(id.to_string())
+                .fetch_all($reader)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        $crate::accounts_sql::membership_row(r.get(0), r.get(1), r.get(2), r.get(3))
+                    })
+                    .collect()
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::accounts::AccountStore for $store {
             async fn insert_user(
@@ -242,40 +267,14 @@ macro_rules! impl_account_store {
                 &self,
                 user_id: uuid::Uuid,
             ) -> Result<Vec<$crate::accounts::Membership>, $crate::StoreError> {
-                use sqlx::Row;
-                let $r = self;
-                let rows = sqlx::query::<$db>(&format!(
-                    "SELECT {} FROM memberships WHERE user_id = $1 ORDER BY business_id",
-                    $crate::accounts_sql::MEMBERSHIP_COLUMNS
-                ))
-                .bind(user_id.to_string())
-                .fetch_all($reader)
-                .await?;
-                rows.iter()
-                    .map(|r| {
-                        $crate::accounts_sql::membership_row(r.get(0), r.get(1), r.get(2), r.get(3))
-                    })
-                    .collect()
+                self.memberships_where("user_id", user_id, "business_id").await
             }
 
             async fn members_of_business(
                 &self,
                 business_id: uuid::Uuid,
             ) -> Result<Vec<$crate::accounts::Membership>, $crate::StoreError> {
-                use sqlx::Row;
-                let $r = self;
-                let rows = sqlx::query::<$db>(&format!(
-                    "SELECT {} FROM memberships WHERE business_id = $1 ORDER BY user_id",
-                    $crate::accounts_sql::MEMBERSHIP_COLUMNS
-                ))
-                .bind(business_id.to_string())
-                .fetch_all($reader)
-                .await?;
-                rows.iter()
-                    .map(|r| {
-                        $crate::accounts_sql::membership_row(r.get(0), r.get(1), r.get(2), r.get(3))
-                    })
-                    .collect()
+                self.memberships_where("business_id", business_id, "user_id").await
             }
 
             async fn put_membership(
