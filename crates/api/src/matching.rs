@@ -658,8 +658,6 @@ impl Matching {
         // Only the page is built: candidates are filtered on their figures, and a bounded heap keeps
         // the first `limit + 1` after the cursor in list order, so a large result costs one pass.
         let mut page = TopPage::new(limit + 1, after);
-        // The matches of one flow or business, when the filter names one (outlives the page).
-        let owned: Vec<Arc<Match>>;
         // A hidden side must not be found through the business or flow it belongs to.
         let listed_through_hidden =
             |hidden: (bool, bool), offer: (Uuid, Uuid), need: (Uuid, Uuid)| {
@@ -722,14 +720,8 @@ impl Matching {
         } else {
             let candidates: Box<dyn Iterator<Item = &Arc<Match>>> =
                 match (filter.flow_id, filter.business_id) {
-                    (Some(flow), _) => {
-                        owned = engine.matches_of_flow(flow);
-                        Box::new(owned.iter())
-                    }
-                    (None, Some(business)) => {
-                        owned = engine.matches_of_business(business);
-                        Box::new(owned.iter())
-                    }
+                    (Some(flow), _) => Box::new(engine.flow_matches(flow)),
+                    (None, Some(business)) => Box::new(engine.business_matches(business)),
                     (None, None) => Box::new(engine.iter()),
                 };
             for m in candidates {

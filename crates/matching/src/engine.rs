@@ -16,9 +16,11 @@
 //! no I/O and holds no locks; the service wraps it in its own lock.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
+// Maps keyed by ids: foldhash rather than SipHash (a business's match list looks up hundreds of ids).
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use rayon::prelude::*;
 use symbiont_core::{Direction, GeoPoint, Taxonomy};
 use uuid::Uuid;
@@ -238,35 +240,36 @@ impl Engine {
 
     /// Matches of a flow (as offer or as need), best first (score descending, then id).
     pub fn matches_of_flow(&self, flow_id: Uuid) -> Vec<Arc<Match>> {
-        let mut out: Vec<Arc<Match>> = self
-            .by_id
-            .get(&flow_id)
-            .and_then(|&s| self.record(s))
-            .map(|r| {
-                r.match_ids()
-                    .filter_map(|id| self.matches.get(&id).cloned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.sort_by(|a, b| rank(a, b));
-        out
+        ranked(self.flow_matches(flow_id))
     }
 
     /// Matches in which the business is on either side, best first.
     pub fn matches_of_business(&self, business_id: Uuid) -> Vec<Arc<Match>> {
-        let mut out: Vec<Arc<Match>> = self
-            .by_business
+        ranked(self.business_matches(business_id))
+    }
+
+    /// Matches of a flow, in no particular order, borrowed (for callers that pick a page).
+    pub fn flow_matches(&self, flow_id: Uuid) -> impl Iterator<Item = &Arc<Match>> + '_ {
+        self.by_id
+            .get(&flow_id)
+            .into_iter()
+            .flat_map(|&s| self.matches_of_slot(s))
+    }
+
+    /// Matches in which the business is on either side, in no particular order, borrowed. A
+    /// business never matches itself, so each match appears once.
+    pub fn business_matches(&self, business_id: Uuid) -> impl Iterator<Item = &Arc<Match>> + '_ {
+        self.by_business
             .get(&business_id)
             .into_iter()
             .flatten()
-            .filter_map(|&s| self.record(s))
-            .flat_map(|r| {
-                r.match_ids()
-                    .filter_map(|id| self.matches.get(&id).cloned())
-            })
-            .collect();
-        out.sort_by(|a, b| rank(a, b));
-        out
+            .flat_map(|&s| self.matches_of_slot(s))
+    }
+
+    fn matches_of_slot(&self, slot: u32) -> impl Iterator<Item = &Arc<Match>> + '_ {
+        self.record(slot)
+            .into_iter()
+            .flat_map(|r| r.match_ids().filter_map(|id| self.matches.get(&id)))
     }
 
     /// Every current match, in no particular order (the caller filters and sorts).
@@ -644,6 +647,13 @@ impl Engine {
             },
         }
     }
+}
+
+/// The matches in rank order (best first), as owned handles.
+fn ranked<'a>(matches: impl Iterator<Item = &'a Arc<Match>>) -> Vec<Arc<Match>> {
+    let mut out: Vec<Arc<Match>> = matches.cloned().collect();
+    out.sort_by(|a, b| rank(a, b));
+    out
 }
 
 fn slot_number(i: usize) -> u32 {
