@@ -7,6 +7,7 @@ pub mod demo;
 pub mod export;
 pub mod generate;
 pub mod import;
+pub mod memory;
 pub mod rows;
 pub mod security_config;
 pub mod serve;

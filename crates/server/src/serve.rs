@@ -121,6 +121,17 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     )
     .await
     .map_err(|e| anyhow::anyhow!("cannot start matching: {e}"))?;
+    // The rebuild's temporary memory is free now, but glibc would keep it resident.
+    let resident_before = crate::memory::resident_bytes();
+    let trim_started = std::time::Instant::now();
+    if crate::memory::release_free_memory() {
+        tracing::info!(
+            resident_mib_before = resident_before.map(|b| b / (1 << 20)),
+            resident_mib = crate::memory::resident_bytes().map(|b| b / (1 << 20)),
+            elapsed_ms = trim_started.elapsed().as_millis() as u64,
+            "memory freed by the start-up rebuild returned to the system"
+        );
+    }
     // Background work (outbox relay, event consumer) is tracked and stopped on shutdown.
     let tasks = tokio_util::task::TaskTracker::new();
     let cancel = tokio_util::sync::CancellationToken::new();
