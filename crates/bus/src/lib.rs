@@ -21,6 +21,9 @@ use uuid::Uuid;
 
 /// How long a call to the bus server may take before it is abandoned.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// The durable buses keep about this many recent events (older ones go first); consumers are
+/// expected to keep up, and the outbox in the store holds whatever was not yet published.
+pub const RETAINED_EVENTS: u64 = 1_000_000;
 
 /// A domain event in its versioned envelope, as it travels on the bus (JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

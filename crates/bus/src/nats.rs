@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 
 use crate::{
-    BusError, CALL_TIMEOUT, Delivery, Event, EventBus, Receipt, Subscription, decode, encode, timed,
+    BusError, CALL_TIMEOUT, Delivery, Event, EventBus, RETAINED_EVENTS, Receipt, Subscription,
+    decode, encode, timed,
 };
 
 #[derive(Debug, Clone)]
@@ -48,6 +49,9 @@ impl NatsBus {
             name: settings.stream.clone(),
             subjects: vec![format!("{}.>", settings.subject_prefix)],
             duplicate_window: Duration::from_secs(120),
+            // Bounded like the Redis stream: the oldest events go first (JetStream's default
+            // discard policy). An existing stream keeps the limits it was created with.
+            max_messages: RETAINED_EVENTS as i64,
             ..Default::default()
         };
         let stream = timed(CALL_TIMEOUT, jetstream.get_or_create_stream(config)).await?;

@@ -11,11 +11,10 @@ use redis::Value;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::{
-    BusError, CALL_TIMEOUT, Delivery, Event, EventBus, Receipt, Subscription, decode, encode, timed,
+    BusError, CALL_TIMEOUT, Delivery, Event, EventBus, RETAINED_EVENTS, Receipt, Subscription,
+    decode, encode, timed,
 };
 
-/// The stream keeps about this many entries (`MAXLEN ~`); consumers are expected to keep up.
-const MAX_LENGTH: u64 = 1_000_000;
 /// Pending entries idle this long are taken over from a consumer presumed dead.
 pub const STALE_AFTER: Duration = Duration::from_secs(60);
 const BATCH: usize = 100;
@@ -71,7 +70,7 @@ impl EventBus for RedisStreamsBus {
             .arg(&self.stream)
             .arg("MAXLEN")
             .arg("~")
-            .arg(MAX_LENGTH)
+            .arg(RETAINED_EVENTS)
             .arg("*")
             .arg("event")
             .arg(encode(event))

@@ -134,6 +134,7 @@ async fn nats_jetstream_bus_meets_the_contract() {
         subject_prefix: format!("symbiont-test.{suffix}"),
         ack_wait: Duration::from_secs(1),
     };
+    let settings_stream = settings.stream.clone();
     let bus = match NatsBus::connect(&url, settings).await {
         Ok(bus) => bus,
         Err(e) => return service_missing("NATS JetStream", e),
@@ -145,5 +146,16 @@ async fn nats_jetstream_bus_meets_the_contract() {
         Duration::from_millis(1200),
     )
     .await;
+    // The stream is bounded, as the Redis stream is.
+    let client = async_nats::connect(&url).await.expect("connect");
+    let mut stream = async_nats::jetstream::new(client)
+        .get_stream(&settings_stream)
+        .await
+        .expect("the stream exists");
+    let info = stream.info().await.expect("stream info");
+    assert_eq!(
+        info.config.max_messages,
+        symbiont_bus::RETAINED_EVENTS as i64
+    );
     bus.delete_stream().await.expect("clean up");
 }
