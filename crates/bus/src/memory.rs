@@ -2,6 +2,8 @@
 //! Nothing survives the process; it serves the embedded default, where the outbox in the store is
 //! the durable part. The log keeps only what some group may still be handed: events every group has
 //! acknowledged are dropped from its front (a new group starts at the end, so it never needs them).
+//! A group keeps its place when its last subscription ends, since it may subscribe again: the log
+//! stays bounded as long as every group that ever subscribed keeps acknowledging.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -52,6 +54,10 @@ impl State {
             .unwrap_or(end);
         while self.first < keep_from && self.log.pop_front().is_some() {
             self.first += 1;
+        }
+        // After a burst, give back most of the buffer once it is mostly empty.
+        if self.log.capacity() > 4096 && self.log.len() < self.log.capacity() / 4 {
+            self.log.shrink_to(self.log.len() * 2);
         }
     }
 }
@@ -121,9 +127,13 @@ impl Subscription for MemorySubscription {
                 let mut state = self.bus.state();
                 while !self.redeliver.is_empty() {
                     let index = self.redeliver.remove(0);
-                    // Still kept: it is pending, unless another subscription of the group
-                    // acknowledged it meanwhile.
-                    let Some(event) = state.event(index).cloned() else {
+                    // Skipped if another subscription of the group acknowledged it meanwhile
+                    // (pending events are always kept).
+                    let pending = state
+                        .groups
+                        .get(&self.group)
+                        .is_some_and(|g| g.pending.contains(&index));
+                    let Some(event) = state.event(index).filter(|_| pending).cloned() else {
                         continue;
                     };
                     return Ok(Some(Delivery {
@@ -132,15 +142,16 @@ impl Subscription for MemorySubscription {
                         receipt: Receipt::Memory(index),
                     }));
                 }
-                let end = state.end();
-                let group = state.groups.entry(self.group.clone()).or_default();
-                if group.next < end {
-                    let index = group.next;
-                    group.next += 1;
+                // A cursor never points before the kept log (`drop_delivered` keeps it).
+                let index = state
+                    .groups
+                    .get(&self.group)
+                    .map_or(state.end(), |g| g.next)
+                    .max(state.first);
+                if let Some(event) = state.event(index).cloned() {
+                    let group = state.groups.entry(self.group.clone()).or_default();
+                    group.next = index + 1;
                     group.pending.insert(index);
-                    let Some(event) = state.event(index).cloned() else {
-                        continue; // unreachable: a cursor never points before the kept log
-                    };
                     return Ok(Some(Delivery {
                         event,
                         redelivered: false,

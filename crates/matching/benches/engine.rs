@@ -420,8 +420,9 @@ fn main() {
     );
 
     // ----- a business's matches -----
-    // What a business's match list reads from the engine: every match of the business, in rank
-    // order (the service picks its page from them). Each business in turn, timed per call.
+    // What a business's match list reads from the engine: every match of the business, borrowed
+    // and unsorted as the service reads them (it picks its page with a bounded heap), and as an
+    // owned list in rank order. Each business in turn, timed per call.
     let mut businesses_seen: Vec<Uuid> =
         workload.flows.iter().map(|f| f.flow.business_id).collect();
     businesses_seen.dedup();
