@@ -1,26 +1,37 @@
 //! Response cache for match lists and stats: in-process by default, shared in Redis when configured.
 //!
-//! Keys carry the engine's generation (bumped by every applied event), so a cached answer is never
-//! served after a change: invalidation by match diffs, with old entries left to expire (TTL).
+//! Keys carry the engine's generation (bumped by every applied event) and the instance's epoch, so a
+//! cached answer is never served after a change: invalidation by match diffs, with old entries left
+//! to expire (TTL) or, in memory, evicted least recently used first when the cache is full.
 //! Every Redis call has a short timeout; after a failure the cache is bypassed for a few seconds, so a
 //! Redis outage costs nothing but the cache — reads and writes carry on.
+//! Bodies are shared [`Bytes`]: a hit hands out the stored body itself, not a copy of it.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use redis::aio::ConnectionManager;
 
-/// How long an entry lives; keys change with every engine change anyway.
-const TTL: Duration = Duration::from_secs(60);
+/// How long an entry lives. Keys change with every change of the state, so this only bounds how
+/// long the entries of past states take room (and how often a list nobody changed is recomputed).
+const TTL: Duration = Duration::from_secs(600);
 const REDIS_TIMEOUT: Duration = Duration::from_millis(50);
 /// After a Redis failure, skip the cache this long before trying again.
 const BACKOFF: Duration = Duration::from_secs(5);
 const MEMORY_ENTRIES: usize = 4096;
 
+/// An in-process entry: its body, when it expires and when it was last handed out.
+pub struct Entry {
+    body: Bytes,
+    expires: Instant,
+    used: Instant,
+}
+
 pub enum ResponseCache {
-    Memory(Mutex<HashMap<String, (Instant, Vec<u8>)>>),
+    Memory(Mutex<HashMap<String, Entry>>),
     Redis {
         manager: ConnectionManager,
         prefix: String,
@@ -68,13 +79,17 @@ impl ResponseCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now() + BACKOFF);
     }
 
-    pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
+    pub async fn get(&self, key: &str) -> Option<Bytes> {
         match self {
             ResponseCache::Memory(map) => {
-                let map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                map.get(key)
-                    .filter(|(expires, _)| Instant::now() < *expires)
-                    .map(|(_, body)| body.clone())
+                let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let now = Instant::now();
+                map.get_mut(key)
+                    .filter(|entry| now < entry.expires)
+                    .map(|entry| {
+                        entry.used = now;
+                        entry.body.clone()
+                    })
             }
             ResponseCache::Redis {
                 manager,
@@ -92,7 +107,7 @@ impl ResponseCache {
                 )
                 .await
                 {
-                    Ok(Ok(body)) => body,
+                    Ok(Ok(body)) => body.map(Bytes::from),
                     Ok(Err(e)) => {
                         Self::failed(skip_until, &e.to_string());
                         None
@@ -106,18 +121,30 @@ impl ResponseCache {
         }
     }
 
-    pub async fn put(&self, key: &str, body: &[u8]) {
+    pub async fn put(&self, key: &str, body: Bytes) {
         match self {
             ResponseCache::Memory(map) => {
                 let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let now = Instant::now();
                 if map.len() >= MEMORY_ENTRIES {
-                    let now = Instant::now();
-                    map.retain(|_, (expires, _)| now < *expires);
-                    if map.len() >= MEMORY_ENTRIES {
-                        map.clear();
-                    }
+                    map.retain(|_, entry| now < entry.expires);
                 }
-                map.insert(key.to_string(), (Instant::now() + TTL, body.to_vec()));
+                if map.len() >= MEMORY_ENTRIES {
+                    // Full of live entries: keep the half used most recently (the lists people
+                    // keep asking for), drop the rest.
+                    let mut used: Vec<Instant> = map.values().map(|entry| entry.used).collect();
+                    let middle = used.len() / 2;
+                    let (_, &mut cutoff, _) = used.select_nth_unstable(middle);
+                    map.retain(|_, entry| entry.used > cutoff);
+                }
+                map.insert(
+                    key.to_string(),
+                    Entry {
+                        body,
+                        expires: now + TTL,
+                        used: now,
+                    },
+                );
             }
             ResponseCache::Redis {
                 manager,
@@ -130,7 +157,7 @@ impl ResponseCache {
                 let mut conn = manager.clone();
                 let command = redis::cmd("SET")
                     .arg(format!("{prefix}{key}"))
-                    .arg(body)
+                    .arg(&body[..])
                     .arg("EX")
                     .arg(TTL.as_secs())
                     .to_owned();
@@ -152,14 +179,14 @@ impl ResponseCache {
 /// an engine change, when an entry expires, at start) would otherwise each compute it.
 #[derive(Default)]
 pub struct SingleFlight {
-    flights: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Vec<u8>>>>>,
+    flights: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Bytes>>>>,
 }
 
 /// Forgets a key's flight when its last request is done with it (also when a request is dropped).
 struct Landing<'a> {
-    flights: &'a Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Vec<u8>>>>>,
+    flights: &'a Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Bytes>>>>,
     key: &'a str,
-    flight: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    flight: Arc<tokio::sync::OnceCell<Bytes>>,
 }
 
 impl Drop for Landing<'_> {
@@ -184,7 +211,7 @@ impl SingleFlight {
         cache: &ResponseCache,
         key: &str,
         compute: impl Future<Output = Result<Vec<u8>, E>>,
-    ) -> Result<Vec<u8>, E> {
+    ) -> Result<Bytes, E> {
         if let Some(body) = cache.get(key).await {
             return Ok(body);
         }
@@ -203,8 +230,8 @@ impl SingleFlight {
         let body = landing
             .flight
             .get_or_try_init(|| async {
-                let body = compute.await?;
-                cache.put(key, &body).await;
+                let body = Bytes::from(compute.await?);
+                cache.put(key, body.clone()).await;
                 Ok(body)
             })
             .await?;
@@ -228,8 +255,31 @@ mod tests {
     async fn memory_cache_returns_what_was_put() {
         let cache = ResponseCache::memory();
         assert!(cache.get("a").await.is_none());
-        cache.put("a", b"body").await;
+        cache.put("a", Bytes::from_static(b"body")).await;
         assert_eq!(cache.get("a").await.as_deref(), Some(&b"body"[..]));
+    }
+
+    #[tokio::test]
+    async fn a_full_memory_cache_keeps_the_entries_used_last() {
+        let cache = ResponseCache::memory();
+        for i in 0..MEMORY_ENTRIES {
+            cache.put(&format!("k{i}"), Bytes::from(vec![1u8; 8])).await;
+        }
+        // The first entry put is the oldest, but it is read again.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        assert!(cache.get("k0").await.is_some());
+        cache.put("new", Bytes::from_static(b"new")).await;
+        assert!(cache.get("k0").await.is_some(), "recently used, kept");
+        assert!(cache.get("new").await.is_some());
+        assert!(
+            cache.get("k1").await.is_none(),
+            "least recently used, dropped"
+        );
+        let ResponseCache::Memory(map) = &cache else {
+            unreachable!("a memory cache")
+        };
+        let kept = map.lock().expect("not poisoned").len();
+        assert!(kept <= MEMORY_ENTRIES / 2 + 1, "{kept} entries kept");
     }
 
     #[tokio::test]

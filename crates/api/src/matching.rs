@@ -28,6 +28,8 @@ pub struct Matching {
     applied: RwLock<Applied>,
     /// Bumped after every applied event, so writers can wait for their own change to arrive.
     progress: tokio::sync::watch::Sender<u64>,
+    /// Random per start: generations count from 0 in every process, so cache keys carry this too.
+    epoch: u64,
     /// How long each applied event took (`symbiont_engine_update_duration_seconds`).
     pub update_durations: crate::metrics::EngineUpdateHistogram,
 }
@@ -350,6 +352,8 @@ impl Matching {
             decisions: RwLock::new(decisions),
             applied: RwLock::new(applied),
             progress: tokio::sync::watch::Sender::new(0),
+            // The random bits of a UUIDv7 (its low 62 bits).
+            epoch: Uuid::now_v7().as_u64_pair().1,
             update_durations: crate::metrics::EngineUpdateHistogram::default(),
         })
     }
@@ -445,6 +449,13 @@ impl Matching {
     /// Number of events applied so far; any change to matches or decisions changes it.
     pub fn generation(&self) -> u64 {
         *self.progress.borrow()
+    }
+
+    /// Names the state of matches and decisions this instance holds now, for response cache keys:
+    /// the generation, and this start's epoch, because another instance (sharing a Redis cache) or
+    /// this one before a restart reaches the same generation with other contents.
+    pub fn state_key(&self) -> String {
+        format!("{:016x}.{}", self.epoch, self.generation())
     }
 
     /// Waits until `done` holds for what the engine has applied, or `limit` passes; true if it held.
@@ -890,6 +901,34 @@ fn revived(decision: &MatchDecision, live: &Match) -> MatchDecision {
         version: decision.version + 1,
         updated_at: Utc::now(),
         ..decision.clone()
+    }
+}
+
+#[cfg(test)]
+mod state_key_tests {
+    use super::*;
+
+    /// Two starts over the same data reach the same generation; their cache keys must still differ
+    /// (a shared Redis cache, or a restart, would otherwise hand out the other's bodies).
+    #[tokio::test]
+    async fn two_starts_over_the_same_data_name_their_states_apart() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = symbiont_store::sqlite::SqliteStore::open(dir.path())
+            .await
+            .expect("store");
+        let engine = || {
+            let taxonomy = symbiont_core::Taxonomy::builtin().expect("shipped taxonomy");
+            Engine::new(
+                Arc::new(taxonomy),
+                symbiont_matching::MatchingConfig::default(),
+            )
+            .expect("default configuration")
+        };
+        let first = Matching::start(&store, engine()).await.expect("start");
+        let second = Matching::start(&store, engine()).await.expect("start");
+        assert_eq!(first.generation(), second.generation());
+        assert_ne!(first.state_key(), second.state_key());
+        assert!(first.state_key().ends_with(".0"), "{}", first.state_key());
     }
 }
 

@@ -91,7 +91,7 @@ async fn cached(
 ) -> Result<Response, ApiError> {
     let key = format!(
         "{}:{}:{uri}",
-        state.matching.generation(),
+        state.matching.state_key(),
         viewer.cache_key()
     );
     let body = state
@@ -353,7 +353,7 @@ pub async fn stats(
     query.finish()?;
     let counts = state.store.counts().await?;
     // The match summary walks every match, so it is cached; entity counts come from the store.
-    let key = format!("{}:stats-matches", state.matching.generation());
+    let key = format!("{}:stats-matches", state.matching.state_key());
     let matches: serde_json::Value = match state
         .cache
         .get(&key)
@@ -369,7 +369,7 @@ pub async fn stats(
                 "potential": summary.potential,
                 "agreed": summary.agreed,
             });
-            state.cache.put(&key, matches.to_string().as_bytes()).await;
+            state.cache.put(&key, matches.to_string().into()).await;
             matches
         }
     };
