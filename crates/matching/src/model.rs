@@ -66,8 +66,8 @@ impl ScoreComponents {
 }
 
 /// An offer paired with a need that satisfies every hard constraint, with its score, the figures
-/// behind it and a sentence explaining it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// behind it and a sentence explaining it. Serialised with the sentence written out (below).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Match {
     /// [`match_id`] of the pair.
     pub id: Uuid,
@@ -109,37 +109,64 @@ pub struct Match {
     pub savings_eur_per_year: f64,
     /// CO2 of the substituted virgin resource avoided, t per year.
     pub co2_t_per_year: f64,
-    /// One sentence a person reads (written out when displayed or serialised).
+    /// What the sentence explaining the match needs besides the match's own figures
+    /// ([`Match::explanation_text`] writes it).
     pub explanation: Explanation,
 }
 
-/// The sentence explaining a match, kept as its inputs and written out when it is displayed or
-/// serialised: a stored sentence costs about 150 bytes per match, these figures 48.
+/// The part of a match's sentence that is not among its figures: a stored sentence cost about 150
+/// bytes per match, a copy of its figures 48, this 16.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Explanation {
     /// What the need's category is called in a sentence, e.g. "low-temperature heat".
     pub noun: Arc<str>,
-    pub covered_share: f64,
-    pub distance_km: f64,
-    pub savings_eur_per_year: f64,
-    pub co2_t_per_year: f64,
 }
 
-impl std::fmt::Display for Explanation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&crate::explain::sentence(
-            &self.noun,
+impl Match {
+    /// One sentence a person reads, e.g. "Covers 75 % of your low-temperature heat demand from
+    /// 2.0 km away; saves about EUR 57,000 and 300 t CO2 a year."
+    pub fn explanation_text(&self) -> String {
+        crate::explain::sentence(
+            &self.explanation.noun,
             self.covered_share,
             self.distance_km,
             self.savings_eur_per_year,
             self.co2_t_per_year,
-        ))
+        )
     }
 }
 
-impl Serialize for Explanation {
+impl Serialize for Match {
+    /// Every field in declaration order, `explanation` as its sentence.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Match", 25)?;
+        s.serialize_field("id", &self.id)?;
+        s.serialize_field("offer_flow_id", &self.offer_flow_id)?;
+        s.serialize_field("need_flow_id", &self.need_flow_id)?;
+        s.serialize_field("offer_business_id", &self.offer_business_id)?;
+        s.serialize_field("need_business_id", &self.need_business_id)?;
+        s.serialize_field("offer_anonymous", &self.offer_anonymous)?;
+        s.serialize_field("need_anonymous", &self.need_anonymous)?;
+        s.serialize_field("offer_category", &self.offer_category)?;
+        s.serialize_field("need_category", &self.need_category)?;
+        s.serialize_field("score", &self.score)?;
+        s.serialize_field("components", &self.components)?;
+        s.serialize_field("distance_km", &self.distance_km)?;
+        s.serialize_field("allowed_distance_km", &self.allowed_distance_km)?;
+        s.serialize_field("delivered_annual_amount", &self.delivered_annual_amount)?;
+        s.serialize_field("amount_unit", &self.amount_unit)?;
+        s.serialize_field("delivered_quantity", &self.delivered_quantity)?;
+        s.serialize_field("quantity_unit", &self.quantity_unit)?;
+        s.serialize_field("covered_share", &self.covered_share)?;
+        s.serialize_field("allocatable_quantity", &self.allocatable_quantity)?;
+        s.serialize_field("conversion", &self.conversion)?;
+        s.serialize_field("temporal_overlap", &self.temporal_overlap)?;
+        s.serialize_field("quality_margin", &self.quality_margin)?;
+        s.serialize_field("savings_eur_per_year", &self.savings_eur_per_year)?;
+        s.serialize_field("co2_t_per_year", &self.co2_t_per_year)?;
+        s.serialize_field("explanation", &self.explanation_text())?;
+        s.end()
     }
 }
 

@@ -219,10 +219,6 @@ pub(crate) fn evaluate(
 
     let explanation = Explanation {
         noun: nc.noun.clone(),
-        covered_share,
-        distance_km,
-        savings_eur_per_year,
-        co2_t_per_year,
     };
     Ok(Match {
         id: match_id(offer.id, need.id),

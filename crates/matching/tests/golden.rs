@@ -158,7 +158,7 @@ fn hand_computed_pair_matches_the_worked_example() {
     // 0.30·0.75 + 0.15·1 + 0.15·0.8 + 0.10·0.5 + 0.20·0.53271 + 0.10·0.75
     assert_close!(m.score, 0.726_542_056_074_766);
     assert_eq!(
-        m.explanation.to_string(),
+        m.explanation_text(),
         "Covers 75 % of your low-temperature heat demand from 2.0 km away; saves about EUR 57,000 and 300 t CO2 a year."
     );
 }
@@ -179,7 +179,7 @@ fn explanations_read_well_for_other_resources() {
     );
     // 400 t × 30 − 400 t × 42 km × 0.1 + 400 t × 5 (a gate fee paid to the user) = 12,320 EUR.
     assert_eq!(
-        diff.added[0].explanation.to_string(),
+        diff.added[0].explanation_text(),
         "Covers 40 % of your fly ash demand from 42 km away; saves about EUR 12,000 and 320 t CO2 a year."
     );
     engine.upsert_flow(
@@ -190,7 +190,7 @@ fn explanations_read_well_for_other_resources() {
     );
     let diff = engine.upsert_flow(need(4, 20, "gas.co2").purity(99.5).annual(40.0).at(ORIGIN));
     assert_eq!(
-        diff.added[0].explanation.to_string(),
+        diff.added[0].explanation_text(),
         "Covers all of your CO2 demand from 400 m away; saves about EUR 4,000 and 40 t CO2 a year."
     );
 }
@@ -523,10 +523,9 @@ fn shipped_taxonomy_data_centre_heat_serves_a_heat_pump_but_not_a_60_c_need() {
     assert_eq!(m.quantity_unit, "kW");
     assert_close!(m.delivered_quantity, 300.0);
     assert!(
-        m.explanation
-            .to_string()
+        m.explanation_text()
             .starts_with("Covers all of your heat-pump source heat demand from 1.0 km away"),
         "{}",
-        m.explanation
+        m.explanation_text()
     );
 }
