@@ -352,7 +352,7 @@ impl Matching {
             decisions: RwLock::new(decisions),
             applied: RwLock::new(applied),
             progress: tokio::sync::watch::Sender::new(0),
-            // The random bits of a UUIDv7 (its low 62 bits).
+            // The low half of a UUIDv7: random bits (and a randomly seeded counter).
             epoch: Uuid::now_v7().as_u64_pair().1,
             update_durations: crate::metrics::EngineUpdateHistogram::default(),
         })
