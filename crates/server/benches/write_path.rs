@@ -169,15 +169,15 @@ async fn relay_throughput(label: &str, bus: Arc<dyn symbiont_bus::EventBus>) {
             .expect("store"),
     );
     let taxonomy = Arc::new(Taxonomy::builtin().expect("taxonomy"));
-    let (state, _subscription) = symbiont_api::state(
-        store.clone(),
-        taxonomy.clone(),
-        Default::default(),
+    let (state, _subscription) = symbiont_app::App::start(symbiont_app::AppParts {
+        store: store.clone(),
+        taxonomy: taxonomy.clone(),
+        matching: Default::default(),
         bus,
-        symbiont_api::cache::ResponseCache::memory(),
-        Default::default(),
-        Default::default(),
-    )
+        cache: symbiont_app::response_cache::ResponseCache::memory(),
+        read_your_writes: std::time::Duration::from_secs(2),
+        security: Default::default(),
+    })
     .await
     .expect("state");
     let path = dir.path().join("region.json");
@@ -206,7 +206,7 @@ async fn relay_throughput(label: &str, bus: Arc<dyn symbiont_bus::EventBus>) {
         .await
         .expect("import");
     let started = Instant::now();
-    let published = symbiont_api::events::relay_once(&state)
+    let published = symbiont_app::event_pipeline::relay_once(&state)
         .await
         .expect("relay");
     let elapsed = started.elapsed();

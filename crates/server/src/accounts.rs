@@ -2,7 +2,7 @@
 //! and the demo gets its documented login.
 
 use chrono::Utc;
-use symbiont_api::auth::{check_password_rules, hash_password, normalize_email};
+use symbiont_app::identity::{check_password_rules, hash_password, normalize_email};
 use symbiont_store::Store;
 use symbiont_store::accounts::{Membership, Role, User};
 use uuid::Uuid;

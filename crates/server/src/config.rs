@@ -36,7 +36,7 @@ pub struct TelemetryConfig {
 impl Default for TelemetryConfig {
     fn default() -> Self {
         Self {
-            flight_recorder_capacity: symbiont_api::flight_recorder::DEFAULT_CAPACITY,
+            flight_recorder_capacity: symbiont_app::flight_recorder::DEFAULT_CAPACITY,
         }
     }
 }
@@ -266,7 +266,7 @@ impl Config {
     }
 
     /// The API's security settings; rate limits are shared through the Redis cache when it is set.
-    pub fn security(&self) -> anyhow::Result<symbiont_api::SecuritySettings> {
+    pub fn security(&self) -> anyhow::Result<crate::security_config::Security> {
         let redis = self
             .cache
             .url

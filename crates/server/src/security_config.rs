@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::bail;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use symbiont_api::SecuritySettings;
-use symbiont_api::gateway::{Deprecation, GatewaySettings};
-use symbiont_api::ratelimit::{Quota, RateLimitSettings};
+use symbiont_app::SecuritySettings;
+use symbiont_app::rate_limit::{Quota, RateLimitSettings};
+use symbiont_http::gateway::{Deprecation, GatewaySettings};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -184,13 +184,21 @@ pub fn apply_env(
     Ok(())
 }
 
-/// Checks the sections and builds the API's settings; `redis_url` shares rate limits when set.
+/// The settings the three sections make: the use cases' (tokens, rate limits) and the HTTP
+/// gateway's.
+#[derive(Debug, Clone)]
+pub struct Security {
+    pub app: SecuritySettings,
+    pub gateway: GatewaySettings,
+}
+
+/// Checks the sections and builds the settings; `redis_url` shares rate limits when set.
 pub fn settings(
     auth: &AuthConfig,
     rate_limit: &RateLimitConfig,
     gateway: &GatewayConfig,
     redis_url: Option<String>,
-) -> anyhow::Result<SecuritySettings> {
+) -> anyhow::Result<Security> {
     if auth.access_token_ttl_secs == 0 || auth.refresh_token_ttl_secs == 0 {
         bail!("auth.access_token_ttl_secs and auth.refresh_token_ttl_secs must be at least 1");
     }
@@ -210,7 +218,7 @@ pub fn settings(
             );
         }
     }
-    Ok(SecuritySettings {
+    let app = SecuritySettings {
         access_ttl: Duration::from_secs(auth.access_token_ttl_secs),
         refresh_ttl: Duration::from_secs(auth.refresh_token_ttl_secs),
         signing_secret: (!auth.signing_secret.is_empty()).then(|| auth.signing_secret.clone()),
@@ -224,21 +232,22 @@ pub fn settings(
             trust_forwarded_for: rate_limit.trust_forwarded_for,
         },
         rate_limit_redis_url: redis_url,
-        gateway: GatewaySettings {
-            max_concurrent_requests: gateway.max_concurrent_requests,
-            cors_allowed_origins: gateway.cors_allowed_origins.clone(),
-            deprecations: gateway
-                .deprecations
-                .iter()
-                .map(|d| Deprecation {
-                    path_prefix: d.path_prefix.clone(),
-                    deprecated_at: d.deprecated_at,
-                    sunset: d.sunset,
-                    successor: d.successor.clone(),
-                })
-                .collect(),
-        },
-    })
+    };
+    let gateway = GatewaySettings {
+        max_concurrent_requests: gateway.max_concurrent_requests,
+        cors_allowed_origins: gateway.cors_allowed_origins.clone(),
+        deprecations: gateway
+            .deprecations
+            .iter()
+            .map(|d| Deprecation {
+                path_prefix: d.path_prefix.clone(),
+                deprecated_at: d.deprecated_at,
+                sunset: d.sunset,
+                successor: d.successor.clone(),
+            })
+            .collect(),
+    };
+    Ok(Security { app, gateway })
 }
 
 #[cfg(test)]
@@ -263,8 +272,8 @@ mod tests {
             None,
         )
         .expect("valid");
-        assert!(settings.rate_limit.enabled);
-        assert_eq!(settings.rate_limit.login.burst, 10);
+        assert!(settings.app.rate_limit.enabled);
+        assert_eq!(settings.app.rate_limit.login.burst, 10);
     }
 
     #[test]

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use symbiont_api::HttpSettings;
+use symbiont_app::response_cache::ResponseCache;
+use symbiont_app::{App, AppParts};
 use symbiont_core::Taxonomy;
+use symbiont_http::HttpSettings;
 use symbiont_store::Store;
 use symbiont_store::postgres::PostgresStore;
 use symbiont_store::sqlite::SqliteStore;
@@ -66,8 +68,8 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let mut store = open_store(&config).await?;
     // Store calls get spans only when something consumes them (exported traces or the flight
     // recorder); otherwise the adapter is called directly.
-    if symbiont_api::telemetry::enabled()
-        || symbiont_api::flight_recorder::FlightRecorder::installed().capacity() > 0
+    if symbiont_app::trace_context::enabled()
+        || symbiont_app::flight_recorder::FlightRecorder::installed().capacity() > 0
     {
         let system = if config.store.url.is_empty() {
             "sqlite"
@@ -92,35 +94,33 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let http = HttpSettings {
         body_limit_bytes: config.server.body_limit_bytes,
         request_timeout: Duration::from_secs(config.server.request_timeout_secs),
-        read_your_writes: Duration::from_millis(config.bus.read_your_writes_ms),
     };
     let bus = symbiont_bus::connect(&config.bus.url, &config.bus.topic)
         .await
         .with_context(|| format!("cannot connect to the event bus at {}", config.bus.url))?;
     let cache = if config.cache.url.starts_with("redis://") {
         // Redis being down at start is not fatal either: the cache is only a cache.
-        match symbiont_api::cache::ResponseCache::redis(&config.cache.url, &config.bus.topic).await
-        {
+        match ResponseCache::redis(&config.cache.url, &config.bus.topic).await {
             Ok(cache) => cache,
             Err(error) => {
-                tracing::warn!(%error, "Redis cache unavailable at start; using the in-process cache");
-                symbiont_api::cache::ResponseCache::memory()
+                tracing::warn!(error = %symbiont_app::error::chain(&error), "Redis cache unavailable at start; using the in-process cache");
+                ResponseCache::memory()
             }
         }
     } else {
-        symbiont_api::cache::ResponseCache::memory()
+        ResponseCache::memory()
     };
-    let (state, subscription) = symbiont_api::state(
-        store.clone(),
+    let (app, subscription) = App::start(AppParts {
+        store: store.clone(),
         taxonomy,
-        config.matching,
+        matching: config.matching,
         bus,
         cache,
-        http,
-        security,
-    )
+        read_your_writes: Duration::from_millis(config.bus.read_your_writes_ms),
+        security: security.app,
+    })
     .await
-    .map_err(|e| anyhow::anyhow!("cannot start matching: {e}"))?;
+    .context("cannot start matching")?;
     // The rebuild's temporary memory is free now, but glibc would keep it resident.
     let resident_before = crate::memory::resident_bytes();
     let trim_started = std::time::Instant::now();
@@ -138,7 +138,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     // Background work (outbox relay, event consumer) is tracked and stopped on shutdown.
     let tasks = tokio_util::task::TaskTracker::new();
     let cancel = tokio_util::sync::CancellationToken::new();
-    symbiont_api::events::start(&state, subscription, &tasks, &cancel);
+    symbiont_app::event_pipeline::start(&app, subscription, &tasks, &cancel);
     let listener = TcpListener::bind(config.server.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
@@ -151,7 +151,8 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let server = axum::serve(
         listener,
         // The peer address is what rate limits and the audit log key anonymous callers by.
-        symbiont_api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        symbiont_http::app(symbiont_http::state(app, http, security.gateway))
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;

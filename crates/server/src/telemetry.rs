@@ -26,7 +26,7 @@ use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use symbiont_api::flight_recorder::FlightRecorder;
+use symbiont_app::flight_recorder::FlightRecorder;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -106,7 +106,7 @@ pub fn init(config: &Config) -> anyhow::Result<Telemetry> {
     match otlp {
         OtlpSettings::On { endpoint } => {
             opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-            symbiont_api::telemetry::enable();
+            symbiont_app::trace_context::enable();
             tracing::info!(%endpoint, "exporting traces over OTLP/HTTP");
         }
         OtlpSettings::Unsupported(why) => {

@@ -1,0 +1,184 @@
+//! Symbiont's use cases, the one place they live: every transport (REST today; the CLI's import;
+//! later GraphQL, gRPC and the live feeds) calls these functions and shows their results and
+//! [`AppError`]s its own way. Nothing here knows HTTP: no router, no status code, no header.
+//!
+//! - [`registry`]: businesses, sites and flows (validate, one store transaction with its outbox
+//!   event, then wait for this instance's engine), and decisions on matches;
+//! - [`live_matches`]: the engine's live matches joined with people's decisions, expiry and
+//!   revival, pages and the summary; [`visibility`]: what a viewer may see of an anonymous flow;
+//! - [`identity`]: passwords, access tokens, API keys and the [`identity::Caller`] every use case
+//!   checks; [`audit`]: the audit log writer;
+//! - [`event_pipeline`]: the outbox relay and the bus consumer that feeds the engine;
+//! - ports of outside services beside the store and the bus: [`response_cache`] and
+//!   [`rate_limit`], each with an in-process and a Redis adapter.
+//!
+//! [`App`] holds the ports and the derived state; [`App::start`] builds it.
+
+pub mod audit;
+pub mod engine_metrics;
+pub mod error;
+pub mod event_pipeline;
+pub mod flight_recorder;
+pub mod identity;
+pub mod json_body;
+pub mod live_matches;
+pub mod merge_patch;
+pub mod rate_limit;
+pub mod registry;
+pub mod response_cache;
+pub mod trace_context;
+pub mod visibility;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use symbiont_bus::{EventBus, Subscription};
+use symbiont_core::Taxonomy;
+use symbiont_matching::{Engine, MatchingConfig};
+use symbiont_store::Store;
+
+pub use error::AppError;
+
+/// The use cases' context: the ports (store, bus, cache, rate-limit state), the derived state (live
+/// matches) and the settings. One per process, shared by every transport behind an `Arc`.
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub taxonomy: Arc<Taxonomy>,
+    /// Serialises decisions on matches (a read-modify-write of the match's status).
+    pub write_lock: tokio::sync::Mutex<()>,
+    pub live_matches: live_matches::LiveMatches,
+    pub bus: Arc<dyn EventBus>,
+    /// Wakes the outbox relay right after a commit.
+    pub relay_wake: tokio::sync::Notify,
+    /// Match lists and stats, keyed by the engine's generation.
+    pub cache: response_cache::ResponseCache,
+    /// Cached bodies being computed, so concurrent misses of one key compute it once.
+    pub computing: response_cache::SingleFlight,
+    /// How long a write waits for its own event to come back from the bus and reach the engine,
+    /// so its answer reflects the new matches; past it the write still succeeds.
+    pub read_your_writes: Duration,
+    /// Seconds the start-up rebuild of the engine took.
+    pub rebuild_seconds: f64,
+    /// Recent spans and log events, dumped for admins (off when its capacity is 0).
+    pub flight_recorder: flight_recorder::FlightRecorder,
+    /// Token lifetimes and the signing key.
+    pub auth: identity::AuthSettings,
+    pub key_usage: identity::KeyUsage,
+    pub account_cache: identity::AccountCache,
+    pub limiter: rate_limit::RateLimiter,
+    pub audit: audit::AuditLog,
+}
+
+/// Security settings of the use cases, as configured.
+#[derive(Debug, Clone)]
+pub struct SecuritySettings {
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Signing secret of access tokens; when unset, one is generated and kept in the store (so
+    /// restarts and instances sharing the database accept each other's tokens).
+    pub signing_secret: Option<String>,
+    /// Anyone may create an account; otherwise only admins create users.
+    pub open_registration: bool,
+    pub rate_limit: rate_limit::RateLimitSettings,
+    /// Redis to share rate limits through; in-process when unset.
+    pub rate_limit_redis_url: Option<String>,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            signing_secret: None,
+            open_registration: true,
+            rate_limit: rate_limit::RateLimitSettings::default(),
+            rate_limit_redis_url: None,
+        }
+    }
+}
+
+/// What [`App::start`] needs: the ports and the settings.
+pub struct AppParts {
+    pub store: Arc<dyn Store>,
+    pub taxonomy: Arc<Taxonomy>,
+    pub matching: MatchingConfig,
+    pub bus: Arc<dyn EventBus>,
+    pub cache: response_cache::ResponseCache,
+    pub read_your_writes: Duration,
+    pub security: SecuritySettings,
+}
+
+impl App {
+    /// Subscribes this instance to the bus, rebuilds the matching engine from the store and
+    /// reconciles decisions. Returns the app and the subscription for [`event_pipeline::start`].
+    pub async fn start(parts: AppParts) -> Result<(Arc<App>, Box<dyn Subscription>), AppError> {
+        let AppParts {
+            store,
+            taxonomy,
+            matching,
+            bus,
+            cache,
+            read_your_writes,
+            security,
+        } = parts;
+        let engine = Engine::new(taxonomy.clone(), matching)
+            .map_err(|e| AppError::internal("matching configuration", e))?;
+        // Every instance is its own consumer group, so each engine sees every event. Subscribing
+        // before the rebuild means no event can fall between the two; events already in the
+        // rebuild are skipped.
+        let group = format!("symbiont-{}", uuid::Uuid::now_v7().simple());
+        let subscription = bus
+            .subscribe(&group)
+            .await
+            .map_err(|e| AppError::unavailable("event bus", e))?;
+        let started = std::time::Instant::now();
+        let live_matches = live_matches::LiveMatches::start(store.as_ref(), engine).await?;
+        let rebuild_seconds = started.elapsed().as_secs_f64();
+        let signing_secret = match security.signing_secret {
+            Some(secret) => secret,
+            None => {
+                store
+                    .accounts()
+                    .signing_secret(&identity::random_secret())
+                    .await?
+            }
+        };
+        let limiter = match &security.rate_limit_redis_url {
+            Some(url) => {
+                let settings = security.rate_limit.clone();
+                match rate_limit::RateLimiter::redis(settings, url, "symbiont").await {
+                    Ok(limiter) => limiter,
+                    Err(error) => {
+                        tracing::warn!(error = %error::chain(&error), "Redis unavailable at start; rate limits are per instance");
+                        rate_limit::RateLimiter::in_process(security.rate_limit.clone())
+                    }
+                }
+            }
+            None => rate_limit::RateLimiter::in_process(security.rate_limit.clone()),
+        };
+        let app = Arc::new(App {
+            auth: identity::AuthSettings {
+                access_ttl: security.access_ttl,
+                refresh_ttl: security.refresh_ttl,
+                signing_key: signing_secret.into_bytes(),
+                open_registration: security.open_registration,
+            },
+            key_usage: identity::KeyUsage::default(),
+            account_cache: identity::AccountCache::default(),
+            limiter,
+            audit: audit::AuditLog::start(store.clone()),
+            store,
+            taxonomy,
+            write_lock: tokio::sync::Mutex::new(()),
+            live_matches,
+            bus,
+            relay_wake: tokio::sync::Notify::new(),
+            cache,
+            computing: response_cache::SingleFlight::default(),
+            read_your_writes,
+            rebuild_seconds,
+            flight_recorder: flight_recorder::FlightRecorder::installed(),
+        });
+        Ok((app, subscription))
+    }
+}

@@ -1,0 +1,940 @@
+//! Matches as the API serves them: the engine's live matches joined with people's decisions, the
+//! lifecycle transitions, expiry and revival driven by the engine's diffs, and the summary figures.
+//!
+//! The engine's state is derived and rebuilt at start; decisions are stored. Every removed match
+//! becomes an `expired` decision that keeps the last figures and the reason; if the pair holds again
+//! it returns to the status it had.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::Value;
+use symbiont_core::decision::{self, Pair, StatusChange};
+use symbiont_core::events::DomainEvent;
+use symbiont_core::{GeoPoint, MatchDecision, MatchStatus};
+use symbiont_matching::{Engine, FlowInput, Match, MatchDiff};
+use symbiont_store::Store;
+use uuid::Uuid;
+
+use crate::error::AppError;
+use crate::visibility::{Viewer, redact};
+
+/// The engine plus the decisions, each behind its own lock. Engine operations are CPU-only and short
+/// (under a millisecond per change), so a std lock is right; rebuilds happen before serving starts.
+pub struct LiveMatches {
+    engine: RwLock<Engine>,
+    decisions: RwLock<HashMap<Uuid, MatchDecision>>,
+    applied: RwLock<Applied>,
+    /// Bumped after every applied event, so writers can wait for their own change to arrive.
+    progress: tokio::sync::watch::Sender<u64>,
+    /// Random per start: generations count from 0 in every process, so cache keys carry this too.
+    epoch: u64,
+    /// How long each applied event took (`symbiont_engine_update_duration_seconds`).
+    pub update_durations: crate::engine_metrics::EngineUpdateHistogram,
+}
+
+/// What the engine has applied, to make event handling idempotent and ordered per flow.
+#[derive(Default)]
+pub struct Applied {
+    /// Version of each flow the engine holds; `i64::MAX` once deleted (ids are never reused).
+    flow_versions: HashMap<Uuid, i64>,
+    site_locations: HashMap<Uuid, GeoPoint>,
+}
+
+impl Applied {
+    pub fn has_flow_version(&self, flow_id: Uuid, version: i64) -> bool {
+        self.flow_versions
+            .get(&flow_id)
+            .is_some_and(|v| *v >= version)
+    }
+
+    pub fn has_removed(&self, flow_id: Uuid) -> bool {
+        self.flow_versions
+            .get(&flow_id)
+            .is_none_or(|v| *v == i64::MAX)
+    }
+
+    pub fn site_is_at(&self, site_id: Uuid, location: GeoPoint) -> bool {
+        self.site_locations
+            .get(&site_id)
+            .is_none_or(|l| *l == location)
+    }
+}
+
+/// One match as served: the engine's figures plus its lifecycle state.
+#[derive(Serialize)]
+pub struct MatchView<'a> {
+    #[serde(flatten)]
+    pub figures: Figures<'a>,
+    pub status: MatchStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expired_reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'a str>,
+    /// Version of the decision (0 while nobody acted on the match); the ETag for `If-Match`.
+    pub decision_version: i64,
+}
+
+/// A live match, or the last figures kept with an expired decision.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Figures<'a> {
+    Live(Arc<Match>),
+    Kept(&'a Value),
+}
+
+/// How a list of matches is ordered (always descending, ties by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchSort {
+    Score,
+    Savings,
+    Co2,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MatchFilter {
+    pub business_id: Option<Uuid>,
+    pub flow_id: Option<Uuid>,
+    /// A category code or family prefix (`heat`), on either side.
+    pub category: Option<String>,
+    pub min_score: Option<f64>,
+    pub status: Option<MatchStatus>,
+}
+
+/// Position in a sorted list: the sort key's bits and the id of the last item served.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MatchCursor {
+    key: f64,
+    id: Uuid,
+}
+
+impl MatchCursor {
+    pub fn encode(&self) -> String {
+        format!("{:016x}.{}", self.key.to_bits(), self.id.simple())
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (bits, id) = text.split_once('.')?;
+        Some(Self {
+            key: f64::from_bits(u64::from_str_radix(bits, 16).ok()?),
+            id: Uuid::parse_str(id).ok()?,
+        })
+    }
+}
+
+/// A match as one viewer may see it: whole, or with anonymous parties redacted.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum MatchEntry<'a> {
+    Whole(MatchView<'a>),
+    Redacted(Value),
+}
+
+/// Which sides of a match `viewer` may not see, and the entry to serve.
+fn entry_for<'a>(
+    viewer: &Viewer,
+    view: MatchView<'a>,
+    offer: (bool, Uuid),
+    need: (bool, Uuid),
+    decision: Option<&MatchDecision>,
+) -> ((bool, bool), MatchEntry<'a>) {
+    let hidden = viewer.hidden_sides(offer, need, decision);
+    if hidden == (false, false) {
+        return (hidden, MatchEntry::Whole(view));
+    }
+    let value = serde_json::to_value(&view).unwrap_or(Value::Null);
+    (
+        hidden,
+        MatchEntry::Redacted(redact(value, hidden.0, hidden.1)),
+    )
+}
+
+/// The anonymity flags and owners of a kept (expired) match.
+fn kept_sides(last: &Value, d: &MatchDecision) -> ((bool, Uuid), (bool, Uuid)) {
+    let flag = |key: &str| last.get(key).and_then(Value::as_bool).unwrap_or(false);
+    (
+        (flag("offer_anonymous"), d.offer_business_id),
+        (flag("need_anonymous"), d.need_business_id),
+    )
+}
+
+/// A page of matches, serialized while the locks are held.
+#[derive(Serialize)]
+pub struct MatchPage<'a> {
+    pub items: Vec<MatchEntry<'a>>,
+    pub next_cursor: Option<String>,
+}
+
+fn category_matches(filter: &str, code: &str) -> bool {
+    code == filter || (code.starts_with(filter) && code.as_bytes().get(filter.len()) == Some(&b'.'))
+}
+
+fn sort_key(sort: MatchSort, score: f64, savings: f64, co2: f64) -> f64 {
+    match sort {
+        MatchSort::Score => score,
+        MatchSort::Savings => savings,
+        MatchSort::Co2 => co2,
+    }
+}
+
+fn kept_number(value: &Value, field: &str) -> f64 {
+    value.get(field).and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+fn kept_str<'a>(value: &'a Value, field: &str) -> &'a str {
+    value.get(field).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Figures summed over matches.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Totals {
+    pub matches: usize,
+    pub savings_eur_per_year: f64,
+    pub co2_t_per_year: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchSummary {
+    pub by_status: HashMap<MatchStatus, usize>,
+    /// Each need's best-scoring live match, scaled to what allocation leaves it.
+    pub potential: Totals,
+    /// Live matches people agreed on.
+    pub agreed: Totals,
+}
+
+/// A match that passed a list's filters, before its view is built.
+enum Candidate<'a> {
+    Live(&'a Arc<Match>, Option<&'a MatchDecision>),
+    Kept(&'a MatchDecision, &'a Value),
+}
+
+/// An item with its place in a list: by sort key descending, then id ascending.
+struct Ranked<T> {
+    key: f64,
+    id: Uuid,
+    item: T,
+}
+
+impl<T> Ranked<T> {
+    /// Later in the list is greater.
+    fn order(&self, other_key: f64, other_id: Uuid) -> std::cmp::Ordering {
+        other_key.total_cmp(&self.key).then(self.id.cmp(&other_id))
+    }
+}
+
+impl<T> PartialEq for Ranked<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.order(other.key, other.id).is_eq()
+    }
+}
+
+impl<T> Eq for Ranked<T> {}
+
+impl<T> PartialOrd for Ranked<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for Ranked<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.order(other.key, other.id)
+    }
+}
+
+/// The first `capacity` items after a cursor, in list order, from items offered in any order.
+struct TopPage<T> {
+    heap: std::collections::BinaryHeap<Ranked<T>>,
+    capacity: usize,
+    after: Option<MatchCursor>,
+}
+
+impl<T> TopPage<T> {
+    fn new(capacity: usize, after: Option<MatchCursor>) -> Self {
+        Self {
+            heap: std::collections::BinaryHeap::with_capacity(capacity + 1),
+            capacity,
+            after,
+        }
+    }
+
+    /// Whether an item at this place would be kept (it is after the cursor and, if the page is
+    /// full, before its last item): lets callers skip work for the rest.
+    fn would_keep(&self, key: f64, id: Uuid) -> bool {
+        let after_cursor = self
+            .after
+            .is_none_or(|c| key.total_cmp(&c.key).is_lt() || (key == c.key && id > c.id));
+        let fits = self.heap.len() < self.capacity
+            || self
+                .heap
+                .peek()
+                .is_some_and(|last| last.order(key, id).is_gt());
+        after_cursor && fits
+    }
+
+    fn offer(&mut self, key: f64, id: Uuid, item: T) {
+        if !self.would_keep(key, id) {
+            return;
+        }
+        self.heap.push(Ranked { key, id, item });
+        if self.heap.len() > self.capacity {
+            self.heap.pop();
+        }
+    }
+
+    /// The kept items in list order.
+    fn into_list(self) -> Vec<Ranked<T>> {
+        self.heap.into_sorted_vec()
+    }
+}
+
+impl LiveMatches {
+    /// Rebuilds the engine from the store and reconciles stored decisions with it: a decided pair that
+    /// no longer holds is expired, an expired pair that holds again is revived.
+    pub async fn start(store: &dyn Store, mut engine: Engine) -> Result<Self, AppError> {
+        let flows = store.all_located_flows().await?;
+        let mut applied = Applied::default();
+        for f in &flows {
+            applied.flow_versions.insert(f.flow.id, f.flow.version);
+            applied.site_locations.insert(f.flow.site_id, f.location);
+        }
+        let inputs: Vec<FlowInput> = flows
+            .into_iter()
+            .map(|f| FlowInput::new(f.flow, f.location))
+            .collect();
+        let started = std::time::Instant::now();
+        let flow_count = inputs.len();
+        let engine = tokio::task::spawn_blocking(move || {
+            engine.rebuild(inputs);
+            engine
+        })
+        .await
+        .map_err(|e| AppError::internal("engine rebuild failed", e))?;
+        tracing::info!(
+            flows = flow_count,
+            matches = engine.match_count(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "matching engine rebuilt"
+        );
+        let mut decisions: HashMap<Uuid, MatchDecision> = store
+            .all_decisions()
+            .await?
+            .into_iter()
+            .map(|d| (d.match_id, d))
+            .collect();
+        let mut changed = Vec::new();
+        for decision in decisions.values_mut() {
+            let live = engine.get(decision.match_id);
+            let update = match (decision.status, live) {
+                (MatchStatus::Expired, Some(m)) => Some(revived(decision, m)),
+                (status, None) if status != MatchStatus::Expired => Some(expired(
+                    decision,
+                    "no longer satisfies the hard constraints (found at start-up)",
+                    None,
+                )),
+                _ => None,
+            };
+            if let Some(update) = update {
+                *decision = update.clone();
+                changed.push(update);
+            }
+        }
+        if !changed.is_empty() {
+            store.save_decisions(&changed).await?;
+            tracing::info!(
+                decisions = changed.len(),
+                "decisions reconciled with the rebuilt engine"
+            );
+        }
+        Ok(Self {
+            engine: RwLock::new(engine),
+            decisions: RwLock::new(decisions),
+            applied: RwLock::new(applied),
+            progress: tokio::sync::watch::Sender::new(0),
+            // The low half of a UUIDv7: random bits (and a randomly seeded counter).
+            epoch: Uuid::now_v7().as_u64_pair().1,
+            update_durations: crate::engine_metrics::EngineUpdateHistogram::default(),
+        })
+    }
+
+    fn engine(&self) -> RwLockReadGuard<'_, Engine> {
+        self.engine
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn decisions(&self) -> RwLockReadGuard<'_, HashMap<Uuid, MatchDecision>> {
+        self.decisions
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Applies one domain event from the bus to the engine, unless it is older than what the engine
+    /// already holds (events may arrive twice or, across instances, late). Returns the decisions
+    /// (expiries, revivals) the change implies, already visible to readers; the caller stores them.
+    /// `traceparent`, the trace context of the write that caused the event, parents the span.
+    pub fn apply_event(&self, event: DomainEvent, traceparent: Option<&str>) -> Vec<MatchDecision> {
+        let started = std::time::Instant::now();
+        // Events come from the bus, outside any request: the write's trace goes on, if it has one.
+        let span = tracing::info_span!(
+            "engine.apply",
+            event = event.kind(),
+            added = tracing::field::Empty,
+            changed = tracing::field::Empty,
+            removed = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
+        if crate::trace_context::enabled() {
+            if let Some(traceparent) = traceparent {
+                crate::trace_context::continue_from(&span, traceparent);
+            }
+            crate::trace_context::record_trace_id(&span);
+        }
+        let _entered = span.enter();
+        let diff = {
+            let mut applied = self
+                .applied
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut engine = self
+                .engine
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match event {
+                DomainEvent::FlowUpserted { flow, location } => {
+                    if applied.has_flow_version(flow.id, flow.version) {
+                        MatchDiff::default()
+                    } else {
+                        applied.flow_versions.insert(flow.id, flow.version);
+                        applied.site_locations.insert(flow.site_id, location);
+                        engine.upsert_flow(FlowInput::new(*flow, location))
+                    }
+                }
+                DomainEvent::FlowsRemoved { flow_ids } => {
+                    for id in &flow_ids {
+                        applied.flow_versions.insert(*id, i64::MAX);
+                    }
+                    engine.remove_flows(&flow_ids)
+                }
+                DomainEvent::SiteMoved { site_id, location } => {
+                    applied.site_locations.insert(site_id, location);
+                    engine.move_site(site_id, location)
+                }
+                DomainEvent::MatchDecided { decision } => {
+                    let mut decisions = self
+                        .decisions
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    if decisions
+                        .get(&decision.match_id)
+                        .is_none_or(|d| d.version < decision.version)
+                    {
+                        decisions.insert(decision.match_id, *decision);
+                    }
+                    MatchDiff::default()
+                }
+            }
+        };
+        span.record("added", diff.added.len());
+        span.record("changed", diff.changed.len());
+        span.record("removed", diff.removed.len());
+        // Decisions first, then progress: a writer woken by this event reads the final state.
+        let decisions = self.decisions_for(&diff);
+        self.update_durations.observe(started.elapsed());
+        self.progress.send_modify(|n| *n += 1);
+        decisions
+    }
+
+    /// Number of events applied so far; any change to matches or decisions changes it.
+    pub fn generation(&self) -> u64 {
+        *self.progress.borrow()
+    }
+
+    /// Names the state of matches and decisions this instance holds now, for response cache keys:
+    /// the generation, and this start's epoch, because another instance (sharing a Redis cache) or
+    /// this one before a restart reaches the same generation with other contents.
+    pub fn state_key(&self) -> String {
+        format!("{:016x}.{}", self.epoch, self.generation())
+    }
+
+    /// Waits until `done` holds for what the engine has applied, or `limit` passes; true if it held.
+    pub async fn wait_until(
+        &self,
+        limit: std::time::Duration,
+        done: impl Fn(&Applied) -> bool,
+    ) -> bool {
+        let mut progress = self.progress.subscribe();
+        let check = || {
+            done(
+                &self
+                    .applied
+                    .read()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            )
+        };
+        let arrived = tokio::time::timeout(limit, async {
+            while !check() {
+                if progress.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        arrived.is_ok() && check()
+    }
+
+    /// The decisions a diff implies (expiries and revivals), already applied to the in-memory map;
+    /// the caller stores them.
+    pub fn decisions_for(&self, diff: &MatchDiff) -> Vec<MatchDecision> {
+        let mut decisions = self
+            .decisions
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut out = Vec::new();
+        for removed in &diff.removed {
+            let last = serde_json::to_value(removed.last.as_ref()).ok();
+            let update = match decisions.get(&removed.id) {
+                Some(d) if d.status == MatchStatus::Expired => continue,
+                Some(d) => expired(d, &removed.reason, last),
+                None => {
+                    let fresh = MatchDecision {
+                        match_id: removed.id,
+                        offer_flow_id: removed.offer_flow_id,
+                        need_flow_id: removed.need_flow_id,
+                        offer_business_id: removed.offer_business_id,
+                        need_business_id: removed.need_business_id,
+                        status: MatchStatus::Suggested,
+                        status_before_expiry: None,
+                        expired_reason: None,
+                        last_match: None,
+                        note: None,
+                        contacted_by: None,
+                        version: 0,
+                        updated_at: Utc::now(),
+                    };
+                    expired(&fresh, &removed.reason, last)
+                }
+            };
+            decisions.insert(update.match_id, update.clone());
+            out.push(update);
+        }
+        for live in diff.added.iter().chain(&diff.changed) {
+            if let Some(d) = decisions
+                .get(&live.id)
+                .filter(|d| d.status == MatchStatus::Expired)
+            {
+                let update = revived(d, live);
+                decisions.insert(update.match_id, update.clone());
+                out.push(update);
+            }
+        }
+        out
+    }
+
+    /// Records a person's status change on a live match (the rule is [`decision::decide`]).
+    pub fn decide(
+        &self,
+        id: Uuid,
+        change: StatusChange,
+        caller: &crate::identity::Caller,
+    ) -> Result<MatchDecision, AppError> {
+        let engine = self.engine();
+        let decisions = self.decisions();
+        let current = decisions.get(&id);
+        let Some(live) = engine.get(id) else {
+            return Err(match current {
+                Some(d) if d.status == MatchStatus::Expired => AppError::Conflict(format!(
+                    "match {id} has expired ({}); it cannot change status",
+                    d.expired_reason.as_deref().unwrap_or("no longer valid")
+                )),
+                _ => AppError::NotFound(format!("match {id} not found")),
+            });
+        };
+        let account = caller.writer()?;
+        let pair = Pair {
+            match_id: id,
+            offer_flow_id: live.offer_flow_id,
+            need_flow_id: live.need_flow_id,
+            offer_business_id: live.offer_business_id,
+            need_business_id: live.need_business_id,
+        };
+        let member_of = |business| account.businesses.contains_key(&business);
+        Ok(decision::decide(
+            &pair,
+            current,
+            member_of,
+            change,
+            Utc::now(),
+        )?)
+    }
+
+    /// Makes a stored decision visible to readers.
+    pub fn remember(&self, decision: MatchDecision) {
+        let mut decisions = self
+            .decisions
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        decisions.insert(decision.match_id, decision);
+        drop(decisions);
+        self.progress.send_modify(|n| *n += 1);
+    }
+
+    /// One match as JSON (live, or expired with its last figures), if it exists.
+    pub fn one(&self, id: Uuid, viewer: &Viewer) -> Option<Value> {
+        let engine = self.engine();
+        let decisions = self.decisions();
+        let decision = decisions.get(&id);
+        let (_, entry) = match (engine.get(id), decision) {
+            (Some(live), d) => entry_for(
+                viewer,
+                view(Figures::Live(live.clone()), d),
+                (live.offer_anonymous, live.offer_business_id),
+                (live.need_anonymous, live.need_business_id),
+                d,
+            ),
+            (None, Some(d)) => {
+                let last = d.last_match.as_ref()?;
+                let (offer, need) = kept_sides(last, d);
+                entry_for(
+                    viewer,
+                    view(Figures::Kept(last), Some(d)),
+                    offer,
+                    need,
+                    Some(d),
+                )
+            }
+            (None, None) => return None,
+        };
+        serde_json::to_value(entry).ok()
+    }
+
+    /// A filtered, sorted page as JSON bytes.
+    pub fn page(
+        &self,
+        filter: &MatchFilter,
+        sort: MatchSort,
+        limit: usize,
+        after: Option<MatchCursor>,
+        viewer: &Viewer,
+    ) -> Result<Vec<u8>, AppError> {
+        let engine = self.engine();
+        let decisions = self.decisions();
+        // Only the page is built: candidates are filtered on their figures, and a bounded heap keeps
+        // the first `limit + 1` after the cursor in list order, so a large result costs one pass.
+        let mut page = TopPage::new(limit + 1, after);
+        // A hidden side must not be found through the business or flow it belongs to.
+        let listed_through_hidden =
+            |hidden: (bool, bool), offer: (Uuid, Uuid), need: (Uuid, Uuid)| {
+                let through = |(business, flow): (Uuid, Uuid)| {
+                    filter.business_id == Some(business) || filter.flow_id == Some(flow)
+                };
+                (hidden.0 && through(offer)) || (hidden.1 && through(need))
+            };
+        let through_owner = filter.business_id.is_some() || filter.flow_id.is_some();
+        let category_ok = |offer: &str, need: &str| {
+            filter
+                .category
+                .as_deref()
+                .is_none_or(|c| category_matches(c, offer) || category_matches(c, need))
+        };
+        let min_score = filter.min_score.unwrap_or(f64::NEG_INFINITY);
+        if filter.status == Some(MatchStatus::Expired) {
+            for d in decisions
+                .values()
+                .filter(|d| d.status == MatchStatus::Expired)
+            {
+                let Some(last) = d.last_match.as_ref() else {
+                    continue;
+                };
+                let business_ok = filter
+                    .business_id
+                    .is_none_or(|b| d.offer_business_id == b || d.need_business_id == b);
+                let flow_ok = filter
+                    .flow_id
+                    .is_none_or(|f| d.offer_flow_id == f || d.need_flow_id == f);
+                let score = kept_number(last, "score");
+                if !(business_ok
+                    && flow_ok
+                    && score >= min_score
+                    && category_ok(
+                        kept_str(last, "offer_category"),
+                        kept_str(last, "need_category"),
+                    ))
+                {
+                    continue;
+                }
+                let (offer, need) = kept_sides(last, d);
+                if through_owner
+                    && listed_through_hidden(
+                        viewer.hidden_sides(offer, need, Some(d)),
+                        (d.offer_business_id, d.offer_flow_id),
+                        (d.need_business_id, d.need_flow_id),
+                    )
+                {
+                    continue;
+                }
+                let key = sort_key(
+                    sort,
+                    score,
+                    kept_number(last, "savings_eur_per_year"),
+                    kept_number(last, "co2_t_per_year"),
+                );
+                page.offer(key, d.match_id, Candidate::Kept(d, last));
+            }
+        } else {
+            let candidates: Box<dyn Iterator<Item = &Arc<Match>>> =
+                match (filter.flow_id, filter.business_id) {
+                    (Some(flow), _) => Box::new(engine.flow_matches(flow)),
+                    (None, Some(business)) => Box::new(engine.business_matches(business)),
+                    (None, None) => Box::new(engine.iter()),
+                };
+            for m in candidates {
+                let business_ok = filter
+                    .business_id
+                    .is_none_or(|b| m.offer_business_id == b || m.need_business_id == b);
+                if !(business_ok
+                    && m.score >= min_score
+                    && category_ok(&m.offer_category, &m.need_category))
+                {
+                    continue;
+                }
+                let key = sort_key(sort, m.score, m.savings_eur_per_year, m.co2_t_per_year);
+                if !page.would_keep(key, m.id) {
+                    continue;
+                }
+                let decision = decisions.get(&m.id);
+                if let Some(wanted) = filter.status
+                    && decision.map_or(MatchStatus::Suggested, |d| d.status) != wanted
+                {
+                    continue;
+                }
+                if through_owner
+                    && (m.offer_anonymous || m.need_anonymous)
+                    && listed_through_hidden(
+                        viewer.hidden_sides(
+                            (m.offer_anonymous, m.offer_business_id),
+                            (m.need_anonymous, m.need_business_id),
+                            decision,
+                        ),
+                        (m.offer_business_id, m.offer_flow_id),
+                        (m.need_business_id, m.need_flow_id),
+                    )
+                {
+                    continue;
+                }
+                page.offer(key, m.id, Candidate::Live(m, decision));
+            }
+        }
+        let mut items = page.into_list();
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|ranked| {
+                MatchCursor {
+                    key: ranked.key,
+                    id: ranked.id,
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
+        let page = MatchPage {
+            items: items
+                .into_iter()
+                .map(|ranked| match ranked.item {
+                    Candidate::Live(m, decision) => {
+                        entry_for(
+                            viewer,
+                            view(Figures::Live(m.clone()), decision),
+                            (m.offer_anonymous, m.offer_business_id),
+                            (m.need_anonymous, m.need_business_id),
+                            decision,
+                        )
+                        .1
+                    }
+                    Candidate::Kept(d, last) => {
+                        let (offer, need) = kept_sides(last, d);
+                        entry_for(
+                            viewer,
+                            view(Figures::Kept(last), Some(d)),
+                            offer,
+                            need,
+                            Some(d),
+                        )
+                        .1
+                    }
+                })
+                .collect(),
+            next_cursor,
+        };
+        crate::json_body::to_vec(&page)
+    }
+
+    pub fn summary(&self) -> MatchSummary {
+        let engine = self.engine();
+        let decisions = self.decisions();
+        let mut by_status: HashMap<MatchStatus, usize> =
+            MatchStatus::ALL.into_iter().map(|s| (s, 0)).collect();
+        let mut best_per_need: HashMap<Uuid, &Arc<Match>> = HashMap::new();
+        let mut agreed = Totals::default();
+        for m in engine.iter() {
+            let status = decisions
+                .get(&m.id)
+                .map_or(MatchStatus::Suggested, |d| d.status);
+            *by_status.entry(status).or_default() += 1;
+            if status == MatchStatus::Agreed {
+                agreed.matches += 1;
+                agreed.savings_eur_per_year += m.savings_eur_per_year;
+                agreed.co2_t_per_year += m.co2_t_per_year;
+            }
+            let best = best_per_need.entry(m.need_flow_id).or_insert(m);
+            if (m.score, std::cmp::Reverse(m.id)) > (best.score, std::cmp::Reverse(best.id)) {
+                *best = m;
+            }
+        }
+        *by_status.entry(MatchStatus::Expired).or_default() += decisions
+            .values()
+            .filter(|d| d.status == MatchStatus::Expired)
+            .count();
+        let mut potential = Totals::default();
+        for m in best_per_need.values() {
+            let share = if m.delivered_quantity > 0.0 {
+                (m.allocatable_quantity / m.delivered_quantity).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            potential.matches += 1;
+            potential.savings_eur_per_year += m.savings_eur_per_year * share;
+            potential.co2_t_per_year += m.co2_t_per_year * share;
+        }
+        MatchSummary {
+            by_status,
+            potential,
+            agreed,
+        }
+    }
+
+    pub fn engine_stats(&self) -> symbiont_matching::EngineStats {
+        self.engine().stats()
+    }
+}
+
+fn view<'a>(figures: Figures<'a>, decision: Option<&'a MatchDecision>) -> MatchView<'a> {
+    MatchView {
+        figures,
+        status: decision.map_or(MatchStatus::Suggested, |d| d.status),
+        expired_reason: decision.and_then(|d| d.expired_reason.as_deref()),
+        note: decision.and_then(|d| d.note.as_deref()),
+        decision_version: decision.map_or(0, |d| d.version),
+    }
+}
+
+fn expired(decision: &MatchDecision, reason: &str, last: Option<Value>) -> MatchDecision {
+    MatchDecision {
+        status: MatchStatus::Expired,
+        status_before_expiry: Some(decision.status),
+        expired_reason: Some(reason.to_string()),
+        last_match: last.or_else(|| decision.last_match.clone()),
+        version: decision.version + 1,
+        updated_at: Utc::now(),
+        ..decision.clone()
+    }
+}
+
+fn revived(decision: &MatchDecision, live: &Match) -> MatchDecision {
+    MatchDecision {
+        status: decision
+            .status_before_expiry
+            .unwrap_or(MatchStatus::Suggested),
+        status_before_expiry: None,
+        expired_reason: None,
+        last_match: None,
+        offer_business_id: live.offer_business_id,
+        need_business_id: live.need_business_id,
+        version: decision.version + 1,
+        updated_at: Utc::now(),
+        ..decision.clone()
+    }
+}
+
+#[cfg(test)]
+mod state_key_tests {
+    use super::*;
+
+    /// Two starts over the same data reach the same generation; their cache keys must still differ
+    /// (a shared Redis cache, or a restart, would otherwise hand out the other's bodies).
+    #[tokio::test]
+    async fn two_starts_over_the_same_data_name_their_states_apart() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = symbiont_store::sqlite::SqliteStore::open(dir.path())
+            .await
+            .expect("store");
+        let engine = || {
+            let taxonomy = symbiont_core::Taxonomy::builtin().expect("shipped taxonomy");
+            Engine::new(
+                Arc::new(taxonomy),
+                symbiont_matching::MatchingConfig::default(),
+            )
+            .expect("default configuration")
+        };
+        let first = LiveMatches::start(&store, engine()).await.expect("start");
+        let second = LiveMatches::start(&store, engine()).await.expect("start");
+        assert_eq!(first.generation(), second.generation());
+        assert_ne!(first.state_key(), second.state_key());
+        assert!(first.state_key().ends_with(".0"), "{}", first.state_key());
+    }
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+
+    /// Pages read through cursors give the same list as sorting everything.
+    #[test]
+    fn the_bounded_page_equals_a_full_sort_page_by_page() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // Few distinct keys, so ties (ordered by id) are common.
+        let items: Vec<(f64, Uuid)> = (0..500)
+            .map(|_| {
+                (
+                    (next() % 20) as f64 / 4.0,
+                    Uuid::from_u128(u128::from(next())),
+                )
+            })
+            .collect();
+        let mut expected = items.clone();
+        expected.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        for limit in [1, 7, 50, 600] {
+            let mut seen = Vec::new();
+            let mut after = None;
+            loop {
+                let mut page = TopPage::new(limit + 1, after);
+                for (key, id) in &items {
+                    page.offer(*key, *id, ());
+                }
+                let mut list = page.into_list();
+                let more = list.len() > limit;
+                list.truncate(limit);
+                seen.extend(list.iter().map(|r| (r.key, r.id)));
+                match (more, list.last()) {
+                    (true, Some(last)) => {
+                        after = Some(MatchCursor {
+                            key: last.key,
+                            id: last.id,
+                        })
+                    }
+                    _ => break,
+                }
+            }
+            assert_eq!(seen, expected, "limit {limit}");
+        }
+    }
+}

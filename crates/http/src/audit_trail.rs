@@ -1,0 +1,150 @@
+//! The audit layer: every HTTP request that is not a read, and every login attempt, becomes an entry
+//! of the app's audit log (who, what action on which path, the outcome, when and from where),
+//! recorded after the handler answered and before the client gets the answer.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::Utc;
+use symbiont_app::identity::{Caller, Credential};
+use symbiont_store::accounts::AuditEntry;
+use uuid::Uuid;
+
+use crate::state::SharedState;
+
+/// Set by a handler on its response to name the actor where the caller was anonymous (a login).
+#[derive(Debug, Clone)]
+pub struct AuditActor {
+    pub user_id: Option<Uuid>,
+    pub email: String,
+}
+
+fn singular(word: &str) -> String {
+    if let Some(stem) = word.strip_suffix("sses") {
+        format!("{stem}ss")
+    } else if let Some(stem) = word.strip_suffix("ies") {
+        format!("{stem}y")
+    } else {
+        word.strip_suffix('s').unwrap_or(word).to_string()
+    }
+}
+
+/// `flow.create`, `site.update`, `match.update`, `auth.login`, `business.members.create`…:
+/// the route's resource path (parameters dropped) and the method as a verb.
+pub fn action_of(method: &Method, route: &str) -> String {
+    let resource: Vec<String> = route
+        .trim_start_matches("/api/v1/")
+        .split('/')
+        .filter(|s| !s.is_empty() && !s.starts_with('{'))
+        .map(singular)
+        .collect();
+    let resource = resource.join(".");
+    if resource.starts_with("auth.") && method == Method::POST && !route.ends_with("api-keys") {
+        // /auth/login, /auth/refresh, /auth/logout are actions already.
+        return resource;
+    }
+    let verb = match *method {
+        Method::POST => "create",
+        Method::PATCH => "update",
+        Method::PUT => "replace",
+        Method::DELETE => "delete",
+        _ => "read",
+    };
+    format!("{resource}.{verb}")
+}
+
+/// Middleware (inside the router, so the matched route is known): records every request that is
+/// not a read.
+pub async fn record(State(state): State<SharedState>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    let route = request.extensions().get::<MatchedPath>().map_or_else(
+        || request.uri().path().to_string(),
+        |m| m.as_str().to_string(),
+    );
+    let path = request.uri().path().to_string();
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_default();
+    let ip = crate::rate_limiting::client_ip(
+        &state.limiter,
+        request.headers(),
+        crate::rate_limiting::peer(&request),
+    );
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let mut action = action_of(&method, &route);
+    let (mut user_id, mut email, mut api_key_id) = match caller.account() {
+        Some(account) => (
+            Some(account.user_id),
+            Some(account.email.clone()),
+            match account.credential {
+                Credential::ApiKey { id, .. } => Some(id),
+                Credential::AccessToken => None,
+            },
+        ),
+        None => (None, None, None),
+    };
+    if let Some(actor) = response.extensions().get::<AuditActor>() {
+        user_id = actor.user_id.or(user_id);
+        email = Some(actor.email.clone());
+        api_key_id = api_key_id.filter(|_| actor.user_id.is_none());
+    }
+    if action == "auth.login" && status >= 400 {
+        action = "auth.login_failed".to_string();
+    }
+    state
+        .audit
+        .record(AuditEntry {
+            seq: 0,
+            at: Utc::now(),
+            user_id,
+            email,
+            api_key_id,
+            ip,
+            method: method.to_string(),
+            path,
+            action,
+            status,
+            request_id,
+        })
+        .await;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_are_named_by_resource_and_verb() {
+        assert_eq!(action_of(&Method::POST, "/api/v1/flows"), "flow.create");
+        assert_eq!(
+            action_of(&Method::PATCH, "/api/v1/flows/{id}"),
+            "flow.update"
+        );
+        assert_eq!(
+            action_of(&Method::DELETE, "/api/v1/businesses/{id}"),
+            "business.delete"
+        );
+        assert_eq!(
+            action_of(&Method::POST, "/api/v1/businesses/{id}/members"),
+            "business.member.create"
+        );
+        assert_eq!(action_of(&Method::POST, "/api/v1/auth/login"), "auth.login");
+        assert_eq!(
+            action_of(&Method::POST, "/api/v1/auth/api-keys"),
+            "auth.api-key.create"
+        );
+    }
+}

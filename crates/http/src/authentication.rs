@@ -1,0 +1,107 @@
+//! The gateway's authentication layer: reads the credential of a request (`Authorization: Bearer
+//! …` or `X-API-Key: …`), resolves it to a [`Caller`] through the app's identity use case and puts
+//! it in the request; [`Authenticated`] hands it to a handler. Writes without credentials that
+//! allow writing are refused here, before their body is read.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use symbiont_app::identity::{Caller, caller_of};
+
+use crate::error::ApiError;
+use crate::state::SharedState;
+
+/// The caller of the request, as the authentication layer resolved it (anonymous without one).
+pub struct Authenticated(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Authenticated(caller_in(&parts.extensions)))
+    }
+}
+
+fn caller_in(extensions: &axum::http::Extensions) -> Caller {
+    extensions.get::<Caller>().cloned().unwrap_or_default()
+}
+
+/// The credential in the request, if any: `Authorization: Bearer …` or `X-API-Key: …`.
+fn presented(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let text = value
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized("the Authorization header is unreadable".into()))?;
+        let (scheme, token) = text.split_once(' ').unwrap_or((text, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(ApiError::Unauthorized(
+                "the Authorization header must be 'Bearer <token or API key>'".into(),
+            ));
+        }
+        return Ok(Some(token.trim()));
+    }
+    if let Some(value) = headers.get("x-api-key") {
+        let key = value
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized("the X-API-Key header is unreadable".into()))?;
+        return Ok(Some(key.trim()));
+    }
+    Ok(None)
+}
+
+/// Resolves the credential of a request, if it carries one. Invalid credentials are a 401 even on
+/// public endpoints: a client that sends a token expects it to count. `cached`: a read may use an
+/// account resolved in the last seconds.
+pub async fn caller_of_request(
+    state: &SharedState,
+    headers: &HeaderMap,
+    cached: bool,
+) -> Result<Caller, ApiError> {
+    let credential = presented(headers)?;
+    Ok(caller_of(state, credential, cached).await?)
+}
+
+/// Writes anyone may make without credentials: signing in and registering.
+fn open_write(path: &str) -> bool {
+    matches!(
+        path,
+        "/api/v1/auth/login"
+            | "/api/v1/auth/refresh"
+            | "/api/v1/auth/logout"
+            | "/api/v1/auth/register"
+    )
+}
+
+/// Middleware: authenticates the request and stores the [`Caller`] in its extensions. A write
+/// (any method but GET/HEAD/OPTIONS) needs credentials that allow writing, checked here before the
+/// body is read; which data the caller may write is the use case's check.
+pub async fn authenticate(
+    State(state): State<SharedState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method();
+    let writes = !(method == Method::GET || method == Method::HEAD || method == Method::OPTIONS);
+    let caller = match caller_of_request(&state, request.headers(), !writes).await {
+        Ok(caller) => caller,
+        Err(error) => return error.into_response(),
+    };
+    if writes
+        && !open_write(request.uri().path())
+        && let Err(error) = caller.writer()
+    {
+        return ApiError::from(error).into_response();
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// Route middleware of `/api/v1/admin/*`: platform admins only.
+pub async fn admin_only(request: Request, next: Next) -> Response {
+    match caller_in(request.extensions()).require_admin() {
+        Ok(_) => next.run(request).await,
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}

@@ -1,0 +1,384 @@
+//! `/api/v1/matches`, the matches of a flow or a business, status changes, and `/api/v1/stats`.
+
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use symbiont_core::MatchStatus;
+use uuid::Uuid;
+
+use super::check_category_filter;
+use crate::authentication::Authenticated;
+use crate::error::ApiError;
+use crate::extract::{Json, QueryParams, etag, if_match, parse_id};
+use crate::state::SharedState;
+use symbiont_app::live_matches::{MatchCursor, MatchFilter, MatchSort};
+use symbiont_app::visibility::Viewer;
+
+fn take_filter(
+    query: &mut QueryParams,
+    filter: &mut MatchFilter,
+) -> Result<(MatchSort, usize, Option<MatchCursor>), ApiError> {
+    let page = query.take("limit");
+    let limit = match page {
+        None => crate::extract::DEFAULT_PAGE_SIZE,
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|l| (1..=crate::extract::MAX_PAGE_SIZE).contains(l))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "limit",
+                    format!(
+                        "must be a whole number between 1 and {}",
+                        crate::extract::MAX_PAGE_SIZE
+                    ),
+                )
+            })?,
+    };
+    let cursor = query
+        .take("cursor")
+        .map(|c| {
+            MatchCursor::decode(&c).ok_or_else(|| {
+                ApiError::bad_request("cursor", "is not a cursor from a previous page")
+            })
+        })
+        .transpose()?;
+    if filter.business_id.is_none() {
+        filter.business_id = query.take_uuid("business_id")?;
+    }
+    if filter.flow_id.is_none() {
+        filter.flow_id = query.take_uuid("flow_id")?;
+    }
+    filter.category = query.take("category");
+    filter.min_score = query.take_parsed::<f64>("min_score", "a number between 0 and 1")?;
+    if filter.min_score.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
+        return Err(ApiError::bad_request(
+            "min_score",
+            "must be between 0 and 1",
+        ));
+    }
+    filter.status = query
+        .take("status")
+        .map(|s| {
+            MatchStatus::parse(&s).ok_or_else(|| {
+                ApiError::bad_request("status", format!("'{s}' is not a match status"))
+            })
+        })
+        .transpose()?;
+    let sort = match query.take("sort").as_deref() {
+        None | Some("score") => MatchSort::Score,
+        Some("savings") => MatchSort::Savings,
+        Some("co2") => MatchSort::Co2,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "sort",
+                format!("'{other}' is not one of score, savings, co2"),
+            ));
+        }
+    };
+    Ok((sort, limit as usize, cursor))
+}
+
+/// The cached body for `uri` as `viewer` sees it at the engine's current generation, or
+/// `compute`'s, then cached (computed once however many requests miss it together).
+async fn cached(
+    state: &SharedState,
+    uri: &axum::http::Uri,
+    viewer: &Viewer,
+    compute: impl std::future::Future<Output = Result<Vec<u8>, ApiError>>,
+) -> Result<Response, ApiError> {
+    let key = format!(
+        "{}:{}:{uri}",
+        state.live_matches.state_key(),
+        viewer.cache_key()
+    );
+    let body = state
+        .computing
+        .get_or_compute(&state.cache, &key, compute)
+        .await?;
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+async fn list_filtered(
+    state: &SharedState,
+    viewer: &Viewer,
+    uri: &axum::http::Uri,
+    mut query: QueryParams,
+    mut filter: MatchFilter,
+) -> Result<Response, ApiError> {
+    let (sort, limit, cursor) = take_filter(&mut query, &mut filter)?;
+    query.finish()?;
+    check_category_filter(state, filter.category.as_deref())?;
+    let filter_is_scoped = filter.business_id.is_some() || filter.flow_id.is_some();
+    let state_for_page = std::sync::Arc::clone(state);
+    let viewer_for_page = viewer.clone();
+    let page = move || {
+        state_for_page
+            .live_matches
+            .page(&filter, sort, limit, cursor, &viewer_for_page)
+    };
+    let compute = async move {
+        if filter_is_scoped {
+            Ok(page()?)
+        } else {
+            // A list over all matches walks every one of them (hundreds of milliseconds at 10,000
+            // businesses): on the blocking pool, so the async workers keep answering meanwhile.
+            tokio::task::spawn_blocking(page)
+                .await
+                .map_err(|e| ApiError::Internal(format!("the match list task failed: {e}")))?
+                .map_err(ApiError::from)
+        }
+    };
+    cached(state, uri, viewer, compute).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/matches",
+    operation_id = "listMatches",
+    tag = "matches",
+    summary = "List matches",
+    params(crate::openapi::Paging, crate::openapi::BusinessFilter, crate::openapi::MatchFilters),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::MatchPage),
+        (status = 400, response = crate::openapi::BadRequest),
+    ),
+    security((), ("bearer" = []), ("apiKey" = [])),
+)]
+pub async fn list(
+    State(state): State<SharedState>,
+    Authenticated(caller): Authenticated,
+    OriginalUri(uri): OriginalUri,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
+    let viewer = Viewer::of(&caller);
+    list_filtered(&state, &viewer, &uri, query, MatchFilter::default()).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/flows/{id}/matches",
+    operation_id = "listFlowMatches",
+    tag = "matches",
+    summary = "Matches of a flow",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The flow's id."),
+        crate::openapi::Paging,
+        crate::openapi::MatchFilters,
+    ),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::MatchPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+    security((), ("bearer" = []), ("apiKey" = [])),
+)]
+pub async fn of_flow(
+    State(state): State<SharedState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
+    let viewer = Viewer::of(&caller);
+    let flow = state.visible_flow(parse_id(&id, "flow")?, &viewer).await?;
+    list_filtered(
+        &state,
+        &viewer,
+        &uri,
+        query,
+        MatchFilter {
+            flow_id: Some(flow.id),
+            ..MatchFilter::default()
+        },
+    )
+    .await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/businesses/{id}/matches",
+    operation_id = "listBusinessMatches",
+    tag = "matches",
+    summary = "Matches of a business (either side)",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The business's id."),
+        crate::openapi::Paging,
+        crate::openapi::MatchFilters,
+    ),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::MatchPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+    security((), ("bearer" = []), ("apiKey" = [])),
+)]
+pub async fn of_business(
+    State(state): State<SharedState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
+    let viewer = Viewer::of(&caller);
+    let business = state.business(parse_id(&id, "business")?).await?;
+    list_filtered(
+        &state,
+        &viewer,
+        &uri,
+        query,
+        MatchFilter {
+            business_id: Some(business.id),
+            ..MatchFilter::default()
+        },
+    )
+    .await
+}
+
+fn with_etag(body: serde_json::Value) -> Response {
+    let version = body["decision_version"].as_i64().unwrap_or(0);
+    let mut response = axum::Json(body).into_response();
+    if let Ok(tag) = HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    response
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/matches/{id}",
+    operation_id = "getMatch",
+    tag = "matches",
+    summary = "Get a match (live or expired)",
+    params(("id" = uuid::Uuid, Path, description = "The match's id.")),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::MatchView, headers(("ETag" = String, description = "The version, quoted."))),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+    security((), ("bearer" = []), ("apiKey" = [])),
+)]
+pub async fn get(
+    State(state): State<SharedState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: Uuid = parse_id(&id, "match")?;
+    let body = state
+        .live_matches
+        .one(id, &Viewer::of(&caller))
+        .ok_or_else(|| ApiError::NotFound(format!("match {id} not found")))?;
+    Ok(with_etag(body))
+}
+
+/// A person's decision on a match.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchUpdate {
+    /// suggested → contacted → negotiating → agreed; rejected from any open status. Other steps
+    /// (and suggested or expired) are refused.
+    pub status: MatchStatus,
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub note: Option<String>,
+}
+
+#[utoipa::path(
+    patch,
+    path = "/api/v1/matches/{id}",
+    operation_id = "updateMatch",
+    tag = "matches",
+    summary = "Move a match along its lifecycle",
+    description = "Only members of the match's two businesses. suggested → contacted → negotiating → agreed; rejected from any open status; other steps are a 409.",
+    params(("id" = uuid::Uuid, Path, description = "The match's id."), crate::openapi::IfMatch),
+    request_body(content = MatchUpdate, example = json!({"status": "contacted", "note": "Called their energy manager"})),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::MatchView, headers(("ETag" = String, description = "The version, quoted."))),
+        crate::openapi::JsonBodyErrors,
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
+pub async fn update(
+    State(state): State<SharedState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(update): Json<MatchUpdate>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "match")?;
+    if update
+        .note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > 2000)
+    {
+        return Err(ApiError::invalid("note", "must be at most 2000 characters"));
+    }
+    if update.status == MatchStatus::Expired || update.status == MatchStatus::Suggested {
+        return Err(ApiError::invalid(
+            "status",
+            "a person can set contacted, negotiating, agreed or rejected",
+        ));
+    }
+    let body = state
+        .decide_match(id, update.status, update.note, if_match(&headers)?, &caller)
+        .await?;
+    Ok(with_etag(body))
+}
+
+/// Counts and totals for the whole platform.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    operation_id = "getStats",
+    tag = "matches",
+    summary = "Platform counts and totals",
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::Stats),
+        (status = 400, response = crate::openapi::BadRequest),
+    ),
+    security((), ("bearer" = []), ("apiKey" = [])),
+)]
+pub async fn stats(
+    State(state): State<SharedState>,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
+    query.finish()?;
+    let counts = state.store.counts().await?;
+    // The match summary walks every match, so it is cached; entity counts come from the store.
+    let key = format!("{}:stats-matches", state.live_matches.state_key());
+    let matches: serde_json::Value = match state
+        .cache
+        .get(&key)
+        .await
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        Some(matches) => matches,
+        None => {
+            let summary = state.live_matches.summary();
+            let matches = json!({
+                "live": state.live_matches.engine_stats().matches,
+                "by_status": summary.by_status,
+                "potential": summary.potential,
+                "agreed": summary.agreed,
+            });
+            state.cache.put(&key, matches.to_string().into()).await;
+            matches
+        }
+    };
+    Ok(axum::Json(json!({
+        "businesses": counts.businesses,
+        "sites": counts.sites,
+        "flows": { "offers": counts.offers, "needs": counts.needs },
+        "matches": matches,
+    }))
+    .into_response())
+}

@@ -1,0 +1,153 @@
+//! HTTP routes of `/api/v1` and the probes, and small response helpers shared by the handlers.
+
+mod admin;
+mod auth;
+mod businesses;
+mod categories;
+mod doc;
+mod flight_recorder;
+mod flows;
+mod health;
+mod matches;
+mod members;
+mod sites;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::extract::etag;
+use crate::state::SharedState;
+
+pub(crate) use doc::ApiDoc;
+
+pub fn router() -> Router<SharedState> {
+    let v1 = Router::new()
+        .route(
+            "/businesses",
+            get(businesses::list).post(businesses::create),
+        )
+        .route(
+            "/businesses/{id}",
+            get(businesses::get)
+                .patch(businesses::update)
+                .delete(businesses::delete),
+        )
+        .route(
+            "/businesses/{id}/sites",
+            get(sites::list_of_business).post(sites::create),
+        )
+        .route("/businesses/{id}/flows", get(flows::list_of_business))
+        .route("/businesses/{id}/matches", get(matches::of_business))
+        .route("/flows/{id}/matches", get(matches::of_flow))
+        .route("/matches", get(matches::list))
+        .route("/matches/{id}", get(matches::get).patch(matches::update))
+        .route("/stats", get(matches::stats))
+        .route("/sites", get(sites::list))
+        .route(
+            "/sites/{id}",
+            get(sites::get).patch(sites::update).delete(sites::delete),
+        )
+        .route("/flows", get(flows::list).post(flows::create))
+        .route(
+            "/flows/{id}",
+            get(flows::get).patch(flows::update).delete(flows::delete),
+        )
+        .route("/categories", get(categories::list))
+        .route("/categories/{code}", get(categories::get))
+        .route(
+            "/businesses/{id}/members",
+            get(members::list).post(members::add),
+        )
+        .route(
+            "/businesses/{id}/members/{user_id}",
+            axum::routing::delete(members::remove),
+        )
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/register", post(auth::register))
+        .route("/auth/me", get(auth::me))
+        .route(
+            "/auth/api-keys",
+            get(auth::list_api_keys).post(auth::create_api_key),
+        )
+        .route(
+            "/auth/api-keys/{id}",
+            axum::routing::delete(auth::revoke_api_key),
+        );
+    let admin = Router::new()
+        .route(
+            "/admin/flight-recorder",
+            get(flight_recorder::flight_recorder),
+        )
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/users", get(admin::users).post(admin::create))
+        .route_layer(axum::middleware::from_fn(crate::authentication::admin_only));
+    let v1 = v1.merge(admin);
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route("/openapi.json", get(health::openapi))
+        .route("/metrics", get(crate::metrics::render))
+}
+
+/// A JSON body with an `ETag` of the entity's version, and a `Location` when it was just created.
+fn entity<T: Serialize>(
+    status: StatusCode,
+    value: &T,
+    version: i64,
+    location: Option<String>,
+) -> Response {
+    let mut response = crate::json::response(status, value);
+    let headers = response.headers_mut();
+    if let Ok(tag) = HeaderValue::from_str(&etag(version)) {
+        headers.insert(header::ETAG, tag);
+    }
+    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// Whether the client asked for GeoJSON.
+fn wants_geojson(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/geo+json"))
+}
+
+fn geojson(value: serde_json::Value) -> Response {
+    let mut response = axum::Json(value).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    );
+    response
+}
+
+/// A `category` list filter must name a category code or a family (`heat`), so a typo is a 400
+/// rather than an empty list.
+fn check_category_filter(state: &SharedState, category: Option<&str>) -> Result<(), ApiError> {
+    let Some(category) = category else {
+        return Ok(());
+    };
+    if state
+        .taxonomy
+        .categories()
+        .iter()
+        .any(|c| c.code == category || c.group == category)
+    {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "category",
+            format!("unknown category or group '{category}'"),
+        ))
+    }
+}
