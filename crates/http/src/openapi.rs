@@ -229,8 +229,10 @@ pub struct NearFilter {
     /// `lat,lon` in degrees; with `radius_km`.
     #[param(example = "51.23,6.78")]
     pub near: Option<String>,
-    /// Radius around `near`, in km.
-    #[param(exclusive_minimum = 0, maximum = 20000, default = 10)]
+    /// Radius around `near`, in km; 10 when `near` is given. Without `near` it is a 400.
+    // No `default`: generated clients send a parameter's default on every call, with or without
+    // `near`. A default in the document must be what the server does when the parameter is absent.
+    #[param(exclusive_minimum = 0, maximum = 20000)]
     pub radius_km: Option<f64>,
 }
 
