@@ -355,37 +355,6 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
-    fn limiter(per_second: f64, burst: u32) -> (RateLimiter, Quota) {
-        let quota = Quota { per_second, burst };
-        (RateLimiter::in_process(RateLimitSettings::default()), quota)
-    }
-
-    #[tokio::test]
-    async fn a_burst_is_allowed_then_refused_with_a_retry_time() {
-        let (limiter, quota) = limiter(1.0, 3);
-        for expected_remaining in [2, 1, 0] {
-            let verdict = limiter.check("k", quota).await;
-            assert!(verdict.allowed);
-            assert_eq!(verdict.remaining, expected_remaining);
-        }
-        let refused = limiter.check("k", quota).await;
-        assert!(!refused.allowed);
-        assert!(refused.retry_after_secs > 0.0 && refused.retry_after_secs <= 1.0);
-        assert!(
-            limiter.check("other", quota).await.allowed,
-            "keys are separate"
-        );
-    }
-
-    #[tokio::test]
-    async fn the_rate_refills_over_time() {
-        let (limiter, quota) = limiter(50.0, 1);
-        assert!(limiter.check("k", quota).await.allowed);
-        assert!(!limiter.check("k", quota).await.allowed);
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        assert!(limiter.check("k", quota).await.allowed);
-    }
-
     #[tokio::test]
     async fn disabled_limits_allow_everything() {
         let limiter = RateLimiter::in_process(RateLimitSettings {

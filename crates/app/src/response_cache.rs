@@ -63,6 +63,9 @@ impl InProcessCache {
             entries: moka::sync::Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(MEMORY_TTL)
+                // Least recently used first, as the lists people keep asking for should stay;
+                // moka's default (TinyLFU) may refuse a new key when the cache is full.
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .build(),
         }
     }
