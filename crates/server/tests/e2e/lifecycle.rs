@@ -1,14 +1,12 @@
 //! Process lifecycle: persistence across restarts, crash safety (kill -9), graceful shutdown, the
 //! demo, and clear start-up failures.
 
-mod common;
-
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use tokio::sync::Mutex;
 
 #[tokio::test]

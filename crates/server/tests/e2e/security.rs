@@ -2,9 +2,7 @@
 //! caller), token tampering, expiry, refresh rotation and reuse, revoked keys, login brute force,
 //! anonymity of flows in every view, the audit log and the gateway's headers and load shedding.
 
-mod common;
-
-use common::{Server, client_with_token, data_dir, heat_flow, site_body, temp_dir};
+use crate::common::{Server, client_with_token, data_dir, heat_flow, site_body, temp_dir};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -22,7 +20,7 @@ async fn call(
     }
     let response = request.send().await.expect("answered");
     let headers = response.headers().clone();
-    let (status, body) = common::read(response).await;
+    let (status, body) = crate::common::read(response).await;
     (status, body, headers)
 }
 
@@ -87,7 +85,7 @@ async fn owned_business(
         server,
         Method::POST,
         "/api/v1/businesses",
-        Some(&common::business_body(name)),
+        Some(&crate::common::business_body(name)),
     )
     .await;
     assert_eq!(status, 201, "{business}");
@@ -276,7 +274,7 @@ fn cases() -> Vec<Case> {
         case(Method::GET, "/api/v1/admin/users", ADMIN_ONLY),
         case(Method::GET, "/api/v1/admin/flight-recorder", ADMIN_ONLY),
         Case {
-            body: Some(common::business_body("Matrix")),
+            body: Some(crate::common::business_body("Matrix")),
             ..case(
                 Method::POST,
                 "/api/v1/businesses",

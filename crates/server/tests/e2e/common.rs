@@ -1,6 +1,5 @@
 //! Test harness: runs the real `symbiont` binary on a random port with a throw-away data directory
 //! and talks to it over HTTP.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -143,10 +142,6 @@ impl Server {
             .expect("DELETE answered")
             .status()
             .as_u16()
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// SIGKILL: no chance to clean up.

@@ -2,13 +2,11 @@
 //! (their events wait in the outbox); when the bus returns, every event arrives and is applied once.
 //! The test runs its own NATS server on a free loopback port, so the shared services stay untouched.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 /// A private JetStream server; its store directory survives a restart.

@@ -1,8 +1,6 @@
 //! Matching through the API: golden scenarios, the lifecycle, expiry and revival, persistence.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 fn flow(site: &str, direction: &str, category: &str, temperature_c: f64, kw: f64) -> Value {

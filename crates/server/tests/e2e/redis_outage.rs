@@ -3,12 +3,10 @@
 //! restart without persistence leaves it — the consumer group is recreated and every event arrives.
 //! The test runs its own redis-server on a free loopback port.
 
-mod common;
-
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 fn start_redis(port: u16) -> Option<Child> {

@@ -4,11 +4,9 @@
 //! on the other.
 //! Without the bus server the test is skipped, except under `CI=true`, where it fails.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 /// Polls `check` until it returns true or `limit` passes.

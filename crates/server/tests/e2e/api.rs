@@ -1,8 +1,6 @@
 //! The HTTP API end to end against the real binary on its embedded store.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 #[tokio::test]
