@@ -133,7 +133,7 @@ impl WeeklyProfile {
     }
 
     /// Temporal overlap: Σ min(supply_h, demand_h) / Σ demand_h over the week, in 0..=1
-    /// (DESIGN §2.3). A need with no demand hours overlaps nothing.
+    /// (docs/matching.md, §3). A need with no demand hours overlaps nothing.
     pub fn overlap_with_demand(&self, demand: &WeeklyProfile) -> f64 {
         let demand_sum = demand.hours_per_week();
         if demand_sum <= 0.0 {

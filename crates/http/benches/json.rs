@@ -1,4 +1,4 @@
-//! Cost of JSON on the API's hot paths, on one thread: writing a page of 20 matches (DESIGN §5: under
+//! Cost of JSON on the API's hot paths, on one thread: writing a page of 20 matches (the goal is under
 //! 5 µs) from the typed matches, as match lists are written, and through `serde_json::Value`, as
 //! redacted entries of anonymous matches are; and reading a flow draft through the body
 //! extractor's parser. The same code runs with serde_json or, built with `--features simd-json`, simd-json:

@@ -13,7 +13,7 @@
 //! re-allocation is one pass over plain numbers and touches a match only where its share moved.
 //! The rule does not split a need across several offers, and it compares annual amounts even for
 //! pipe-bound resources whose needs might be served at different hours; a min-cost-flow allocation
-//! over the whole graph is the step beyond (DESIGN §2.6).
+//! over the whole graph is the step beyond (docs/matching.md, "Allocation").
 
 use std::cmp::Ordering;
 

@@ -2,7 +2,7 @@
 //! of CO2 and quality margins onto 0..1. Loaded by the server from its configuration file
 //! (`[matching]`); every field has a default, so an empty table is a valid configuration.
 //!
-//! This module only describes and validates numbers; the formula that uses them is in `score`.
+//! This module only describes and validates numbers; the formula that uses them is in `pair` (see docs/matching.md).
 
 use serde::{Deserialize, Serialize};
 
