@@ -43,6 +43,25 @@ pub(crate) fn insert_error(entity: Entity, id: Uuid) -> impl FnOnce(sqlx::Error)
     }
 }
 
+/// For an insert under a parent checked in the same statement: a foreign key violation means a
+/// concurrent delete of the parent won the race, which is the same `NotFound` for the parent as the
+/// check gives; anything else as [`insert_error`]. (With SQLite's single writer the race cannot
+/// happen.)
+pub(crate) fn child_insert_error(
+    entity: Entity,
+    id: Uuid,
+    parent: Entity,
+    parent_id: Uuid,
+) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound {
+            entity: parent,
+            id: parent_id,
+        },
+        _ => insert_error(entity, id)(e),
+    }
+}
+
 pub(crate) fn page_of<T>(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> Uuid) -> Page<T> {
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);

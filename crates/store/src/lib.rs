@@ -1,7 +1,8 @@
 //! The Store port: how Symbiont keeps businesses, sites and flows (and, later, people's decisions on
 //! matches), plus its adapters. `sqlite` is the embedded default.
 //!
-//! The port speaks domain types only; SQL dialects stay inside each adapter. Every write is one
+//! The port speaks domain types only. SQL that both databases accept is written once (`store_sql`,
+//! `accounts_sql`); what a dialect does differently stays inside its adapter. Every write is one
 //! transaction; updates are optimistic (the caller states the version it read). Every write that
 //! changes matching inputs or decisions also appends its domain event (`symbiont_core::events`) to
 //! the adapter's outbox in that same transaction: flow created or changed → `flow.upserted`, flows
@@ -13,6 +14,7 @@ mod accounts_sql;
 mod codec;
 pub mod postgres;
 pub mod sqlite;
+mod store_sql;
 pub mod traced;
 
 use async_trait::async_trait;
