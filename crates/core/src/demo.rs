@@ -3241,6 +3241,45 @@ mod tests {
         );
     }
 
+    /// FNV-1a (64 bit) of the region's `Debug` text, which spells out every field of every draft
+    /// (floats in their shortest exact form): any change to a name, place, figure or the order of
+    /// the draws changes it.
+    fn digest(region: &[DemoBusiness]) -> u64 {
+        format!("{region:?}")
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            })
+    }
+
+    /// (businesses, sites, flows, digest) of a region.
+    fn summary(seed: u64, business_count: usize) -> (usize, usize, usize, u64) {
+        let region = region(seed, business_count);
+        let sites = region.iter().map(|b| b.sites.len()).sum();
+        (region.len(), sites, flows(&region).count(), digest(&region))
+    }
+
+    /// Pinned: a change of the generator or of its tables must not change the regions the demo,
+    /// the tests and the benchmarks use. Update the figures only for an intended change.
+    #[test]
+    fn the_generated_regions_are_pinned() {
+        assert_eq!(
+            summary(42, 200),
+            (200, 222, 1014, 0x5db4f793f802d969),
+            "region(42, 200)"
+        );
+        assert_eq!(
+            summary(DEMO_SEED, DEMO_BUSINESSES),
+            (180, 195, 884, 0xae7ea63a3e76151b),
+            "the demo"
+        );
+        assert_eq!(
+            summary(7, 2_000),
+            (2000, 2226, 10059, 0x8d8a574c94ac61fc),
+            "region(7, 2000)"
+        );
+    }
+
     #[test]
     fn a_large_region_keeps_about_five_flows_per_business_and_unique_names() {
         let big = region(1, 10_000);
