@@ -12,7 +12,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use symbiont_core::demo::region;
+// The demo generator belongs to the binary crate, which this crate cannot depend on; its one
+// self-contained file is compiled in here. Only `region` is used (the file's tests do not run here).
+#[allow(dead_code, unused_imports)]
+#[path = "../../server/src/dataset/demo/generator.rs"]
+mod demo_generator;
+use demo_generator::region;
 use symbiont_core::model::FlowIdentity;
 use symbiont_core::{FlowDraft, Taxonomy};
 use symbiont_matching::{Engine, FlowInput, Match, MatchingConfig};

@@ -1,4 +1,4 @@
-//! `symbiont generate`: writes a generated region ([`symbiont_core::demo::region`]: businesses in
+//! `symbiont generate`: writes a generated region ([`crate::dataset::demo::region`]: businesses in
 //! industrial parks with about five flows each, the same region for the same seed and size) as
 //! NDJSON rows in the import format ([`crate::rows`]), so that `symbiont import FILE.ndjson` loads
 //! it. Used by `scripts/bench` (10,000 businesses) and for trials at scale.
@@ -9,10 +9,10 @@
 use std::io::Write;
 
 use serde_json::Value;
-use symbiont_core::demo::{DemoBusiness, region};
 use symbiont_core::{FlowDraft, Taxonomy};
 use uuid::Uuid;
 
+use crate::dataset::demo::{DemoBusiness, region};
 use crate::rows::Row;
 
 /// What a generated file holds.

@@ -3,7 +3,7 @@
 
 pub mod accounts;
 pub mod config;
-pub mod demo;
+pub mod dataset;
 pub mod export;
 pub mod generate;
 pub mod import;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use symbiont_core::demo::region;
+use symbiont_server::dataset::demo::region;
 use symbiont_store::sqlite::SqliteStore;
 use symbiont_store::{BusinessFilter, FlowFilter, PageRequest, Store};
 
