@@ -198,11 +198,11 @@ async fn relay_throughput(label: &str, bus: Arc<dyn symbiont_bus::EventBus>) {
         }
     }
     std::fs::write(&path, serde_json::to_vec(&rows).expect("json")).expect("write");
-    let options = symbiont_server::import::ImportOptions {
+    let options = symbiont_server::dataset::import::ImportOptions {
         skip_invalid: false,
         progress: false,
     };
-    symbiont_server::import::import_file(store.as_ref(), &taxonomy, &path, options)
+    symbiont_server::dataset::import::import_file(store.as_ref(), &taxonomy, &path, options)
         .await
         .expect("import");
     let started = Instant::now();
