@@ -5,7 +5,6 @@
 //! databases or async runtimes; every other crate builds on it.
 
 pub mod decision;
-pub mod demo;
 pub mod error;
 pub mod events;
 pub mod geo;

@@ -182,7 +182,7 @@ async fn relay_throughput(label: &str, bus: Arc<dyn symbiont_bus::EventBus>) {
     .expect("state");
     let path = dir.path().join("region.json");
     // The demo region at 2,000 businesses, through the importer: one outbox event per flow.
-    let region = symbiont_core::demo::region(7, 2000);
+    let region = symbiont_server::dataset::demo::region(7, 2000);
     let mut rows = Vec::new();
     for b in &region {
         for s in &b.sites {
@@ -198,11 +198,11 @@ async fn relay_throughput(label: &str, bus: Arc<dyn symbiont_bus::EventBus>) {
         }
     }
     std::fs::write(&path, serde_json::to_vec(&rows).expect("json")).expect("write");
-    let options = symbiont_server::import::ImportOptions {
+    let options = symbiont_server::dataset::import::ImportOptions {
         skip_invalid: false,
         progress: false,
     };
-    symbiont_server::import::import_file(store.as_ref(), &taxonomy, &path, options)
+    symbiont_server::dataset::import::import_file(store.as_ref(), &taxonomy, &path, options)
         .await
         .expect("import");
     let started = Instant::now();

@@ -1,14 +1,11 @@
-//! The `symbiont` binary's library: configuration, start-up wiring, demo data loading, import and
-//! export. `main.rs` only parses the command line and calls into here.
+//! The `symbiont` binary's library: configuration, start-up wiring, and business data in bulk
+//! (`dataset`: import, export, generate and the demo region). `main.rs` only parses the command
+//! line and calls into here.
 
 pub mod accounts;
 pub mod config;
-pub mod demo;
-pub mod export;
-pub mod generate;
-pub mod import;
+pub mod dataset;
 pub mod memory;
-pub mod rows;
 pub mod security_config;
 pub mod serve;
 pub mod telemetry;

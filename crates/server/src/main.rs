@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use symbiont_server::config::{Config, Overrides};
-use symbiont_server::{export, generate, import, serve, telemetry};
+use symbiont_server::dataset::{export, generate, import};
+use symbiont_server::{serve, telemetry};
 
 #[derive(Parser)]
 #[command(

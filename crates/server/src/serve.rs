@@ -79,7 +79,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         store = Arc::new(symbiont_store::traced::TracedStore::new(store, system));
     }
     if demo {
-        match crate::demo::load_if_empty(store.as_ref(), &taxonomy).await? {
+        match crate::dataset::demo::load_if_empty(store.as_ref(), &taxonomy).await? {
             Some(counts) => tracing::info!(
                 businesses = counts.businesses,
                 sites = counts.sites,

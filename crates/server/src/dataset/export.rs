@@ -1,6 +1,7 @@
 //! `symbiont export`: writes every business, site and flow as rows (the import format, see
-//! [`crate::rows`] and [`crate::import::EXTRA_COLUMNS`]) in JSON, CSV or GeoJSON, paging through
-//! the store, so that importing the output into an empty store reproduces the data (with new ids).
+//! [`crate::dataset::rows`] and [`crate::dataset::import::EXTRA_COLUMNS`]) in JSON, CSV or
+//! GeoJSON, paging through the store, so that importing the output into an empty store reproduces
+//! the data (with new ids).
 //!
 //! One row per flow; a site without flows is one row with an empty `direction`, a business without
 //! sites one row without `site`. A profile given as a schedule is written as that schedule, one
@@ -24,7 +25,7 @@ use symbiont_core::{Business, Flow, GeoPoint, Site, WeeklyProfile};
 use symbiont_store::{BusinessFilter, FlowFilter, PageRequest, SiteFilter, Store};
 use uuid::Uuid;
 
-use crate::rows::{COLUMNS, Row};
+use crate::dataset::rows::{COLUMNS, Row};
 
 /// Items per store request.
 const PAGE: u32 = 500;

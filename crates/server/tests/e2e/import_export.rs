@@ -7,13 +7,13 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use symbiont_core::{Business, Flow, Site, Taxonomy};
-use symbiont_server::export::{ExportFormat, export};
-use symbiont_server::import::{ImportOptions, InvalidRows, Numbering, import_file};
+use symbiont_server::dataset::export::{ExportFormat, export};
+use symbiont_server::dataset::import::{ImportOptions, InvalidRows, Numbering, import_file};
 use symbiont_store::sqlite::SqliteStore;
 use symbiont_store::{BusinessFilter, FlowFilter, PageRequest, SiteFilter, Store};
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_symbiont");
+use crate::common::BIN;
 
 const STRICT: ImportOptions = ImportOptions {
     skip_invalid: false,

@@ -2,7 +2,8 @@
 //! 5 µs) from the typed matches, as match lists are written, and through `serde_json::Value`, as
 //! redacted entries of anonymous matches are; and reading a flow draft through the body
 //! extractor's parser. The same code runs with serde_json or, built with `--features simd-json`, simd-json:
-//! `cargo bench -p symbiont-http --bench json [--features simd-json]`.
+//! `cargo bench -p symbiont-server --bench json [--features simd-json]`. It lives in the binary crate
+//! because the demo region's generator does.
 //!
 //! The matches are real: the demo generator's region at 400 businesses through the engine.
 
@@ -12,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use symbiont_core::demo::region;
 use symbiont_core::model::FlowIdentity;
 use symbiont_core::{FlowDraft, Taxonomy};
 use symbiont_matching::{Engine, FlowInput, Match, MatchingConfig};
+use symbiont_server::dataset::demo::region;
 use uuid::Uuid;
 
 /// Times `work` over `rounds` after a warm-up; the median of five batches, per call.

@@ -1,11 +1,15 @@
-//! Loads the demo region (`symbiont_core::demo`) into an empty store, in one transaction.
+//! The demo region: [`region`] generates it from the tables in `configs/demo.json`; this module
+//! loads it into an empty store, in one transaction (`symbiont serve --demo`).
+
+mod generator;
 
 use chrono::Utc;
 use symbiont_core::Taxonomy;
-use symbiont_core::demo::{DEMO_BUSINESSES, DEMO_SEED, region};
 use symbiont_core::model::FlowIdentity;
 use symbiont_store::{Counts, Store};
 use uuid::Uuid;
+
+pub use generator::{DEMO_BUSINESSES, DEMO_SEED, DEMO_TABLES, DemoBusiness, DemoSite, region};
 
 /// Loads the demo when the store has no business yet; returns what was loaded.
 pub async fn load_if_empty(

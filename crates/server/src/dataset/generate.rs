@@ -1,7 +1,8 @@
-//! `symbiont generate`: writes a generated region ([`symbiont_core::demo::region`]: businesses in
+//! `symbiont generate`: writes a generated region ([`crate::dataset::demo::region`]: businesses in
 //! industrial parks with about five flows each, the same region for the same seed and size) as
-//! NDJSON rows in the import format ([`crate::rows`]), so that `symbiont import FILE.ndjson` loads
-//! it. Used by `scripts/bench` (10,000 businesses) and for trials at scale.
+//! NDJSON rows in the import format ([`crate::dataset::rows`]), so that
+//! `symbiont import FILE.ndjson` loads it. Used by `scripts/bench` (10,000 businesses) and for
+//! trials at scale.
 //!
 //! Every row is validated with the same core validators as an import before it is written, so a
 //! generated file always imports. This module only writes to the writer it is given.
@@ -9,11 +10,11 @@
 use std::io::Write;
 
 use serde_json::Value;
-use symbiont_core::demo::{DemoBusiness, region};
 use symbiont_core::{FlowDraft, Taxonomy};
 use uuid::Uuid;
 
-use crate::rows::Row;
+use crate::dataset::demo::{DemoBusiness, region};
+use crate::dataset::rows::Row;
 
 /// What a generated file holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

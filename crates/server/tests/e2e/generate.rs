@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use symbiont_core::demo::region;
+use symbiont_server::dataset::demo::region;
 use symbiont_store::sqlite::SqliteStore;
 use symbiont_store::{BusinessFilter, FlowFilter, PageRequest, Store};
 
-const BIN: &str = env!("CARGO_BIN_EXE_symbiont");
+use crate::common::BIN;
 
 fn run(args: &[&str]) -> std::process::Output {
     let output = Command::new(BIN)
