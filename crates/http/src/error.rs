@@ -263,22 +263,44 @@ impl IntoResponse for ApiError {
 }
 
 /// Turns error responses produced outside the handlers (unknown routes, wrong methods, timeouts,
-/// body limits) into problem documents, so every 4xx/5xx a client sees has the same shape.
+/// body limits, axum's own extractor rejections in `text/plain`) into problem documents, so every
+/// 4xx/5xx a client sees has the same shape. A rejection's text (e.g. "Invalid URL: Invalid UTF-8
+/// in `id`") becomes the detail of a 4xx.
 pub async fn problem_for_bare_errors(response: Response) -> Response {
     let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    let plain_text = content_type.is_some_and(|t| t.starts_with("text/plain"));
     if !(status.is_client_error() || status.is_server_error())
-        || response.headers().contains_key(header::CONTENT_TYPE)
+        || (content_type.is_some() && !plain_text)
     {
         return response;
     }
-    let detail = match status {
-        StatusCode::NOT_FOUND => "No such resource or route.".to_string(),
-        StatusCode::METHOD_NOT_ALLOWED => {
+    let (parts, body) = response.into_parts();
+    let rejection = if plain_text && status.is_client_error() {
+        axum::body::to_bytes(body, 1024)
+            .await
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+            .filter(|text| !text.trim().is_empty())
+    } else {
+        None
+    };
+    let detail = match (status, rejection) {
+        (_, Some(text)) => text,
+        (StatusCode::NOT_FOUND, None) => "No such resource or route.".to_string(),
+        (StatusCode::METHOD_NOT_ALLOWED, None) => {
             "This method is not allowed on this resource.".to_string()
         }
-        StatusCode::REQUEST_TIMEOUT => "The request took too long and was stopped.".to_string(),
-        StatusCode::PAYLOAD_TOO_LARGE => "The request body is larger than the limit.".to_string(),
-        other => other.canonical_reason().unwrap_or("Error").to_string(),
+        (StatusCode::REQUEST_TIMEOUT, None) => {
+            "The request took too long and was stopped.".to_string()
+        }
+        (StatusCode::PAYLOAD_TOO_LARGE, None) => {
+            "The request body is larger than the limit.".to_string()
+        }
+        (other, None) => other.canonical_reason().unwrap_or("Error").to_string(),
     };
     let slug = status
         .canonical_reason()
@@ -286,7 +308,6 @@ pub async fn problem_for_bare_errors(response: Response) -> Response {
         .to_ascii_lowercase()
         .replace(' ', "-");
     let title = status.canonical_reason().unwrap_or("Error").to_string();
-    let (parts, _) = response.into_parts();
     let mut fresh = Problem::new(status, &slug, &title, detail).into_response_with(status);
     for (name, value) in parts.headers.iter() {
         if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {

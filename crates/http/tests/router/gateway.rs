@@ -330,12 +330,9 @@ async fn a_write_to_an_unknown_route_without_credentials_is_a_401_problem() {
     assert_problem(&answer, 401, "unauthorized");
 }
 
-// DEFECT: a path segment that is not UTF-8 once percent-decoded (`%FF`) is rejected by axum's
-// `Path` extractor with a `text/plain` 400 ("Invalid URL: Invalid UTF-8 in `id`"), which
-// `error::problem_for_bare_errors` leaves alone because it already has a content type. Every route
-// with a path parameter answers this way. Expected: a problem document, as for any other bad path.
+// A path segment that is not UTF-8 once percent-decoded (`%FF`) is rejected by axum's `Path`
+// extractor in `text/plain`; `error::problem_for_bare_errors` turns that into a problem document.
 #[tokio::test]
-#[ignore = "defect: a non-UTF-8 path segment is a text/plain 400, not a problem document"]
 async fn a_path_segment_that_is_not_utf8_is_a_problem_document() {
     let world = World::new().await;
     for path in [
@@ -357,15 +354,11 @@ async fn a_path_segment_that_is_not_utf8_is_a_problem_document() {
     }
 }
 
-// DEFECT: a well-formed body whose enum field (`direction`, `status`, `role`, `scope`) holds a
-// number, a boolean, `null` or an array is answered 400 "malformed JSON: expected value" naming
-// `body`, not 422 naming the field. serde_json reports a wrong token for an enum as a syntax error
-// (`ExpectedSomeValue`), and `extract::parse_json` sends every non-data error to 400, although it
-// has already checked the syntax. Through a merge patch (PATCH /flows/{id}) the same mistake is a
-// correct 422 naming the field, because the patch is read from a `Value`; with the `simd-json`
-// feature the bodies below are a correct 422 too.
+// A well-formed body whose enum field (`direction`, `status`, `role`, `scope`) holds a number, a
+// boolean, `null` or an array is a 422 naming the field, as through a merge patch. (serde_json
+// reports a wrong token for an enum as a syntax error; `extract::parse_json` has checked the syntax
+// before, so it knows the shape is at fault.)
 #[tokio::test]
-#[ignore = "defect: a wrongly typed enum field in a request body is a 400 naming `body`, not a 422 naming the field"]
 async fn a_wrongly_typed_enum_field_is_a_422_naming_the_field() {
     let world = World::new().await;
     let flow = |field: &str, value: Value| {
