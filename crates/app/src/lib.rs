@@ -3,7 +3,8 @@
 //! [`AppError`]s its own way. Nothing here knows HTTP: no router, no status code, no header.
 //!
 //! - [`registry`]: businesses, sites and flows (validate, one store transaction with its outbox
-//!   event, then wait for this instance's engine), and decisions on matches;
+//!   event, then wait for this instance's engine), and decisions on matches; [`bulk_registry`]:
+//!   many at once in one transaction (`symbiont import`);
 //! - [`live_matches`]: the engine's live matches joined with people's decisions, expiry and
 //!   revival, pages and the summary; [`visibility`]: what a viewer may see of an anonymous flow;
 //! - [`identity`]: passwords, access tokens, API keys and the [`identity::Caller`] every use case
@@ -15,6 +16,7 @@
 //! [`App`] holds the ports and the derived state; [`App::start`] builds it.
 
 pub mod audit;
+pub mod bulk_registry;
 pub mod engine_metrics;
 pub mod error;
 pub mod event_pipeline;

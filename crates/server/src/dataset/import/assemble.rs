@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use symbiont_core::{Business, BusinessDraft, Flow, Site, SiteDraft, Taxonomy};
+use symbiont_core::{BusinessDraft, SiteDraft, Taxonomy};
 use uuid::Uuid;
 
 use super::RowError;
@@ -41,12 +41,8 @@ fn site_differences(a: &SiteDraft, b: &SiteDraft) -> Vec<&'static str> {
     .collect()
 }
 
-/// What an import stores: new businesses, sites and flows, with fresh ids.
-pub(super) struct Batch {
-    pub(super) businesses: Vec<Business>,
-    pub(super) sites: Vec<Site>,
-    pub(super) flows: Vec<Flow>,
-}
+/// What an import stores: new businesses, sites and flows, with fresh ids (the app's batch).
+pub(super) use symbiont_app::bulk_registry::NewEntities as Batch;
 
 /// The batch of the rows without problems, and every problem found.
 pub(super) struct Assembled {

@@ -1,6 +1,7 @@
 //! `symbiont import FILE`: reads rows (see [`crate::dataset::rows`]) from JSON, NDJSON, CSV or
 //! GeoJSON, validates every row with the same core validators as the API, and stores everything
-//! with one `insert_batch` call, so an import is all or nothing.
+//! through the app's batch use case (`symbiont_app::bulk_registry`), one store transaction, so an
+//! import is all or nothing.
 //!
 //! Imports always create new businesses, sites and flows with fresh ids; they never merge with or
 //! update what is already stored (importing a file twice stores it twice). Within one file, rows with
@@ -15,8 +16,8 @@
 //!
 //! One job per file: `formats` reads a file into raw rows, `parse` checks one row, `assemble`
 //! groups the checked rows into the batch, `columns` knows which keys are columns, and
-//! `store_batch` here is the one write. This module ties them together and holds what callers see (options, report,
-//! errors).
+//! `store_batch` here is the one write. This module ties them together and holds what callers see
+//! (options, report, errors).
 //!
 //! An import must not write anything but the one batch, and must not print: the caller reports.
 
@@ -30,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use symbiont_core::Taxonomy;
-use symbiont_store::{Store, StoreError};
+use symbiont_store::Store;
 
 use assemble::{Assembled, Batch, assemble};
 pub use columns::EXTRA_COLUMNS;
@@ -220,14 +221,9 @@ pub async fn import_file(
     })
 }
 
-/// The import's one write: the whole batch in one store transaction, so an import is all or
-/// nothing (an empty batch writes nothing). Reading and checking stay outside, so this one call can
-/// be routed through an application-layer use case on its own.
-async fn store_batch(store: &dyn Store, batch: &Batch) -> Result<(), StoreError> {
-    if batch.businesses.is_empty() {
-        return Ok(());
-    }
-    store
-        .insert_batch(&batch.businesses, &batch.sites, &batch.flows)
-        .await
+/// The import's one write, through the same use case as any batch registration
+/// ([`symbiont_app::bulk_registry::register_batch`]): the whole batch in one store transaction, so
+/// an import is all or nothing (an empty batch writes nothing).
+async fn store_batch(store: &dyn Store, batch: &Batch) -> Result<(), symbiont_app::AppError> {
+    symbiont_app::bulk_registry::register_batch(store, batch).await
 }
