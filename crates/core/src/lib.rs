@@ -9,9 +9,9 @@ pub mod error;
 pub mod events;
 pub mod geo;
 pub mod model;
-#[cfg(feature = "openapi")]
-pub mod openapi;
 pub mod profile;
+#[cfg(feature = "openapi")]
+pub mod schemas;
 pub mod taxonomy;
 pub mod units;
 

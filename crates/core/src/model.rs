@@ -375,7 +375,7 @@ pub struct Flow {
     pub quantity: Quantity,
     /// In the category's canonical unit (`canonical_unit`).
     pub canonical_quantity: f64,
-    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::canonical_unit))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::canonical_unit))]
     pub canonical_unit: String,
     /// Per year, in the category's amount unit (MWh, t or m3); what prices and CO2 factors apply to.
     pub annual_amount: f64,
@@ -419,7 +419,7 @@ pub struct FlowDraft {
     pub quantity: Quantity,
     /// 168 hourly values in 0..1, or a schedule string such as `Mon-Fri 06:00-22:00`; default 24/7.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::ProfileInput))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schemas::ProfileInput))]
     pub profile: Option<serde_json::Value>,
     /// Offer: asking price; need: current cost it would avoid. EUR per MWh, t or m3; negative for
     /// a gate fee.

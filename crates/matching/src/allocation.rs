@@ -19,7 +19,7 @@ use std::cmp::Ordering;
 
 use uuid::Uuid;
 
-use crate::model::Match;
+use crate::boundary::Match;
 
 /// How much of what it wants a match gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

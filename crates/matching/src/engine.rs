@@ -26,11 +26,11 @@ use symbiont_core::{Direction, GeoPoint, Taxonomy};
 use uuid::Uuid;
 
 use crate::allocation::{OfferLink, Share, allocatable, allocate, link_rank, rank, walk};
+use crate::boundary::{FlowInput, Match, MatchDiff, RemovedMatch};
 use crate::catalog::Catalog;
-use crate::config::{ConfigError, MatchingConfig};
-use crate::model::{FlowInput, Match, MatchDiff, RemovedMatch};
 use crate::pair::evaluate;
 use crate::record::{FlowRecord, ProfileInterner, tree_of};
+use crate::score_settings::{ConfigError, MatchingConfig};
 use crate::spatial::{IndexedPoint, SpatialIndex};
 
 /// One offer's slot, its links in rank order and its matches with the need's slot (rebuild).

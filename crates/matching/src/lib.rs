@@ -11,19 +11,19 @@
 //! Pure computation: no I/O, no async, no clock. The service owns persistence and locking.
 
 mod allocation;
+pub mod boundary;
 mod catalog;
-pub mod config;
 mod engine;
 mod explain;
-pub mod model;
 mod pair;
 mod record;
 pub mod reference;
+pub mod score_settings;
 mod spatial;
 
-pub use config::{ConfigError, MatchingConfig, ScoreScales, ScoreWeights};
-pub use engine::{Engine, EngineStats};
-pub use model::{
+pub use boundary::{
     Explanation, FlowInput, MATCH_ID_NAMESPACE, Match, MatchDiff, RemovedMatch, ScoreComponents,
     match_id,
 };
+pub use engine::{Engine, EngineStats};
+pub use score_settings::{ConfigError, MatchingConfig, ScoreScales, ScoreWeights};

@@ -6,10 +6,10 @@
 
 use symbiont_core::{Direction, FlowStatus, haversine_km};
 
+use crate::boundary::{Explanation, Match, ScoreComponents, match_id};
 use crate::catalog::Catalog;
-use crate::config::MatchingConfig;
-use crate::model::{Explanation, Match, ScoreComponents, match_id};
 use crate::record::FlowRecord;
+use crate::score_settings::MatchingConfig;
 
 /// Why a pair is not a match; its `Display` is the reason given when a match is removed.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,8 +14,8 @@ use symbiont_core::{Direction, FlowStatus, GeoPoint, Quality};
 use uuid::Uuid;
 
 use crate::allocation::OfferLink;
+use crate::boundary::FlowInput;
 use crate::catalog::Catalog;
-use crate::model::FlowInput;
 use crate::spatial::unit_vector;
 
 /// A weekly profile shared by every flow that has the same 168 values.

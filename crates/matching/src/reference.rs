@@ -8,11 +8,11 @@ use symbiont_core::{Direction, Taxonomy};
 use uuid::Uuid;
 
 use crate::allocation::allocate;
+use crate::boundary::{FlowInput, Match};
 use crate::catalog::Catalog;
-use crate::config::MatchingConfig;
-use crate::model::{FlowInput, Match};
 use crate::pair::evaluate;
 use crate::record::{FlowRecord, ProfileInterner};
+use crate::score_settings::MatchingConfig;
 
 /// Every match among `flows`, sorted by match id, computed by trying all pairs. When an id appears
 /// twice, the later flow wins (as in `Engine::rebuild`). Configuration problems are not checked here.

@@ -73,7 +73,7 @@ use crate::openapi::{self as doc, Gateway};
     components(
         schemas(
             crate::error::Problem,
-            symbiont_core::openapi::ProfileInput,
+            symbiont_core::schemas::ProfileInput,
             doc::MergePatch,
             doc::FeatureCollection,
         ),
