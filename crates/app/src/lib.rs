@@ -26,6 +26,7 @@ pub mod json_body;
 pub mod live_matches;
 pub mod merge_patch;
 pub mod rate_limit;
+pub mod redis_connection;
 pub mod registry;
 pub mod response_cache;
 pub mod trace_context;

@@ -141,12 +141,8 @@ const LOCAL_KEYS_BEFORE_SWEEP: usize = 100_000;
 /// Why the rate-limit state could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum RateLimitError {
-    #[error("rate-limit state: cannot connect to {url}")]
-    Connect {
-        url: String,
-        #[source]
-        source: redis::RedisError,
-    },
+    #[error(transparent)]
+    Connect(#[from] crate::redis_connection::RedisConnectError),
     #[error("rate-limit state: timed out after {0:?}")]
     Timeout(Duration),
     #[error("rate-limit state: command failed")]
@@ -213,22 +209,7 @@ pub struct RedisRateLimits {
 impl RedisRateLimits {
     /// Connects to Redis at `url`; `prefix` keeps deployments (and tests) apart.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, RateLimitError> {
-        let connect_error = |source| RateLimitError::Connect {
-            url: url.to_string(),
-            source,
-        };
-        let client = redis::Client::open(url).map_err(connect_error)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(2))
-            .set_response_timeout(REDIS_TIMEOUT)
-            .set_number_of_retries(1);
-        let manager = tokio::time::timeout(
-            Duration::from_secs(5),
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| RateLimitError::Timeout(Duration::from_secs(5)))?
-        .map_err(connect_error)?;
+        let manager = crate::redis_connection::connect(url, REDIS_TIMEOUT).await?;
         Ok(Self {
             manager,
             script: redis::Script::new(SCRIPT),

@@ -32,12 +32,8 @@ const MEMORY_ENTRIES: u64 = 4096;
 /// Why the cache could not answer; the cache is then bypassed, never an error to a caller.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
-    #[error("response cache: cannot connect to {url}")]
-    Connect {
-        url: String,
-        #[source]
-        source: redis::RedisError,
-    },
+    #[error(transparent)]
+    Connect(#[from] crate::redis_connection::RedisConnectError),
     #[error("response cache: timed out after {0:?}")]
     Timeout(Duration),
     #[error("response cache: command failed")]
@@ -98,22 +94,7 @@ pub struct RedisCache {
 impl RedisCache {
     /// Connects to Redis at `url`; `prefix` keeps deployments sharing a server apart.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, CacheError> {
-        let connect_error = |source| CacheError::Connect {
-            url: url.to_string(),
-            source,
-        };
-        let client = redis::Client::open(url).map_err(connect_error)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(2))
-            .set_response_timeout(REDIS_TIMEOUT)
-            .set_number_of_retries(1);
-        let manager = tokio::time::timeout(
-            Duration::from_secs(5),
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| CacheError::Timeout(Duration::from_secs(5)))?
-        .map_err(connect_error)?;
+        let manager = crate::redis_connection::connect(url, REDIS_TIMEOUT).await?;
         Ok(Self {
             manager,
             prefix: format!("{prefix}:cache:"),
