@@ -7,7 +7,9 @@
 //! - [`live_matches`]: the engine's live matches joined with people's decisions, expiry and
 //!   revival, pages and the summary; [`visibility`]: what a viewer may see of an anonymous flow;
 //! - [`identity`]: passwords, access tokens, API keys and the [`identity::Caller`] every use case
-//!   checks; [`audit`]: the audit log writer;
+//!   checks; [`sessions`]: login, token refresh, logout, who am I, the caller's API keys;
+//!   [`users`]: creating and listing accounts; [`memberships`]: who belongs to a business;
+//!   [`audit`]: the audit log, written and read;
 //! - [`event_pipeline`]: the outbox relay and the bus consumer that feeds the engine;
 //! - ports of outside services beside the store and the bus: [`response_cache`] and
 //!   [`rate_limit`], each with an in-process and a Redis adapter.
@@ -22,11 +24,14 @@ pub mod flight_recorder;
 pub mod identity;
 pub mod json_body;
 pub mod live_matches;
+pub mod memberships;
 pub mod merge_patch;
 pub mod rate_limit;
 pub mod registry;
 pub mod response_cache;
+pub mod sessions;
 pub mod trace_context;
+pub mod users;
 pub mod visibility;
 
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! `/api/v1/admin`: platform administration (users, the audit log). Every route here is behind
-//! [`crate::auth::admin_only`].
+//! [`crate::authentication::admin_only`].
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use symbiont_store::accounts::AuditFilter;
 
-use super::auth::{NewUser, create_user};
+use super::auth::NewUser;
+use crate::authentication::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{Json, QueryParams};
 use crate::state::SharedState;
@@ -30,6 +31,7 @@ use crate::state::SharedState;
 )]
 pub async fn audit(
     State(state): State<SharedState>,
+    Authenticated(caller): Authenticated,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
     let limit = query
@@ -48,17 +50,12 @@ pub async fn audit(
         user_id: query.take_uuid("user_id")?,
         action: query.take("action"),
         before,
-        limit: limit + 1,
+        limit,
     };
     query.finish()?;
-    let mut items = state.store.accounts().list_audit(&filter).await?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|e| e.seq.to_string())
-    } else {
-        None
-    };
-    Ok(axum::Json(json!({ "items": items, "next_cursor": next_cursor })).into_response())
+    let page = state.audit_page(&caller, filter).await?;
+    let next_cursor = page.next_before.map(|seq| seq.to_string());
+    Ok(axum::Json(json!({ "items": page.items, "next_cursor": next_cursor })).into_response())
 }
 
 /// `GET /api/v1/admin/users`
@@ -79,22 +76,13 @@ pub async fn audit(
 )]
 pub async fn users(
     State(state): State<SharedState>,
+    Authenticated(caller): Authenticated,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
     let page = query.take_page()?;
     query.finish()?;
-    let mut items = state
-        .store
-        .accounts()
-        .list_users(page.after, page.limit + 1)
-        .await?;
-    let next_cursor = if items.len() > page.limit as usize {
-        items.truncate(page.limit as usize);
-        items.last().map(|u| u.id)
-    } else {
-        None
-    };
-    Ok(axum::Json(json!({ "items": items, "next_cursor": next_cursor })).into_response())
+    let page = state.users(&caller, page).await?;
+    Ok(axum::Json(json!({ "items": page.items, "next_cursor": page.next_cursor })).into_response())
 }
 
 /// `POST /api/v1/admin/users`: creates a user (or another admin).
@@ -116,8 +104,9 @@ pub async fn users(
 )]
 pub async fn create(
     State(state): State<SharedState>,
+    Authenticated(caller): Authenticated,
     Json(new): Json<NewUser>,
 ) -> Result<Response, ApiError> {
-    let user = create_user(&state, new).await?;
+    let user = state.create_user(&caller, new.into()).await?;
     Ok((StatusCode::CREATED, axum::Json(user)).into_response())
 }

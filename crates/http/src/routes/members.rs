@@ -3,37 +3,23 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
-use symbiont_store::accounts::{Membership, Role};
+use symbiont_app::memberships::{MemberChange, MemberEntry};
+use symbiont_store::accounts::Role;
 
 use crate::authentication::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{Json, parse_id};
 use crate::state::SharedState;
 
-/// Members with their e-mail addresses.
-async fn listing(
-    state: &SharedState,
-    members: Vec<Membership>,
-) -> Result<Vec<serde_json::Value>, ApiError> {
-    let mut out = Vec::with_capacity(members.len());
-    for m in members {
-        let email = state
-            .store
-            .accounts()
-            .get_user(m.user_id)
-            .await?
-            .map(|u| u.email);
-        out.push(json!({
-            "user_id": m.user_id,
-            "email": email,
-            "role": m.role,
-            "created_at": m.created_at,
-        }));
-    }
-    Ok(out)
+fn member_json(member: &MemberEntry) -> serde_json::Value {
+    json!({
+        "user_id": member.user_id,
+        "email": member.email,
+        "role": member.role,
+        "created_at": member.created_at,
+    })
 }
 
 /// `GET /api/v1/businesses/{id}/members`: for the business's members and admins.
@@ -57,22 +43,9 @@ pub async fn list(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let business = state.business(parse_id(&id, "business")?).await?;
-    if caller.account().is_none() {
-        return Err(ApiError::Unauthorized("sign in or send an API key".into()));
-    }
-    if !(caller.is_admin() || caller.is_member_of(business.id)) {
-        return Err(ApiError::Forbidden(format!(
-            "only members of business {} see its members",
-            business.id
-        )));
-    }
-    let members = state
-        .store
-        .accounts()
-        .members_of_business(business.id)
-        .await?;
-    Ok(axum::Json(json!({ "items": listing(&state, members).await? })).into_response())
+    let members = state.members(&caller, parse_id(&id, "business")?).await?;
+    let items: Vec<_> = members.iter().map(member_json).collect();
+    Ok(axum::Json(json!({ "items": items })).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -114,53 +87,14 @@ pub async fn add(
     Path(id): Path<String>,
     Json(new): Json<NewMember>,
 ) -> Result<Response, ApiError> {
-    let business = state.business(parse_id(&id, "business")?).await?;
-    caller.require_owner(business.id)?;
-    let email = symbiont_app::identity::normalize_email("email", &new.email)?;
-    let user = state
-        .store
-        .accounts()
-        .user_by_email(&email)
-        .await?
-        .ok_or_else(|| ApiError::invalid("email", format!("no user has the e-mail {email}")))?;
-    let existing = state
-        .store
-        .accounts()
-        .members_of_business(business.id)
+    let change = state
+        .put_member(&caller, parse_id(&id, "business")?, &new.email, new.role)
         .await?;
-    if new.role == Role::Member && is_last_owner(&existing, user.id) {
-        return Err(ApiError::Conflict(
-            "a business keeps at least one owner; add another owner first".into(),
-        ));
-    }
-    let membership = Membership {
-        business_id: business.id,
-        user_id: user.id,
-        role: new.role,
-        created_at: Utc::now(),
+    let status = match change {
+        MemberChange::Added(_) => StatusCode::CREATED,
+        MemberChange::RoleChanged(_) => StatusCode::OK,
     };
-    state.store.accounts().put_membership(&membership).await?;
-    state.account_cache.clear();
-    let status = if existing.iter().any(|m| m.user_id == user.id) {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((
-        status,
-        axum::Json(json!({
-            "user_id": user.id,
-            "email": user.email,
-            "role": membership.role,
-            "created_at": membership.created_at,
-        })),
-    )
-        .into_response())
-}
-
-fn is_last_owner(members: &[Membership], user: uuid::Uuid) -> bool {
-    let owners: Vec<_> = members.iter().filter(|m| m.role == Role::Owner).collect();
-    owners.len() == 1 && owners[0].user_id == user
+    Ok((status, axum::Json(member_json(change.member()))).into_response())
 }
 
 /// `DELETE /api/v1/businesses/{id}/members/{user_id}`: by an owner, or a member leaving.
@@ -187,34 +121,8 @@ pub async fn remove(
     Authenticated(caller): Authenticated,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let business = state.business(parse_id(&id, "business")?).await?;
+    let business_id = parse_id(&id, "business")?;
     let user_id = parse_id(&user_id, "user")?;
-    let leaving = caller.user_id() == Some(user_id) && caller.writer().is_ok();
-    if !leaving {
-        caller.require_owner(business.id)?;
-    }
-    let members = state
-        .store
-        .accounts()
-        .members_of_business(business.id)
-        .await?;
-    if is_last_owner(&members, user_id) {
-        return Err(ApiError::Conflict(
-            "the last owner cannot leave; add another owner or delete the business".into(),
-        ));
-    }
-    let changed = state
-        .store
-        .accounts()
-        .remove_membership(business.id, user_id)
-        .await?;
-    state.account_cache.clear();
-    if changed {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(format!(
-            "user {user_id} is not a member of business {}",
-            business.id
-        )))
-    }
+    state.remove_member(&caller, business_id, user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
