@@ -6,6 +6,7 @@
 //!   event, then wait for this instance's engine), and decisions on matches;
 //! - [`live_matches`]: the engine's live matches joined with people's decisions, expiry and
 //!   revival, pages and the summary; [`visibility`]: what a viewer may see of an anonymous flow;
+//! - [`stats`]: the platform's figures; [`categories`]: the taxonomy and its rules, read-only;
 //! - [`identity`]: passwords, access tokens, API keys and the [`identity::Caller`] every use case
 //!   checks; [`sessions`]: login, token refresh, logout, who am I, the caller's API keys;
 //!   [`users`]: creating and listing accounts; [`memberships`]: who belongs to a business;
@@ -17,6 +18,7 @@
 //! [`App`] holds the ports and the derived state; [`App::start`] builds it.
 
 pub mod audit;
+pub mod categories;
 pub mod engine_metrics;
 pub mod error;
 pub mod event_pipeline;
@@ -30,6 +32,7 @@ pub mod rate_limit;
 pub mod registry;
 pub mod response_cache;
 pub mod sessions;
+pub mod stats;
 pub mod trace_context;
 pub mod users;
 pub mod visibility;
@@ -185,5 +188,13 @@ impl App {
             flight_recorder: flight_recorder::FlightRecorder::installed(),
         });
         Ok((app, subscription))
+    }
+
+    /// Whether this instance can serve: its store answers.
+    pub async fn check_ready(&self) -> Result<(), AppError> {
+        self.store
+            .ping()
+            .await
+            .map_err(|e| AppError::unavailable("store ping", e))
     }
 }

@@ -601,57 +601,6 @@ pub struct Health {
     pub status: String,
 }
 
-/// The flight recorder's content.
-#[derive(Serialize, ToSchema)]
-pub struct FlightRecorderDump {
-    /// Most records kept; 0 when the recorder is off.
-    pub capacity: u64,
-    /// Records made since start, including those since evicted.
-    pub recorded_total: u64,
-    /// Oldest first.
-    pub records: Vec<FlightRecord>,
-}
-
-/// A closed span or a log event.
-#[derive(Serialize, ToSchema)]
-pub struct FlightRecord {
-    #[schema(inline)]
-    pub kind: RecordKind,
-    /// When the span closed or the event happened.
-    pub time: chrono::DateTime<chrono::Utc>,
-    #[schema(inline)]
-    pub level: Level,
-    /// The module that made the record, e.g. `symbiont_store::traced`.
-    pub target: String,
-    /// The span's name (`http`, `store.get_flow`, `engine.apply`); for an event, the span it
-    /// happened in.
-    pub name: String,
-    /// Spans only: from creation to close.
-    pub duration_ms: Option<f64>,
-    /// 32 hex digits: the OpenTelemetry trace id when traces are exported, else an id of the
-    /// recorder's own shared by the spans and events of one request.
-    pub trace_id: Option<String>,
-    /// The span's or event's fields; an event's text is `message`.
-    pub fields: serde_json::Map<String, serde_json::Value>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordKind {
-    Span,
-    Event,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(clippy::upper_case_acronyms)]
-pub enum Level {
-    TRACE,
-    DEBUG,
-    INFO,
-    WARN,
-    ERROR,
-}
-
 /// How to send an access token: always `Bearer`.
 #[derive(Serialize, ToSchema)]
 pub enum TokenType {

@@ -38,10 +38,7 @@ pub async fn list(
         .take("industry")
         .map(|i| i.trim().to_ascii_uppercase());
     query.finish()?;
-    let page = state
-        .store
-        .list_businesses(&BusinessFilter { industry }, page)
-        .await?;
+    let page = state.businesses(&BusinessFilter { industry }, page).await?;
     Ok(crate::json::response(axum::http::StatusCode::OK, &page))
 }
 

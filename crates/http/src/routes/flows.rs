@@ -61,11 +61,10 @@ async fn list_filtered(
     business_id: Option<Uuid>,
 ) -> Result<Response, ApiError> {
     let page = query.take_page()?;
-    let mut filter = take_filter(&mut query, business_id)?;
-    filter.hide_anonymous_except = caller.visible_businesses();
+    let filter = take_filter(&mut query, business_id)?;
     query.finish()?;
     check_category_filter(state, filter.category.as_deref())?;
-    let page = state.store.list_flows(&filter, page).await?;
+    let page = state.flows(caller, filter, page).await?;
     Ok(crate::json::response(axum::http::StatusCode::OK, &page))
 }
 

@@ -36,11 +36,7 @@ pub async fn live() -> Response {
     security((), ("bearer" = []), ("apiKey" = [])),
 )]
 pub async fn ready(State(state): State<SharedState>) -> Result<Response, ApiError> {
-    state
-        .store
-        .ping()
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    state.check_ready().await?;
     Ok(axum::Json(json!({ "status": "ready" })).into_response())
 }
 

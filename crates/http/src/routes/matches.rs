@@ -352,33 +352,18 @@ pub async fn stats(
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     query.finish()?;
-    let counts = state.store.counts().await?;
-    // The match summary walks every match, so it is cached; entity counts come from the store.
-    let key = format!("{}:stats-matches", state.live_matches.state_key());
-    let matches: serde_json::Value = match state
-        .cache
-        .get(&key)
-        .await
-        .and_then(|b| serde_json::from_slice(&b).ok())
-    {
-        Some(matches) => matches,
-        None => {
-            let summary = state.live_matches.summary();
-            let matches = json!({
-                "live": state.live_matches.engine_stats().matches,
-                "by_status": summary.by_status,
-                "potential": summary.potential,
-                "agreed": summary.agreed,
-            });
-            state.cache.put(&key, matches.to_string().into()).await;
-            matches
-        }
-    };
+    let stats = state.platform_stats().await?;
+    let (counts, matches) = (stats.counts, stats.matches);
     Ok(axum::Json(json!({
         "businesses": counts.businesses,
         "sites": counts.sites,
         "flows": { "offers": counts.offers, "needs": counts.needs },
-        "matches": matches,
+        "matches": {
+            "live": matches.live,
+            "by_status": matches.summary.by_status,
+            "potential": matches.summary.potential,
+            "agreed": matches.summary.agreed,
+        },
     }))
     .into_response())
 }

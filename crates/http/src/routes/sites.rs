@@ -41,10 +41,7 @@ async fn list_filtered(
         None => query.take_uuid("business_id")?,
     };
     query.finish()?;
-    let page = state
-        .store
-        .list_sites(&SiteFilter { business_id, near }, page)
-        .await?;
+    let page = state.sites(&SiteFilter { business_id, near }, page).await?;
     if wants_geojson(headers) {
         let features: Vec<Value> = page.items.iter().map(feature).collect();
         return Ok(geojson(json!({
