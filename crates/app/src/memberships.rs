@@ -31,14 +31,6 @@ pub enum MemberChange {
     RoleChanged(MemberEntry),
 }
 
-impl MemberChange {
-    pub fn member(&self) -> &MemberEntry {
-        match self {
-            MemberChange::Added(member) | MemberChange::RoleChanged(member) => member,
-        }
-    }
-}
-
 fn is_last_owner(members: &[Membership], user: Uuid) -> bool {
     let owners: Vec<_> = members.iter().filter(|m| m.role == Role::Owner).collect();
     owners.len() == 1 && owners[0].user_id == user

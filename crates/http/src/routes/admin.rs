@@ -3,14 +3,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
-use symbiont_store::accounts::AuditFilter;
+use symbiont_store::accounts::{AuditFilter, User};
 
 use super::auth::NewUser;
+use super::pages::{AuditPage, UserPage};
 use crate::authentication::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{Json, QueryParams};
+use crate::json::SortedKeys;
 use crate::state::SharedState;
 
 /// `GET /api/v1/admin/audit?limit=&before=&user_id=&action=`: newest first; `next_cursor` pages on.
@@ -23,7 +23,7 @@ use crate::state::SharedState;
     description = "Platform admins only. Every write and login: who, what, when, from where.",
     params(crate::openapi::AuditFilters),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::AuditPage),
+        (status = 200, description = "OK", body = AuditPage),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 403, response = crate::openapi::Forbidden),
     ),
@@ -33,7 +33,7 @@ pub async fn audit(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
     mut query: QueryParams,
-) -> Result<Response, ApiError> {
+) -> Result<SortedKeys<AuditPage>, ApiError> {
     let limit = query
         .take_parsed::<u32>("limit", "a whole number between 1 and 500")?
         .unwrap_or(100);
@@ -54,8 +54,7 @@ pub async fn audit(
     };
     query.finish()?;
     let page = state.audit_page(&caller, filter).await?;
-    let next_cursor = page.next_before.map(|seq| seq.to_string());
-    Ok(axum::Json(json!({ "items": page.items, "next_cursor": next_cursor })).into_response())
+    Ok(SortedKeys(page.into()))
 }
 
 /// `GET /api/v1/admin/users`
@@ -68,7 +67,7 @@ pub async fn audit(
     description = "Platform admins only.",
     params(crate::openapi::Paging),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::UserPage),
+        (status = 200, description = "OK", body = UserPage),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 403, response = crate::openapi::Forbidden),
     ),
@@ -78,11 +77,10 @@ pub async fn users(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
     mut query: QueryParams,
-) -> Result<Response, ApiError> {
+) -> Result<SortedKeys<UserPage>, ApiError> {
     let page = query.take_page()?;
     query.finish()?;
-    let page = state.users(&caller, page).await?;
-    Ok(axum::Json(json!({ "items": page.items, "next_cursor": page.next_cursor })).into_response())
+    Ok(SortedKeys(state.users(&caller, page).await?.into()))
 }
 
 /// `POST /api/v1/admin/users`: creates a user (or another admin).
@@ -106,7 +104,7 @@ pub async fn create(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
     Json(new): Json<NewUser>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, axum::Json<User>), ApiError> {
     let user = state.create_user(&caller, new.into()).await?;
-    Ok((StatusCode::CREATED, axum::Json(user)).into_response())
+    Ok((StatusCode::CREATED, axum::Json(user)))
 }

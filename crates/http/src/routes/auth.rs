@@ -4,19 +4,18 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use symbiont_app::AppError;
-use symbiont_app::identity::Credential;
-use symbiont_app::sessions::{self, IssuedApiKey, Tokens};
+use symbiont_app::identity;
+use symbiont_app::sessions::{self, IssuedApiKey, Tokens, WhoAmI};
 use symbiont_app::users::UserDraft;
-use symbiont_store::accounts::{KeyScope, User};
+use symbiont_store::accounts::{ApiKey, KeyScope, Membership, User};
 use uuid::Uuid;
 
 use crate::audit_trail::AuditActor;
-
 use crate::authentication::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{Json, parse_id};
+use crate::json::SortedKeys;
 use crate::rate_limiting::Peer;
 use crate::state::SharedState;
 
@@ -31,8 +30,8 @@ pub struct LoginRequest {
 pub struct TokenPair {
     /// HS256 JWT; send as `Authorization: Bearer …`.
     pub access_token: String,
-    #[schema(value_type = crate::openapi::TokenType, inline)]
-    pub token_type: &'static str,
+    #[schema(inline)]
+    pub token_type: TokenType,
     /// Seconds the access token is valid.
     pub expires_in: u64,
     /// Single use: a refresh returns a new one; a spent one revokes the session.
@@ -41,11 +40,17 @@ pub struct TokenPair {
     pub refresh_expires_in: u64,
 }
 
+/// How to send an access token: always `Bearer`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub enum TokenType {
+    Bearer,
+}
+
 impl From<Tokens> for TokenPair {
     fn from(tokens: Tokens) -> Self {
         TokenPair {
             access_token: tokens.access_token,
-            token_type: "Bearer",
+            token_type: TokenType::Bearer,
             expires_in: tokens.access_ttl.as_secs(),
             refresh_token: tokens.refresh_token,
             refresh_expires_in: tokens.refresh_ttl.as_secs(),
@@ -172,28 +177,49 @@ pub async fn logout(
     operation_id = "me",
     tag = "auth",
     summary = "Who am I: the caller, its credential and memberships",
-    responses((status = 200, description = "OK", body = crate::openapi::Me)),
+    responses((status = 200, description = "OK", body = Me)),
     security(("bearer" = []), ("apiKey" = [])),
 )]
 pub async fn me(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
-) -> Result<Response, ApiError> {
-    let me = state.who_am_i(&caller).await?;
-    let credential = match me.credential {
-        Credential::AccessToken => json!({ "type": "access_token" }),
-        Credential::ApiKey { id, scope } => {
-            json!({ "type": "api_key", "id": id, "scope": scope })
+) -> Result<SortedKeys<Me>, ApiError> {
+    Ok(SortedKeys(state.who_am_i(&caller).await?.into()))
+}
+
+/// The caller: who it is, how it signed in, and its businesses.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub id: Uuid,
+    pub email: String,
+    pub is_admin: bool,
+    pub credential: Credential,
+    pub memberships: Vec<Membership>,
+}
+
+/// How the caller authenticated: an access token, or an API key (with its id and scope).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Credential {
+    /// Signed in with a password: an access token.
+    AccessToken,
+    /// An API key, with its id and scope.
+    ApiKey { id: Uuid, scope: KeyScope },
+}
+
+impl From<WhoAmI> for Me {
+    fn from(me: WhoAmI) -> Self {
+        Me {
+            id: me.user_id,
+            email: me.email,
+            is_admin: me.is_admin,
+            credential: match me.credential {
+                identity::Credential::AccessToken => Credential::AccessToken,
+                identity::Credential::ApiKey { id, scope } => Credential::ApiKey { id, scope },
+            },
+            memberships: me.memberships,
         }
-    };
-    Ok(axum::Json(json!({
-        "id": me.user_id,
-        "email": me.email,
-        "is_admin": me.is_admin,
-        "credential": credential,
-        "memberships": me.memberships,
-    }))
-    .into_response())
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -220,7 +246,7 @@ fn read_scope() -> KeyScope {
     description = "Needs an access token (a key cannot create keys).",
     request_body(content = NewApiKey, example = json!({"name": "meter gateway", "scope": "read_write"})),
     responses(
-        (status = 201, description = "Created", body = crate::openapi::ApiKeyCreated, headers(("Location" = String, description = "The new resource's URL."))),
+        (status = 201, description = "Created", body = ApiKeyCreated, headers(("Location" = String, description = "The new resource's URL."))),
         crate::openapi::JsonBodyErrors,
         (status = 403, response = crate::openapi::Forbidden),
     ),
@@ -231,18 +257,33 @@ pub async fn create_api_key(
     Authenticated(caller): Authenticated,
     Json(body): Json<NewApiKey>,
 ) -> Result<Response, ApiError> {
-    let IssuedApiKey { record, key } = state
+    let issued = state
         .create_api_key(&caller, &body.name, body.scope)
         .await?;
-    let mut body = serde_json::to_value(&record).map_err(|e| ApiError::Internal(e.to_string()))?;
-    body["key"] = json!(key);
-    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
-    if let Ok(location) = format!("/api/v1/auth/api-keys/{}", record.id).parse() {
+    let location = format!("/api/v1/auth/api-keys/{}", issued.record.id);
+    let mut response =
+        (StatusCode::CREATED, SortedKeys(ApiKeyCreated::from(issued))).into_response();
+    if let Ok(location) = location.parse() {
         response
             .headers_mut()
             .insert(axum::http::header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// A new API key: the record, and the key itself, shown only in this answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiKeyCreated {
+    #[serde(flatten)]
+    pub record: ApiKey,
+    /// The key (`sym_…`); shown only in this answer.
+    pub key: String,
+}
+
+impl From<IssuedApiKey> for ApiKeyCreated {
+    fn from(IssuedApiKey { record, key }: IssuedApiKey) -> Self {
+        ApiKeyCreated { record, key }
+    }
 }
 
 /// `GET /api/v1/auth/api-keys`: the caller's keys, without the keys themselves.
@@ -252,15 +293,21 @@ pub async fn create_api_key(
     operation_id = "listApiKeys",
     tag = "auth",
     summary = "The caller's API keys (without the keys)",
-    responses((status = 200, description = "OK", body = crate::openapi::ApiKeyList)),
+    responses((status = 200, description = "OK", body = ApiKeyList)),
     security(("bearer" = []), ("apiKey" = [])),
 )]
 pub async fn list_api_keys(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
-) -> Result<Response, ApiError> {
-    let keys = state.api_keys(&caller).await?;
-    Ok(axum::Json(json!({ "items": keys })).into_response())
+) -> Result<SortedKeys<ApiKeyList>, ApiError> {
+    let items = state.api_keys(&caller).await?;
+    Ok(SortedKeys(ApiKeyList { items }))
+}
+
+/// The caller's API keys, without the keys.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiKeyList {
+    pub items: Vec<ApiKey>,
 }
 
 /// `DELETE /api/v1/auth/api-keys/{id}`

@@ -2,24 +2,43 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use symbiont_app::memberships::{MemberChange, MemberEntry};
 use symbiont_store::accounts::Role;
+use uuid::Uuid;
 
 use crate::authentication::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{Json, parse_id};
+use crate::json::SortedKeys;
 use crate::state::SharedState;
 
-fn member_json(member: &MemberEntry) -> serde_json::Value {
-    json!({
-        "user_id": member.user_id,
-        "email": member.email,
-        "role": member.role,
-        "created_at": member.created_at,
-    })
+/// A member of a business.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Member {
+    pub user_id: Uuid,
+    /// Null when the user no longer exists.
+    #[schema(required = true)]
+    pub email: Option<String>,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<MemberEntry> for Member {
+    fn from(entry: MemberEntry) -> Self {
+        Member {
+            user_id: entry.user_id,
+            email: entry.email,
+            role: entry.role,
+            created_at: entry.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemberList {
+    pub items: Vec<Member>,
 }
 
 /// `GET /api/v1/businesses/{id}/members`: for the business's members and admins.
@@ -32,7 +51,7 @@ fn member_json(member: &MemberEntry) -> serde_json::Value {
     description = "For its members and platform admins.",
     params(("id" = uuid::Uuid, Path, description = "The business's id.")),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::MemberList),
+        (status = 200, description = "OK", body = MemberList),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
     ),
@@ -42,10 +61,11 @@ pub async fn list(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<SortedKeys<MemberList>, ApiError> {
     let members = state.members(&caller, parse_id(&id, "business")?).await?;
-    let items: Vec<_> = members.iter().map(member_json).collect();
-    Ok(axum::Json(json!({ "items": items })).into_response())
+    Ok(SortedKeys(MemberList {
+        items: members.into_iter().map(Member::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -73,8 +93,8 @@ fn member_role() -> Role {
     params(("id" = uuid::Uuid, Path, description = "The business's id.")),
     request_body = NewMember,
     responses(
-        (status = 200, description = "Role changed", body = crate::openapi::Member),
-        (status = 201, description = "Added", body = crate::openapi::Member),
+        (status = 200, description = "Role changed", body = Member),
+        (status = 201, description = "Added", body = Member),
         crate::openapi::JsonBodyErrors,
         (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
@@ -86,15 +106,14 @@ pub async fn add(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
     Json(new): Json<NewMember>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, SortedKeys<Member>), ApiError> {
     let change = state
         .put_member(&caller, parse_id(&id, "business")?, &new.email, new.role)
         .await?;
-    let status = match change {
-        MemberChange::Added(_) => StatusCode::CREATED,
-        MemberChange::RoleChanged(_) => StatusCode::OK,
-    };
-    Ok((status, axum::Json(member_json(change.member()))).into_response())
+    Ok(match change {
+        MemberChange::Added(member) => (StatusCode::CREATED, SortedKeys(member.into())),
+        MemberChange::RoleChanged(member) => (StatusCode::OK, SortedKeys(member.into())),
+    })
 }
 
 /// `DELETE /api/v1/businesses/{id}/members/{user_id}`: by an owner, or a member leaving.
