@@ -60,10 +60,10 @@ fn main() {
         with_recorder.saturating_sub(baseline).as_nanos() as f64 / 3.0
     );
     let started = Instant::now();
-    let dump = recorder.dump_json();
+    let dump = recorder.dump();
     println!(
-        "dump of 2048 records: {} bytes in {:?}",
-        dump.len(),
+        "dump of {} records in {:?}",
+        dump.records.len(),
         started.elapsed()
     );
 }

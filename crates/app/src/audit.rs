@@ -1,5 +1,5 @@
 //! The audit log: every write and every login attempt, with who (user, API key), what (action,
-//! path, outcome), when and from where. Admins read it through `GET /api/v1/admin/audit`.
+//! path, outcome), when and from where. Administrators read it newest first ([`App::audit_page`]).
 //!
 //! A transport records an entry after the use case answered and before the client gets the
 //! answer, so an acknowledged write is in the log. Entries from concurrent requests are appended in
@@ -8,8 +8,12 @@
 use std::time::Duration;
 
 use symbiont_store::Store;
-use symbiont_store::accounts::AuditEntry;
+use symbiont_store::accounts::{AuditEntry, AuditFilter};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::App;
+use crate::error::AppError;
+use crate::identity::Caller;
 
 const BATCH: usize = 256;
 /// Longest a request waits for its entry to be stored before answering anyway.
@@ -53,5 +57,39 @@ impl AuditLog {
         if tokio::time::timeout(WAIT, stored).await.is_err() {
             tracing::warn!("audit entry not confirmed within 5 s");
         }
+    }
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    /// The `seq` to read older entries before; None on the last page.
+    pub next_before: Option<i64>,
+}
+
+impl App {
+    /// The audit log for administrators, newest first: at most `filter.limit` entries, those with a
+    /// `seq` below `filter.before` when it is given.
+    pub async fn audit_page(
+        &self,
+        caller: &Caller,
+        filter: AuditFilter,
+    ) -> Result<AuditPage, AppError> {
+        caller.require_admin()?;
+        let limit = filter.limit as usize;
+        // One more than asked for tells whether there is a next page.
+        let filter = AuditFilter {
+            limit: filter.limit + 1,
+            ..filter
+        };
+        let mut items = self.store.accounts().list_audit(&filter).await?;
+        let next_before = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|e| e.seq)
+        } else {
+            None
+        };
+        Ok(AuditPage { items, next_before })
     }
 }

@@ -1,5 +1,5 @@
 //! The flight recorder: the most recent closed spans and log events, kept in a bounded ring in
-//! memory and dumped as JSON on demand (`GET /api/v1/admin/flight-recorder`), for post-mortem
+//! memory and dumped on demand (as JSON at `GET /api/v1/admin/flight-recorder`), for post-mortem
 //! debugging without a tracing backend. The binary feeds it spans and events at `info` and above,
 //! whatever the log level.
 //!
@@ -33,15 +33,9 @@ const MAX_RECYCLED_PER_THREAD: usize = 64;
 
 static INSTALLED: OnceLock<FlightRecorder> = OnceLock::new();
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Span,
-    Event,
-}
-
 #[derive(Clone)]
 struct Record {
-    kind: Kind,
+    kind: RecordKind,
     level: Level,
     /// The span's name; for an event, the name of the span it happened in (or empty).
     name: &'static str,
@@ -132,10 +126,8 @@ impl FlightRecorder {
         }
     }
 
-    /// The records, oldest first, as a JSON document:
-    /// `{"capacity", "recorded_total", "records": [{"kind", "time", "level", "target", "name",
-    /// "duration_ms" (spans), "trace_id", "fields"}]}`.
-    pub fn dump_json(&self) -> String {
+    /// What the recorder holds now, oldest record first.
+    pub fn dump(&self) -> FlightRecording {
         let records: Vec<Record> = self
             .ring
             .records
@@ -144,51 +136,65 @@ impl FlightRecorder {
             .iter()
             .cloned()
             .collect();
-        let mut out = String::with_capacity(64 + records.len() * 256);
-        let _ = write!(
-            out,
-            "{{\"capacity\":{},\"recorded_total\":{},\"records\":[",
-            self.ring.capacity,
-            self.ring.recorded.load(Ordering::Relaxed)
-        );
-        for (i, record) in records.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            write_record(&mut out, record);
+        FlightRecording {
+            capacity: self.ring.capacity,
+            recorded_total: self.ring.recorded.load(Ordering::Relaxed),
+            records: records.into_iter().map(RecordedEntry::from).collect(),
         }
-        out.push_str("]}");
-        out
     }
 }
 
-fn write_record(out: &mut String, record: &Record) {
-    let time = chrono::DateTime::from_timestamp_micros(record.at_unix_us)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let kind = match record.kind {
-        Kind::Span => "span",
-        Kind::Event => "event",
-    };
-    let _ = write!(
-        out,
-        "{{\"kind\":\"{kind}\",\"time\":\"{time}\",\"level\":\"{}\",\"target\":",
-        record.level
-    );
-    write_json_str(out, record.target);
-    out.push_str(",\"name\":");
-    write_json_str(out, record.name);
-    if record.kind == Kind::Span {
-        let _ = write!(
-            out,
-            ",\"duration_ms\":{}",
-            record.duration_ns as f64 / 1_000_000.0
-        );
+/// The recorder's content at one moment.
+#[derive(Debug, Clone)]
+pub struct FlightRecording {
+    /// Most records kept; 0 when the recorder is off.
+    pub capacity: usize,
+    /// Records made since start, including those since evicted.
+    pub recorded_total: u64,
+    /// Oldest first.
+    pub records: Vec<RecordedEntry>,
+}
+
+/// A closed span or a log event.
+#[derive(Debug, Clone)]
+pub struct RecordedEntry {
+    pub kind: RecordKind,
+    /// When the span closed or the event happened (microsecond precision).
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub level: Level,
+    /// The module that made the record.
+    pub target: &'static str,
+    /// The span's name; for an event, the name of the span it happened in (or empty).
+    pub name: &'static str,
+    /// Spans only: from creation to close.
+    pub duration: Option<std::time::Duration>,
+    /// The OpenTelemetry trace id, or the recorder's own id of the request's trace.
+    pub trace_id: Option<u128>,
+    /// The span's or event's fields as a JSON object (an event's text is `message`). Kept as
+    /// text: it was written once, when the record was made.
+    pub fields_json: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    Span,
+    Event,
+}
+
+impl From<Record> for RecordedEntry {
+    fn from(record: Record) -> Self {
+        RecordedEntry {
+            kind: record.kind,
+            at: chrono::DateTime::from_timestamp_micros(record.at_unix_us).unwrap_or_default(),
+            level: record.level,
+            target: record.target,
+            name: record.name,
+            duration: (record.kind == RecordKind::Span)
+                .then(|| std::time::Duration::from_nanos(record.duration_ns)),
+            trace_id: (record.trace_id != 0).then_some(record.trace_id),
+            fields_json: format!("{{{}}}", record.fields),
+        }
     }
-    if record.trace_id != 0 {
-        let _ = write!(out, ",\"trace_id\":\"{:032x}\"", record.trace_id);
-    }
-    let _ = write!(out, ",\"fields\":{{{}}}}}", record.fields);
 }
 
 /// The layer feeding a [`FlightRecorder`]; install it in the tracing subscriber.
@@ -260,7 +266,7 @@ where
         });
         let metadata = event.metadata();
         self.recorder.push(Record {
-            kind: Kind::Event,
+            kind: RecordKind::Event,
             level: *metadata.level(),
             name,
             target: metadata.target(),
@@ -280,7 +286,7 @@ where
         };
         let metadata = span.metadata();
         self.recorder.push(Record {
-            kind: Kind::Span,
+            kind: RecordKind::Span,
             level: *metadata.level(),
             name: metadata.name(),
             target: metadata.target(),
@@ -448,11 +454,32 @@ mod tests {
     use super::*;
     use tracing_subscriber::layer::SubscriberExt;
 
+    /// The dump as the HTTP endpoint shows it, less its exact figures.
     fn recorded(capacity: usize, work: impl FnOnce()) -> serde_json::Value {
         let recorder = FlightRecorder::new(capacity);
         let subscriber = tracing_subscriber::registry().with(recorder.layer());
         tracing::subscriber::with_default(subscriber, work);
-        serde_json::from_str(&recorder.dump_json()).expect("the dump is JSON")
+        let dump = recorder.dump();
+        let records: Vec<serde_json::Value> = dump
+            .records
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "kind": match r.kind { RecordKind::Span => "span", RecordKind::Event => "event" },
+                    "level": r.level.to_string(),
+                    "name": r.name,
+                    "duration_ms": r.duration.map(|d| d.as_secs_f64() * 1000.0),
+                    "trace_id": r.trace_id.map(|t| format!("{t:032x}")),
+                    "fields": serde_json::from_str::<serde_json::Value>(&r.fields_json)
+                        .expect("the fields are a JSON object"),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "capacity": dump.capacity,
+            "recorded_total": dump.recorded_total,
+            "records": records,
+        })
     }
 
     #[test]

@@ -7,8 +7,11 @@
 //!   many at once in one transaction (`symbiont import`);
 //! - [`live_matches`]: the engine's live matches joined with people's decisions, expiry and
 //!   revival, pages and the summary; [`visibility`]: what a viewer may see of an anonymous flow;
+//! - [`stats`]: the platform's figures; [`categories`]: the taxonomy and its rules, read-only;
 //! - [`identity`]: passwords, access tokens, API keys and the [`identity::Caller`] every use case
-//!   checks; [`audit`]: the audit log writer;
+//!   checks; [`sessions`]: login, token refresh, logout, who am I, the caller's API keys;
+//!   [`users`]: creating and listing accounts; [`memberships`]: who belongs to a business;
+//!   [`audit`]: the audit log, written and read;
 //! - [`event_pipeline`]: the outbox relay and the bus consumer that feeds the engine;
 //! - ports of outside services beside the store and the bus: [`response_cache`] and
 //!   [`rate_limit`], each with an in-process and a Redis adapter.
@@ -17,6 +20,7 @@
 
 pub mod audit;
 pub mod bulk_registry;
+pub mod categories;
 pub mod engine_metrics;
 pub mod error;
 pub mod event_pipeline;
@@ -24,12 +28,16 @@ pub mod flight_recorder;
 pub mod identity;
 pub mod json_body;
 pub mod live_matches;
+pub mod memberships;
 pub mod merge_patch;
 pub mod rate_limit;
 pub mod redis_connection;
 pub mod registry;
 pub mod response_cache;
+pub mod sessions;
+pub mod stats;
 pub mod trace_context;
+pub mod users;
 pub mod visibility;
 
 use std::sync::Arc;
@@ -183,5 +191,13 @@ impl App {
             flight_recorder: flight_recorder::FlightRecorder::installed(),
         });
         Ok((app, subscription))
+    }
+
+    /// Whether this instance can serve: its store answers.
+    pub async fn check_ready(&self) -> Result<(), AppError> {
+        self.store
+            .ping()
+            .await
+            .map_err(|e| AppError::unavailable("store ping", e))
     }
 }

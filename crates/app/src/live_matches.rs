@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use chrono::Utc;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use symbiont_core::decision::{self, Pair, StatusChange};
 use symbiont_core::events::DomainEvent;
@@ -188,14 +188,14 @@ fn kept_str<'a>(value: &'a Value, field: &str) -> &'a str {
 }
 
 /// Figures summed over matches.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Totals {
     pub matches: usize,
     pub savings_eur_per_year: f64,
     pub co2_t_per_year: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MatchSummary {
     pub by_status: HashMap<MatchStatus, usize>,
     /// Each need's best-scoring live match, scaled to what allocation leaves it.

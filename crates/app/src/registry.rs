@@ -12,7 +12,9 @@ use symbiont_core::model::FlowIdentity;
 use symbiont_core::{
     Business, BusinessDraft, Flow, FlowDraft, GeoPoint, MatchStatus, Site, SiteDraft,
 };
-use symbiont_store::{Entity, Removed, StoreError};
+use symbiont_store::{
+    BusinessFilter, Entity, FlowFilter, Page, PageRequest, Removed, SiteFilter, StoreError,
+};
 use uuid::Uuid;
 
 use crate::App;
@@ -54,6 +56,39 @@ impl App {
             .get_flow(id)
             .await?
             .ok_or_else(|| not_found(Entity::Flow, id))
+    }
+
+    /// A page of businesses in creation order.
+    pub async fn businesses(
+        &self,
+        filter: &BusinessFilter,
+        page: PageRequest,
+    ) -> Result<Page<Business>, AppError> {
+        Ok(self.store.list_businesses(filter, page).await?)
+    }
+
+    /// A page of sites in creation order.
+    pub async fn sites(
+        &self,
+        filter: &SiteFilter,
+        page: PageRequest,
+    ) -> Result<Page<Site>, AppError> {
+        Ok(self.store.list_sites(filter, page).await?)
+    }
+
+    /// A page of flows in creation order, as `caller` may see them: other businesses' anonymous
+    /// flows are left out.
+    pub async fn flows(
+        &self,
+        caller: &Caller,
+        filter: FlowFilter,
+        page: PageRequest,
+    ) -> Result<Page<Flow>, AppError> {
+        let filter = FlowFilter {
+            hide_anonymous_except: caller.visible_businesses(),
+            ..filter
+        };
+        Ok(self.store.list_flows(&filter, page).await?)
     }
 
     /// Creates a business owned by the caller.

@@ -2,10 +2,10 @@
 //! and the demo gets its documented login.
 
 use chrono::Utc;
-use symbiont_app::identity::{check_password_rules, hash_password, normalize_email};
+use symbiont_app::AppError;
+use symbiont_app::users::{self, UserDraft};
 use symbiont_store::Store;
 use symbiont_store::accounts::{Membership, Role, User};
-use uuid::Uuid;
 
 /// The demo's login (see README): owner of the first two demo businesses.
 pub const DEMO_EMAIL: &str = "demo@symbiont.example";
@@ -13,27 +13,29 @@ pub const DEMO_PASSWORD: &str = "symbiont-demo";
 /// How many demo businesses the demo login owns.
 const DEMO_OWNED_BUSINESSES: u32 = 2;
 
-/// Creates a user; a taken e-mail or a weak password is a clear error.
+/// Creates a user through the same use case as `POST /api/v1/admin/users`; a taken e-mail or a
+/// weak password is a clear error.
 pub async fn create_user(
     store: &dyn Store,
     email: &str,
     password: &str,
     is_admin: bool,
 ) -> anyhow::Result<User> {
-    let email = normalize_email("email", email).map_err(|e| anyhow::anyhow!("e-mail: {e}"))?;
-    check_password_rules("password", password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
-    if store.accounts().user_by_email(&email).await?.is_some() {
-        anyhow::bail!("a user with e-mail {email} exists already");
-    }
-    let user = User {
-        id: Uuid::now_v7(),
-        email,
-        password_hash: hash_password(password).map_err(|e| anyhow::anyhow!("{e}"))?,
+    let draft = UserDraft {
+        email: email.to_string(),
+        password: password.to_string(),
         is_admin,
-        created_at: Utc::now(),
     };
-    store.accounts().insert_user(&user).await?;
-    Ok(user)
+    match users::create_user(store, draft).await {
+        Ok(user) => Ok(user),
+        Err(AppError::Conflict(_)) => {
+            anyhow::bail!(
+                "a user with e-mail {} exists already",
+                email.trim().to_lowercase()
+            )
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Creates the demo login, owning the first demo businesses, unless it exists.

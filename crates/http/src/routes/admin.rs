@@ -1,15 +1,16 @@
 //! `/api/v1/admin`: platform administration (users, the audit log). Every route here is behind
-//! [`crate::auth::admin_only`].
+//! [`crate::authentication::admin_only`].
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
-use symbiont_store::accounts::AuditFilter;
+use symbiont_store::accounts::{AuditFilter, User};
 
-use super::auth::{NewUser, create_user};
+use super::auth::NewUser;
+use super::pages::{AuditPage, UserPage};
+use crate::authentication::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{Json, QueryParams};
+use crate::json::SortedKeys;
 use crate::state::SharedState;
 
 /// `GET /api/v1/admin/audit?limit=&before=&user_id=&action=`: newest first; `next_cursor` pages on.
@@ -22,7 +23,7 @@ use crate::state::SharedState;
     description = "Platform admins only. Every write and login: who, what, when, from where.",
     params(crate::openapi::AuditFilters),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::AuditPage),
+        (status = 200, description = "OK", body = AuditPage),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 403, response = crate::openapi::Forbidden),
     ),
@@ -30,8 +31,9 @@ use crate::state::SharedState;
 )]
 pub async fn audit(
     State(state): State<SharedState>,
+    Authenticated(caller): Authenticated,
     mut query: QueryParams,
-) -> Result<Response, ApiError> {
+) -> Result<SortedKeys<AuditPage>, ApiError> {
     let limit = query
         .take_parsed::<u32>("limit", "a whole number between 1 and 500")?
         .unwrap_or(100);
@@ -48,17 +50,11 @@ pub async fn audit(
         user_id: query.take_uuid("user_id")?,
         action: query.take("action"),
         before,
-        limit: limit + 1,
+        limit,
     };
     query.finish()?;
-    let mut items = state.store.accounts().list_audit(&filter).await?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|e| e.seq.to_string())
-    } else {
-        None
-    };
-    Ok(axum::Json(json!({ "items": items, "next_cursor": next_cursor })).into_response())
+    let page = state.audit_page(&caller, filter).await?;
+    Ok(SortedKeys(page.into()))
 }
 
 /// `GET /api/v1/admin/users`
@@ -71,7 +67,7 @@ pub async fn audit(
     description = "Platform admins only.",
     params(crate::openapi::Paging),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::UserPage),
+        (status = 200, description = "OK", body = UserPage),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 403, response = crate::openapi::Forbidden),
     ),
@@ -79,22 +75,12 @@ pub async fn audit(
 )]
 pub async fn users(
     State(state): State<SharedState>,
+    Authenticated(caller): Authenticated,
     mut query: QueryParams,
-) -> Result<Response, ApiError> {
+) -> Result<SortedKeys<UserPage>, ApiError> {
     let page = query.take_page()?;
     query.finish()?;
-    let mut items = state
-        .store
-        .accounts()
-        .list_users(page.after, page.limit + 1)
-        .await?;
-    let next_cursor = if items.len() > page.limit as usize {
-        items.truncate(page.limit as usize);
-        items.last().map(|u| u.id)
-    } else {
-        None
-    };
-    Ok(axum::Json(json!({ "items": items, "next_cursor": next_cursor })).into_response())
+    Ok(SortedKeys(state.users(&caller, page).await?.into()))
 }
 
 /// `POST /api/v1/admin/users`: creates a user (or another admin).
@@ -116,8 +102,9 @@ pub async fn users(
 )]
 pub async fn create(
     State(state): State<SharedState>,
+    Authenticated(caller): Authenticated,
     Json(new): Json<NewUser>,
-) -> Result<Response, ApiError> {
-    let user = create_user(&state, new).await?;
-    Ok((StatusCode::CREATED, axum::Json(user)).into_response())
+) -> Result<(StatusCode, axum::Json<User>), ApiError> {
+    let user = state.create_user(&caller, new.into()).await?;
+    Ok((StatusCode::CREATED, axum::Json(user)))
 }

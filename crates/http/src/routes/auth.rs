@@ -3,18 +3,19 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use symbiont_store::accounts::{ApiKey, KeyScope, RefreshToken, Rotation, User};
+use symbiont_app::AppError;
+use symbiont_app::identity;
+use symbiont_app::sessions::{self, IssuedApiKey, Tokens, WhoAmI};
+use symbiont_app::users::UserDraft;
+use symbiont_store::accounts::{ApiKey, KeyScope, Membership, User};
 use uuid::Uuid;
 
 use crate::audit_trail::AuditActor;
-use symbiont_app::identity::{self as auth, Credential};
-
 use crate::authentication::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{Json, parse_id};
+use crate::json::SortedKeys;
 use crate::rate_limiting::Peer;
 use crate::state::SharedState;
 
@@ -29,8 +30,8 @@ pub struct LoginRequest {
 pub struct TokenPair {
     /// HS256 JWT; send as `Authorization: Bearer …`.
     pub access_token: String,
-    #[schema(value_type = crate::openapi::TokenType, inline)]
-    pub token_type: &'static str,
+    #[schema(inline)]
+    pub token_type: TokenType,
     /// Seconds the access token is valid.
     pub expires_in: u64,
     /// Single use: a refresh returns a new one; a spent one revokes the session.
@@ -39,32 +40,21 @@ pub struct TokenPair {
     pub refresh_expires_in: u64,
 }
 
-/// A new login: an access token and the first refresh token of a new family.
-async fn issue(state: &SharedState, user_id: Uuid) -> Result<TokenPair, ApiError> {
-    let refresh_token = auth::random_secret();
-    let now = Utc::now();
-    state
-        .store
-        .accounts()
-        .insert_refresh_token(&RefreshToken {
-            id: Uuid::now_v7(),
-            family_id: Uuid::now_v7(),
-            user_id,
-            token_hash: auth::digest(&refresh_token),
-            expires_at: now + state.auth.refresh_ttl,
-            created_at: now,
-        })
-        .await?;
-    Ok(pair(state, user_id, refresh_token))
+/// How to send an access token: always `Bearer`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub enum TokenType {
+    Bearer,
 }
 
-fn pair(state: &SharedState, user_id: Uuid, refresh_token: String) -> TokenPair {
-    TokenPair {
-        access_token: auth::issue_access_token(&state.auth, user_id),
-        token_type: "Bearer",
-        expires_in: state.auth.access_ttl.as_secs(),
-        refresh_token,
-        refresh_expires_in: state.auth.refresh_ttl.as_secs(),
+impl From<Tokens> for TokenPair {
+    fn from(tokens: Tokens) -> Self {
+        TokenPair {
+            access_token: tokens.access_token,
+            token_type: TokenType::Bearer,
+            expires_in: tokens.access_ttl.as_secs(),
+            refresh_token: tokens.refresh_token,
+            refresh_expires_in: tokens.refresh_ttl.as_secs(),
+        }
     }
 }
 
@@ -99,47 +89,32 @@ pub async fn login(
     Json(LoginRequest { email, password }): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let ip = crate::rate_limiting::client_ip(&state.limiter, &headers, peer);
-    let email = email.trim().to_lowercase();
-    // Stricter limits on logins, per address and per account, against password guessing.
-    let quota = state.limiter.settings.login;
-    for key in [format!("login-ip:{ip}"), format!("login-email:{email}")] {
-        let verdict = state.limiter.check(&key, quota).await;
-        if !verdict.allowed {
-            state
-                .metrics
-                .rate_limited
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut response = ApiError::TooManyRequests {
-                retry_after_secs: verdict.retry_after_secs.ceil().max(1.0) as u64,
-            }
-            .into_response();
-            crate::rate_limiting::write_headers(&verdict, response.headers_mut());
-            return Ok(with_actor(response, None, &email));
+    let email = sessions::login_email(&email);
+    if let Err(verdict) = state.check_login_quota(&ip, &email).await {
+        state
+            .metrics
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut response = ApiError::TooManyRequests {
+            retry_after_secs: verdict.retry_after_secs.ceil().max(1.0) as u64,
         }
+        .into_response();
+        crate::rate_limiting::write_headers(&verdict, response.headers_mut());
+        return Ok(with_actor(response, None, &email));
     }
-    let user = state.store.accounts().user_by_email(&email).await?;
-    let hash = user.as_ref().map_or_else(
-        || auth::dummy_password_hash().to_string(),
-        |u| u.password_hash.clone(),
-    );
-    // argon2 takes tens of milliseconds of CPU: off the async workers.
-    let verified = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(format!("password check failed: {e}")))?;
-    match user {
-        Some(user) if verified => {
-            let tokens = issue(&state, user.id).await?;
-            Ok(with_actor(
-                axum::Json(tokens).into_response(),
-                Some(user.id),
-                &email,
-            ))
-        }
-        _ => Ok(with_actor(
-            ApiError::Unauthorized("the e-mail or the password is wrong".into()).into_response(),
+    match state.login(&email, password).await {
+        Ok(signed_in) => Ok(with_actor(
+            axum::Json(TokenPair::from(signed_in.tokens)).into_response(),
+            Some(signed_in.user_id),
+            &email,
+        )),
+        // A refused login is audited under the e-mail it tried.
+        Err(refused @ AppError::Unauthorized(_)) => Ok(with_actor(
+            ApiError::from(refused).into_response(),
             None,
             &email,
         )),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -168,36 +143,9 @@ pub struct RefreshRequest {
 pub async fn refresh(
     State(state): State<SharedState>,
     Json(body): Json<RefreshRequest>,
-) -> Result<Response, ApiError> {
-    let next_token = auth::random_secret();
-    let now = Utc::now();
-    let next = RefreshToken {
-        id: Uuid::now_v7(),
-        family_id: Uuid::nil(),
-        user_id: Uuid::nil(),
-        token_hash: auth::digest(&next_token),
-        expires_at: now + state.auth.refresh_ttl,
-        created_at: now,
-    };
-    let outcome = state
-        .store
-        .accounts()
-        .rotate_refresh_token(&auth::digest(&body.refresh_token), &next, now)
-        .await?;
-    match outcome {
-        Rotation::Rotated { user_id } => {
-            Ok(axum::Json(pair(&state, user_id, next_token)).into_response())
-        }
-        Rotation::Unknown => Err(ApiError::Unauthorized(
-            "the refresh token is unknown".into(),
-        )),
-        Rotation::Expired => Err(ApiError::Unauthorized(
-            "the refresh token has expired or its session was ended; sign in again".into(),
-        )),
-        Rotation::Reused => Err(ApiError::Unauthorized(
-            "the refresh token was already used; every token of this session is now revoked; sign in again".into(),
-        )),
-    }
+) -> Result<axum::Json<TokenPair>, ApiError> {
+    let tokens = state.refresh_session(&body.refresh_token).await?;
+    Ok(axum::Json(tokens.into()))
 }
 
 /// `POST /api/v1/auth/logout`: ends the session the refresh token belongs to.
@@ -218,11 +166,7 @@ pub async fn logout(
     State(state): State<SharedState>,
     Json(body): Json<RefreshRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .accounts()
-        .revoke_refresh_family(&auth::digest(&body.refresh_token))
-        .await?;
+    state.logout(&body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -233,35 +177,49 @@ pub async fn logout(
     operation_id = "me",
     tag = "auth",
     summary = "Who am I: the caller, its credential and memberships",
-    responses((status = 200, description = "OK", body = crate::openapi::Me)),
+    responses((status = 200, description = "OK", body = Me)),
     security(("bearer" = []), ("apiKey" = [])),
 )]
 pub async fn me(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
-) -> Result<Response, ApiError> {
-    let account = caller
-        .account()
-        .ok_or_else(|| ApiError::Unauthorized("sign in or send an API key".into()))?;
-    let memberships = state
-        .store
-        .accounts()
-        .memberships_of_user(account.user_id)
-        .await?;
-    let credential = match account.credential {
-        Credential::AccessToken => json!({ "type": "access_token" }),
-        Credential::ApiKey { id, scope } => {
-            json!({ "type": "api_key", "id": id, "scope": scope })
+) -> Result<SortedKeys<Me>, ApiError> {
+    Ok(SortedKeys(state.who_am_i(&caller).await?.into()))
+}
+
+/// The caller: who it is, how it signed in, and its businesses.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub id: Uuid,
+    pub email: String,
+    pub is_admin: bool,
+    pub credential: Credential,
+    pub memberships: Vec<Membership>,
+}
+
+/// How the caller authenticated: an access token, or an API key (with its id and scope).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Credential {
+    /// Signed in with a password: an access token.
+    AccessToken,
+    /// An API key, with its id and scope.
+    ApiKey { id: Uuid, scope: KeyScope },
+}
+
+impl From<WhoAmI> for Me {
+    fn from(me: WhoAmI) -> Self {
+        Me {
+            id: me.user_id,
+            email: me.email,
+            is_admin: me.is_admin,
+            credential: match me.credential {
+                identity::Credential::AccessToken => Credential::AccessToken,
+                identity::Credential::ApiKey { id, scope } => Credential::ApiKey { id, scope },
+            },
+            memberships: me.memberships,
         }
-    };
-    Ok(axum::Json(json!({
-        "id": account.user_id,
-        "email": account.email,
-        "is_admin": account.is_admin,
-        "credential": credential,
-        "memberships": memberships,
-    }))
-    .into_response())
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -288,7 +246,7 @@ fn read_scope() -> KeyScope {
     description = "Needs an access token (a key cannot create keys).",
     request_body(content = NewApiKey, example = json!({"name": "meter gateway", "scope": "read_write"})),
     responses(
-        (status = 201, description = "Created", body = crate::openapi::ApiKeyCreated, headers(("Location" = String, description = "The new resource's URL."))),
+        (status = 201, description = "Created", body = ApiKeyCreated, headers(("Location" = String, description = "The new resource's URL."))),
         crate::openapi::JsonBodyErrors,
         (status = 403, response = crate::openapi::Forbidden),
     ),
@@ -299,36 +257,33 @@ pub async fn create_api_key(
     Authenticated(caller): Authenticated,
     Json(body): Json<NewApiKey>,
 ) -> Result<Response, ApiError> {
-    let account = caller.require_session()?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("name", "must be 1 to 100 characters"));
-    }
-    let (key, hash) = auth::new_api_key();
-    let record = ApiKey {
-        id: Uuid::now_v7(),
-        user_id: account.user_id,
-        name: name.to_string(),
-        prefix: key.chars().take(auth::API_KEY_PREFIX.len() + 6).collect(),
-        scope: body.scope,
-        created_at: Utc::now(),
-        last_used_at: None,
-        revoked_at: None,
-    };
-    state
-        .store
-        .accounts()
-        .insert_api_key(&record, &hash)
+    let issued = state
+        .create_api_key(&caller, &body.name, body.scope)
         .await?;
-    let mut body = serde_json::to_value(&record).map_err(|e| ApiError::Internal(e.to_string()))?;
-    body["key"] = json!(key);
-    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
-    if let Ok(location) = format!("/api/v1/auth/api-keys/{}", record.id).parse() {
+    let location = format!("/api/v1/auth/api-keys/{}", issued.record.id);
+    let mut response =
+        (StatusCode::CREATED, SortedKeys(ApiKeyCreated::from(issued))).into_response();
+    if let Ok(location) = location.parse() {
         response
             .headers_mut()
             .insert(axum::http::header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// A new API key: the record, and the key itself, shown only in this answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiKeyCreated {
+    #[serde(flatten)]
+    pub record: ApiKey,
+    /// The key (`sym_…`); shown only in this answer.
+    pub key: String,
+}
+
+impl From<IssuedApiKey> for ApiKeyCreated {
+    fn from(IssuedApiKey { record, key }: IssuedApiKey) -> Self {
+        ApiKeyCreated { record, key }
+    }
 }
 
 /// `GET /api/v1/auth/api-keys`: the caller's keys, without the keys themselves.
@@ -338,22 +293,21 @@ pub async fn create_api_key(
     operation_id = "listApiKeys",
     tag = "auth",
     summary = "The caller's API keys (without the keys)",
-    responses((status = 200, description = "OK", body = crate::openapi::ApiKeyList)),
+    responses((status = 200, description = "OK", body = ApiKeyList)),
     security(("bearer" = []), ("apiKey" = [])),
 )]
 pub async fn list_api_keys(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
-) -> Result<Response, ApiError> {
-    let account = caller
-        .account()
-        .ok_or_else(|| ApiError::Unauthorized("sign in or send an API key".into()))?;
-    let keys = state
-        .store
-        .accounts()
-        .api_keys_of_user(account.user_id)
-        .await?;
-    Ok(axum::Json(json!({ "items": keys })).into_response())
+) -> Result<SortedKeys<ApiKeyList>, ApiError> {
+    let items = state.api_keys(&caller).await?;
+    Ok(SortedKeys(ApiKeyList { items }))
+}
+
+/// The caller's API keys, without the keys.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiKeyList {
+    pub items: Vec<ApiKey>,
 }
 
 /// `DELETE /api/v1/auth/api-keys/{id}`
@@ -377,21 +331,11 @@ pub async fn revoke_api_key(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let account = caller.require_session()?;
+    // A key (rather than a password session) is refused before its path is read.
+    caller.require_session()?;
     let id = parse_id(&id, "API key")?;
-    let changed = state
-        .store
-        .accounts()
-        .revoke_api_key(account.user_id, id, Utc::now())
-        .await?;
-    state.account_cache.clear();
-    if changed {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(format!(
-            "you have no active API key {id}"
-        )))
-    }
+    state.revoke_api_key(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -406,33 +350,14 @@ pub struct NewUser {
     pub is_admin: bool,
 }
 
-/// Creates a user after checking the e-mail and password rules.
-pub async fn create_user(state: &SharedState, new: NewUser) -> Result<User, ApiError> {
-    let email = auth::normalize_email("email", &new.email)?;
-    auth::check_password_rules("password", &new.password)?;
-    let password = new.password;
-    let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))??;
-    let user = User {
-        id: Uuid::now_v7(),
-        email,
-        password_hash,
-        is_admin: new.is_admin,
-        created_at: Utc::now(),
-    };
-    state
-        .store
-        .accounts()
-        .insert_user(&user)
-        .await
-        .map_err(|e| match e {
-            symbiont_store::StoreError::AlreadyExists { .. } => {
-                ApiError::Conflict(format!("a user with e-mail {} exists", user.email))
-            }
-            other => other.into(),
-        })?;
-    Ok(user)
+impl From<NewUser> for UserDraft {
+    fn from(new: NewUser) -> Self {
+        UserDraft {
+            email: new.email,
+            password: new.password,
+            is_admin: new.is_admin,
+        }
+    }
 }
 
 /// `POST /api/v1/auth/register`: self-registration, when the platform allows it.
@@ -456,18 +381,7 @@ pub async fn register(
     State(state): State<SharedState>,
     Json(new): Json<NewUser>,
 ) -> Result<Response, ApiError> {
-    if !state.auth.open_registration {
-        return Err(ApiError::Forbidden(
-            "self-registration is closed; ask a platform administrator for an account".into(),
-        ));
-    }
-    if new.is_admin {
-        return Err(ApiError::invalid(
-            "is_admin",
-            "only a platform administrator may create administrators",
-        ));
-    }
-    let user = create_user(&state, new).await?;
+    let user = state.register(new.into()).await?;
     let email = user.email.clone();
     Ok(with_actor(
         (StatusCode::CREATED, axum::Json(user)).into_response(),

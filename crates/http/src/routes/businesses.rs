@@ -8,6 +8,7 @@ use symbiont_core::BusinessDraft;
 use symbiont_store::BusinessFilter;
 
 use super::entity;
+use super::pages::BusinessPage;
 use crate::authentication::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{Json, QueryParams, if_match, parse_id};
@@ -24,7 +25,7 @@ use crate::state::SharedState;
         ("industry" = Option<String>, Query, description = "NACE code or prefix, e.g. `C11`."),
     ),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::BusinessPage),
+        (status = 200, description = "OK", body = BusinessPage),
         (status = 400, response = crate::openapi::BadRequest),
     ),
     security((), ("bearer" = []), ("apiKey" = [])),
@@ -38,11 +39,11 @@ pub async fn list(
         .take("industry")
         .map(|i| i.trim().to_ascii_uppercase());
     query.finish()?;
-    let page = state
-        .store
-        .list_businesses(&BusinessFilter { industry }, page)
-        .await?;
-    Ok(crate::json::response(axum::http::StatusCode::OK, &page))
+    let page = state.businesses(&BusinessFilter { industry }, page).await?;
+    Ok(crate::json::response(
+        StatusCode::OK,
+        &BusinessPage::from(page),
+    ))
 }
 
 #[utoipa::path(

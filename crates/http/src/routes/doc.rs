@@ -6,6 +6,7 @@ use utoipa::OpenApi;
 
 use super::{
     admin, auth, businesses, categories, flight_recorder, flows, health, matches, members, sites,
+    stats,
 };
 use crate::openapi::{self as doc, Gateway};
 
@@ -47,7 +48,7 @@ use crate::openapi::{self as doc, Gateway};
         matches::list,
         matches::get,
         matches::update,
-        matches::stats,
+        stats::stats,
         categories::list,
         categories::get,
         members::list,
@@ -75,7 +76,7 @@ use crate::openapi::{self as doc, Gateway};
             crate::error::Problem,
             symbiont_core::schemas::ProfileInput,
             doc::MergePatch,
-            doc::FeatureCollection,
+            super::sites::FeatureCollection,
         ),
         responses(
             doc::BadRequest,

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::check_category_filter;
 use super::entity;
+use super::pages::FlowPage;
 use crate::authentication::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{Json, QueryParams, if_match, parse_id};
@@ -61,12 +62,11 @@ async fn list_filtered(
     business_id: Option<Uuid>,
 ) -> Result<Response, ApiError> {
     let page = query.take_page()?;
-    let mut filter = take_filter(&mut query, business_id)?;
-    filter.hide_anonymous_except = caller.visible_businesses();
+    let filter = take_filter(&mut query, business_id)?;
     query.finish()?;
     check_category_filter(state, filter.category.as_deref())?;
-    let page = state.store.list_flows(&filter, page).await?;
-    Ok(crate::json::response(axum::http::StatusCode::OK, &page))
+    let page = state.flows(caller, filter, page).await?;
+    Ok(crate::json::response(StatusCode::OK, &FlowPage::from(page)))
 }
 
 #[utoipa::path(
@@ -83,7 +83,7 @@ async fn list_filtered(
         crate::openapi::NearFilter,
     ),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::FlowPage),
+        (status = 200, description = "OK", body = FlowPage),
         (status = 400, response = crate::openapi::BadRequest),
     ),
     security((), ("bearer" = []), ("apiKey" = [])),
@@ -110,7 +110,7 @@ pub async fn list(
         crate::openapi::NearFilter,
     ),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::FlowPage),
+        (status = 200, description = "OK", body = FlowPage),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 404, response = crate::openapi::NotFound),
     ),

@@ -1,12 +1,28 @@
 //! Liveness, readiness and the OpenAPI document.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::state::SharedState;
+
+// What a probe answers when all is well.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    #[schema(inline)]
+    pub status: HealthStatus,
+}
+
+/// `ok` from the liveness probe, `ready` from the readiness probe.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Ok,
+    Ready,
+}
 
 /// The process is up.
 #[utoipa::path(
@@ -15,11 +31,13 @@ use crate::state::SharedState;
     operation_id = "live",
     tag = "operations",
     summary = "Liveness: the process is up",
-    responses((status = 200, description = "OK", body = crate::openapi::Health)),
+    responses((status = 200, description = "OK", body = Health)),
     security((), ("bearer" = []), ("apiKey" = [])),
 )]
-pub async fn live() -> Response {
-    axum::Json(json!({ "status": "ok" })).into_response()
+pub async fn live() -> Json<Health> {
+    Json(Health {
+        status: HealthStatus::Ok,
+    })
 }
 
 /// The process can serve: the store answers.
@@ -30,18 +48,16 @@ pub async fn live() -> Response {
     tag = "operations",
     summary = "Readiness: the store answers",
     responses(
-        (status = 200, description = "OK", body = crate::openapi::Health),
+        (status = 200, description = "OK", body = Health),
         (status = 503, response = crate::openapi::Unavailable),
     ),
     security((), ("bearer" = []), ("apiKey" = [])),
 )]
-pub async fn ready(State(state): State<SharedState>) -> Result<Response, ApiError> {
-    state
-        .store
-        .ping()
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    Ok(axum::Json(json!({ "status": "ready" })).into_response())
+pub async fn ready(State(state): State<SharedState>) -> Result<Json<Health>, ApiError> {
+    state.check_ready().await?;
+    Ok(Json(Health {
+        status: HealthStatus::Ready,
+    }))
 }
 
 #[utoipa::path(

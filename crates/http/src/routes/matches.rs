@@ -1,10 +1,9 @@
-//! `/api/v1/matches`, the matches of a flow or a business, status changes, and `/api/v1/stats`.
+//! `/api/v1/matches`, the matches of a flow or a business, and status changes.
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 use symbiont_core::MatchStatus;
 use uuid::Uuid;
 
@@ -147,7 +146,7 @@ async fn list_filtered(
     summary = "List matches",
     params(crate::openapi::Paging, crate::openapi::BusinessFilter, crate::openapi::MatchFilters),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::MatchPage),
+        (status = 200, description = "OK", body = super::match_views::MatchPage),
         (status = 400, response = crate::openapi::BadRequest),
     ),
     security((), ("bearer" = []), ("apiKey" = [])),
@@ -174,7 +173,7 @@ pub async fn list(
         crate::openapi::MatchFilters,
     ),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::MatchPage),
+        (status = 200, description = "OK", body = super::match_views::MatchPage),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 404, response = crate::openapi::NotFound),
     ),
@@ -214,7 +213,7 @@ pub async fn of_flow(
         crate::openapi::MatchFilters,
     ),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::MatchPage),
+        (status = 200, description = "OK", body = super::match_views::MatchPage),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 404, response = crate::openapi::NotFound),
     ),
@@ -259,7 +258,7 @@ fn with_etag(body: serde_json::Value) -> Response {
     summary = "Get a match (live or expired)",
     params(("id" = uuid::Uuid, Path, description = "The match's id.")),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::MatchView, headers(("ETag" = String, description = "The version, quoted."))),
+        (status = 200, description = "OK", body = super::match_views::MatchView, headers(("ETag" = String, description = "The version, quoted."))),
         (status = 404, response = crate::openapi::NotFound),
     ),
     security((), ("bearer" = []), ("apiKey" = [])),
@@ -299,7 +298,7 @@ pub struct MatchUpdate {
     params(("id" = uuid::Uuid, Path, description = "The match's id."), crate::openapi::IfMatch),
     request_body(content = MatchUpdate, example = json!({"status": "contacted", "note": "Called their energy manager"})),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::MatchView, headers(("ETag" = String, description = "The version, quoted."))),
+        (status = 200, description = "OK", body = super::match_views::MatchView, headers(("ETag" = String, description = "The version, quoted."))),
         crate::openapi::JsonBodyErrors,
         (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
@@ -332,53 +331,4 @@ pub async fn update(
         .decide_match(id, update.status, update.note, if_match(&headers)?, &caller)
         .await?;
     Ok(with_etag(body))
-}
-
-/// Counts and totals for the whole platform.
-#[utoipa::path(
-    get,
-    path = "/api/v1/stats",
-    operation_id = "getStats",
-    tag = "matches",
-    summary = "Platform counts and totals",
-    responses(
-        (status = 200, description = "OK", body = crate::openapi::Stats),
-        (status = 400, response = crate::openapi::BadRequest),
-    ),
-    security((), ("bearer" = []), ("apiKey" = [])),
-)]
-pub async fn stats(
-    State(state): State<SharedState>,
-    query: QueryParams,
-) -> Result<Response, ApiError> {
-    query.finish()?;
-    let counts = state.store.counts().await?;
-    // The match summary walks every match, so it is cached; entity counts come from the store.
-    let key = format!("{}:stats-matches", state.live_matches.state_key());
-    let matches: serde_json::Value = match state
-        .cache
-        .get(&key)
-        .await
-        .and_then(|b| serde_json::from_slice(&b).ok())
-    {
-        Some(matches) => matches,
-        None => {
-            let summary = state.live_matches.summary();
-            let matches = json!({
-                "live": state.live_matches.engine_stats().matches,
-                "by_status": summary.by_status,
-                "potential": summary.potential,
-                "agreed": summary.agreed,
-            });
-            state.cache.put(&key, matches.to_string().into()).await;
-            matches
-        }
-    };
-    Ok(axum::Json(json!({
-        "businesses": counts.businesses,
-        "sites": counts.sites,
-        "flows": { "offers": counts.offers, "needs": counts.needs },
-        "matches": matches,
-    }))
-    .into_response())
 }

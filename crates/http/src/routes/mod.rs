@@ -8,9 +8,12 @@ mod doc;
 mod flight_recorder;
 mod flows;
 mod health;
+mod match_views;
 mod matches;
 mod members;
+mod pages;
 mod sites;
+mod stats;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -45,7 +48,7 @@ pub fn router() -> Router<SharedState> {
         .route("/flows/{id}/matches", get(matches::of_flow))
         .route("/matches", get(matches::list))
         .route("/matches/{id}", get(matches::get).patch(matches::update))
-        .route("/stats", get(matches::stats))
+        .route("/stats", get(stats::stats))
         .route("/sites", get(sites::list))
         .route(
             "/sites/{id}",
@@ -122,12 +125,16 @@ fn wants_geojson(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.contains("application/geo+json"))
 }
 
-fn geojson(value: serde_json::Value) -> Response {
-    let mut response = axum::Json(value).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/geo+json"),
-    );
+/// An `application/geo+json` answer (keys sorted, as these bodies always were: see
+/// [`crate::json::SortedKeys`]).
+fn geojson<T: Serialize>(value: T) -> Response {
+    let mut response = crate::json::SortedKeys(value).into_response();
+    if response.status().is_success() {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/geo+json"),
+        );
+    }
     response
 }
 

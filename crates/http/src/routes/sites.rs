@@ -4,28 +4,100 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use symbiont_core::{Site, SiteDraft};
 use symbiont_store::SiteFilter;
+use uuid::Uuid;
 
+use super::pages::SitePage;
 use super::{entity, geojson, wants_geojson};
 use crate::authentication::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{Json, QueryParams, if_match, parse_id};
 use crate::state::SharedState;
 
-fn feature(site: &Site) -> Value {
-    json!({
-        "type": "Feature",
-        "id": site.id,
-        "geometry": { "type": "Point", "coordinates": [site.location.lon, site.location.lat] },
-        "properties": {
-            "business_id": site.business_id,
-            "name": site.name,
-            "address": site.address,
-            "version": site.version,
-        },
-    })
+/// A site as a GeoJSON (RFC 7946) feature.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Feature {
+    #[schema(inline)]
+    pub r#type: FeatureType,
+    pub id: Uuid,
+    pub geometry: PointGeometry,
+    pub properties: SiteProperties,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PointGeometry {
+    #[schema(inline)]
+    pub r#type: PointType,
+    /// `[lon, lat]` in WGS84 degrees.
+    #[schema(min_items = 2, max_items = 2)]
+    pub coordinates: Vec<f64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SiteProperties {
+    pub business_id: Uuid,
+    pub name: String,
+    pub address: String,
+    pub version: i64,
+}
+
+/// Sites as a GeoJSON feature collection, with the cursor of the next page.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FeatureCollection {
+    #[schema(inline)]
+    pub r#type: FeatureCollectionType,
+    pub features: Vec<Feature>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<Uuid>,
+}
+
+// GeoJSON's `type` members, each a single string.
+#[derive(Serialize, utoipa::ToSchema)]
+pub enum FeatureType {
+    Feature,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub enum PointType {
+    Point,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub enum FeatureCollectionType {
+    FeatureCollection,
+}
+
+impl From<Site> for Feature {
+    fn from(site: Site) -> Self {
+        Feature {
+            r#type: FeatureType::Feature,
+            id: site.id,
+            geometry: PointGeometry {
+                r#type: PointType::Point,
+                coordinates: vec![site.location.lon, site.location.lat],
+            },
+            properties: SiteProperties {
+                business_id: site.business_id,
+                name: site.name,
+                address: site.address,
+                version: site.version,
+            },
+        }
+    }
+}
+
+impl From<symbiont_store::Page<Site>> for FeatureCollection {
+    fn from(page: symbiont_store::Page<Site>) -> Self {
+        FeatureCollection {
+            r#type: FeatureCollectionType::FeatureCollection,
+            features: page.items.into_iter().map(Feature::from).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
 }
 
 async fn list_filtered(
@@ -41,19 +113,11 @@ async fn list_filtered(
         None => query.take_uuid("business_id")?,
     };
     query.finish()?;
-    let page = state
-        .store
-        .list_sites(&SiteFilter { business_id, near }, page)
-        .await?;
+    let page = state.sites(&SiteFilter { business_id, near }, page).await?;
     if wants_geojson(headers) {
-        let features: Vec<Value> = page.items.iter().map(feature).collect();
-        return Ok(geojson(json!({
-            "type": "FeatureCollection",
-            "features": features,
-            "next_cursor": page.next_cursor,
-        })));
+        return Ok(geojson(FeatureCollection::from(page)));
     }
-    Ok(crate::json::response(axum::http::StatusCode::OK, &page))
+    Ok(crate::json::response(StatusCode::OK, &SitePage::from(page)))
 }
 
 #[utoipa::path(
@@ -69,7 +133,7 @@ async fn list_filtered(
         crate::openapi::AcceptGeoJson,
     ),
     responses(
-        (status = 200, description = "OK", content((crate::openapi::SitePage = "application/json"), (crate::openapi::FeatureCollection = "application/geo+json"))),
+        (status = 200, description = "OK", content((SitePage = "application/json"), (FeatureCollection = "application/geo+json"))),
         (status = 400, response = crate::openapi::BadRequest),
     ),
     security((), ("bearer" = []), ("apiKey" = [])),
@@ -95,7 +159,7 @@ pub async fn list(
         crate::openapi::AcceptGeoJson,
     ),
     responses(
-        (status = 200, description = "OK", content((crate::openapi::SitePage = "application/json"), (crate::openapi::FeatureCollection = "application/geo+json"))),
+        (status = 200, description = "OK", content((SitePage = "application/json"), (FeatureCollection = "application/geo+json"))),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 404, response = crate::openapi::NotFound),
     ),
@@ -155,7 +219,7 @@ pub async fn create(
         crate::openapi::AcceptGeoJson,
     ),
     responses(
-        (status = 200, description = "OK", headers(("ETag" = String, description = "The version, quoted.")), content((symbiont_core::Site = "application/json"), (crate::openapi::Feature = "application/geo+json"))),
+        (status = 200, description = "OK", headers(("ETag" = String, description = "The version, quoted.")), content((symbiont_core::Site = "application/json"), (Feature = "application/geo+json"))),
         (status = 404, response = crate::openapi::NotFound),
     ),
     security((), ("bearer" = []), ("apiKey" = [])),
@@ -167,7 +231,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let site = state.site(parse_id(&id, "site")?).await?;
     if wants_geojson(&headers) {
-        return Ok(geojson(feature(&site)));
+        return Ok(geojson(Feature::from(site)));
     }
     Ok(entity(StatusCode::OK, &site, site.version, None))
 }
