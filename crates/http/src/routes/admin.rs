@@ -10,7 +10,6 @@ use super::pages::{AuditPage, UserPage};
 use crate::authentication::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{Json, QueryParams};
-use crate::json::SortedKeys;
 use crate::state::SharedState;
 
 /// `GET /api/v1/admin/audit?limit=&before=&user_id=&action=`: newest first; `next_cursor` pages on.
@@ -33,7 +32,7 @@ pub async fn audit(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
     mut query: QueryParams,
-) -> Result<SortedKeys<AuditPage>, ApiError> {
+) -> Result<axum::Json<AuditPage>, ApiError> {
     let limit = query
         .take_parsed::<u32>("limit", "a whole number between 1 and 500")?
         .unwrap_or(100);
@@ -54,7 +53,7 @@ pub async fn audit(
     };
     query.finish()?;
     let page = state.audit_page(&caller, filter).await?;
-    Ok(SortedKeys(page.into()))
+    Ok(axum::Json(page.into()))
 }
 
 /// `GET /api/v1/admin/users`
@@ -77,10 +76,10 @@ pub async fn users(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
     mut query: QueryParams,
-) -> Result<SortedKeys<UserPage>, ApiError> {
+) -> Result<axum::Json<UserPage>, ApiError> {
     let page = query.take_page()?;
     query.finish()?;
-    Ok(SortedKeys(state.users(&caller, page).await?.into()))
+    Ok(axum::Json(state.users(&caller, page).await?.into()))
 }
 
 /// `POST /api/v1/admin/users`: creates a user (or another admin).

@@ -15,7 +15,6 @@ use crate::audit_trail::AuditActor;
 use crate::authentication::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{Json, parse_id};
-use crate::json::SortedKeys;
 use crate::rate_limiting::Peer;
 use crate::state::SharedState;
 
@@ -183,8 +182,8 @@ pub async fn logout(
 pub async fn me(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
-) -> Result<SortedKeys<Me>, ApiError> {
-    Ok(SortedKeys(state.who_am_i(&caller).await?.into()))
+) -> Result<axum::Json<Me>, ApiError> {
+    Ok(axum::Json(state.who_am_i(&caller).await?.into()))
 }
 
 /// The caller: who it is, how it signed in, and its businesses.
@@ -262,7 +261,7 @@ pub async fn create_api_key(
         .await?;
     let location = format!("/api/v1/auth/api-keys/{}", issued.record.id);
     let mut response =
-        (StatusCode::CREATED, SortedKeys(ApiKeyCreated::from(issued))).into_response();
+        (StatusCode::CREATED, axum::Json(ApiKeyCreated::from(issued))).into_response();
     if let Ok(location) = location.parse() {
         response
             .headers_mut()
@@ -299,9 +298,9 @@ impl From<IssuedApiKey> for ApiKeyCreated {
 pub async fn list_api_keys(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
-) -> Result<SortedKeys<ApiKeyList>, ApiError> {
+) -> Result<axum::Json<ApiKeyList>, ApiError> {
     let items = state.api_keys(&caller).await?;
-    Ok(SortedKeys(ApiKeyList { items }))
+    Ok(axum::Json(ApiKeyList { items }))
 }
 
 /// The caller's API keys, without the keys.

@@ -10,7 +10,6 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::json::SortedKeys;
 use crate::state::SharedState;
 
 /// The taxonomy: its version and categories.
@@ -108,10 +107,10 @@ impl From<CategoryRules<'_>> for CategoryDetail {
 pub async fn list(
     State(state): State<SharedState>,
     mut query: QueryParams,
-) -> Result<SortedKeys<CategoryList>, ApiError> {
+) -> Result<axum::Json<CategoryList>, ApiError> {
     let group = query.take("group");
     query.finish()?;
-    Ok(SortedKeys(state.categories(group.as_deref()).into()))
+    Ok(axum::Json(state.categories(group.as_deref()).into()))
 }
 
 /// One category with the rules that connect it: what it can serve (as an offer) and what can serve it.
@@ -131,6 +130,6 @@ pub async fn list(
 pub async fn get(
     State(state): State<SharedState>,
     Path(code): Path<String>,
-) -> Result<SortedKeys<CategoryDetail>, ApiError> {
-    Ok(SortedKeys(state.category_rules(&code)?.into()))
+) -> Result<axum::Json<CategoryDetail>, ApiError> {
+    Ok(axum::Json(state.category_rules(&code)?.into()))
 }

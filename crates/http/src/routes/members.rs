@@ -11,7 +11,6 @@ use uuid::Uuid;
 use crate::authentication::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{Json, parse_id};
-use crate::json::SortedKeys;
 use crate::state::SharedState;
 
 /// A member of a business.
@@ -61,9 +60,9 @@ pub async fn list(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-) -> Result<SortedKeys<MemberList>, ApiError> {
+) -> Result<axum::Json<MemberList>, ApiError> {
     let members = state.members(&caller, parse_id(&id, "business")?).await?;
-    Ok(SortedKeys(MemberList {
+    Ok(axum::Json(MemberList {
         items: members.into_iter().map(Member::from).collect(),
     }))
 }
@@ -106,13 +105,13 @@ pub async fn add(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
     Json(new): Json<NewMember>,
-) -> Result<(StatusCode, SortedKeys<Member>), ApiError> {
+) -> Result<(StatusCode, axum::Json<Member>), ApiError> {
     let change = state
         .put_member(&caller, parse_id(&id, "business")?, &new.email, new.role)
         .await?;
     Ok(match change {
-        MemberChange::Added(member) => (StatusCode::CREATED, SortedKeys(member.into())),
-        MemberChange::RoleChanged(member) => (StatusCode::OK, SortedKeys(member.into())),
+        MemberChange::Added(member) => (StatusCode::CREATED, axum::Json(member.into())),
+        MemberChange::RoleChanged(member) => (StatusCode::OK, axum::Json(member.into())),
     })
 }
 

@@ -125,10 +125,9 @@ fn wants_geojson(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.contains("application/geo+json"))
 }
 
-/// An `application/geo+json` answer (keys sorted, as these bodies always were: see
-/// [`crate::json::SortedKeys`]).
+/// An `application/geo+json` answer.
 fn geojson<T: Serialize>(value: T) -> Response {
-    let mut response = crate::json::SortedKeys(value).into_response();
+    let mut response = axum::Json(value).into_response();
     if response.status().is_success() {
         response.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -10,7 +10,6 @@ use symbiont_core::MatchStatus;
 
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::json::SortedKeys;
 use crate::state::SharedState;
 
 /// Counts and totals of the whole platform.
@@ -117,7 +116,7 @@ impl From<live_matches::Totals> for Totals {
 pub async fn stats(
     State(state): State<SharedState>,
     query: QueryParams,
-) -> Result<SortedKeys<Stats>, ApiError> {
+) -> Result<axum::Json<Stats>, ApiError> {
     query.finish()?;
-    Ok(SortedKeys(state.platform_stats().await?.into()))
+    Ok(axum::Json(state.platform_stats().await?.into()))
 }
