@@ -2,11 +2,11 @@
 //! (`dataset`: import, export, generate and the demo region). `main.rs` only parses the command
 //! line and calls into here.
 
-pub mod accounts;
 pub mod config;
 pub mod dataset;
 pub mod memory;
 pub mod security_config;
 pub mod serve;
 pub mod telemetry;
+pub mod user_admin;
 pub mod workers;

@@ -185,7 +185,7 @@ async fn run(cli: Cli, config: Config, workers: (usize, &'static str)) -> anyhow
             };
             let store = serve::open_store(&config).await?;
             let created =
-                symbiont_server::accounts::create_user(store.as_ref(), &email, &password, admin)
+                symbiont_server::user_admin::create_user(store.as_ref(), &email, &password, admin)
                     .await;
             store.close().await;
             let user = created?;

@@ -88,7 +88,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             ),
             None => tracing::info!("store is not empty; demo data not loaded"),
         }
-        crate::accounts::ensure_demo_login(store.as_ref()).await?;
+        crate::user_admin::ensure_demo_login(store.as_ref()).await?;
     }
     let security = config.security()?;
     let http = HttpSettings {
