@@ -4,7 +4,7 @@
 
 pub mod config;
 pub mod dataset;
-pub mod memory;
+pub mod memory_release;
 pub mod security_config;
 pub mod serve;
 pub mod telemetry;

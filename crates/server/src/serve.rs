@@ -122,15 +122,15 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     .await
     .context("cannot start matching")?;
     // The rebuild's temporary memory is free now, but glibc would keep it resident.
-    let resident_before = crate::memory::resident_bytes();
+    let resident_before = crate::memory_release::resident_bytes();
     let trim_started = std::time::Instant::now();
-    let released = tokio::task::spawn_blocking(crate::memory::release_free_memory)
+    let released = tokio::task::spawn_blocking(crate::memory_release::release_free_memory)
         .await
         .unwrap_or(false);
     if released {
         tracing::info!(
             resident_mib_before = resident_before.map(|b| b / (1 << 20)),
-            resident_mib = crate::memory::resident_bytes().map(|b| b / (1 << 20)),
+            resident_mib = crate::memory_release::resident_bytes().map(|b| b / (1 << 20)),
             elapsed_ms = trim_started.elapsed().as_millis() as u64,
             "memory freed by the start-up rebuild returned to the system"
         );
