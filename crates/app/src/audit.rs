@@ -80,7 +80,7 @@ impl App {
         let limit = filter.limit as usize;
         // One more than asked for tells whether there is a next page.
         let filter = AuditFilter {
-            limit: filter.limit + 1,
+            limit: filter.limit.saturating_add(1),
             ..filter
         };
         let mut items = self.store.accounts().list_audit(&filter).await?;

@@ -1,5 +1,6 @@
-//! Registering many businesses at once: the `symbiont import` command's one write (and the use case
-//! a batch endpoint would call). Each business, site and flow was built from a draft checked by the
+//! Registering many businesses at once, on the operator's authority: the one write of `symbiont
+//! import` and of the demo's loading (no caller, no owner: a batch endpoint would add both). Each
+//! business, site and flow was built from a draft checked by the
 //! same validators as a single registration (`symbiont_core` drafts); this checks what only the
 //! whole batch can break — every site under a business of the batch, every flow at a site of the
 //! batch and owned by that site's business, no id twice — and stores it in one transaction with

@@ -16,6 +16,9 @@ pub enum AppError {
     /// The input is invalid; the fields at fault are named.
     #[error(transparent)]
     Validation(#[from] ValidationError),
+    /// A query parameter (a filter, a sort, a cursor) that cannot be used as given.
+    #[error("{name}: {message}")]
+    BadParameter { name: String, message: String },
     /// No credentials where they are required, or credentials that are invalid, expired or revoked.
     #[error("{0}")]
     Unauthorized(String),
@@ -33,9 +36,6 @@ pub enum AppError {
     /// A match lifecycle rule refused the change.
     #[error(transparent)]
     Decision(#[from] DecisionError),
-    /// The caller exceeded its request rate; it may retry after this many seconds.
-    #[error("too many requests; retry after {retry_after_secs} s")]
-    RateLimited { retry_after_secs: u64 },
     /// The store refused or failed; its error says which (not found, version conflict, down ...).
     #[error(transparent)]
     Store(#[from] StoreError),

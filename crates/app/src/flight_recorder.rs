@@ -7,7 +7,7 @@
 //! the ring is a `Mutex<VecDeque>` held only to push; and the fields' buffers are recycled (an
 //! evicted record's buffer goes back to a small per-thread pool), so a full recorder does not
 //! allocate per event. The recorder is process-wide, like the tracing subscriber that feeds it:
-//! the binary installs it once ([`FlightRecorder::install`]) and the API state picks it up.
+//! the binary installs it once ([`FlightRecorder::install`]) and `App::start` picks it up.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;

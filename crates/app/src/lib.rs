@@ -1,12 +1,14 @@
 //! Symbiont's use cases, the one place they live: every transport (REST today; the CLI's import;
 //! later GraphQL, gRPC and the live feeds) calls these functions and shows their results and
-//! [`AppError`]s its own way. Nothing here knows HTTP: no router, no status code, no header.
+//! [`AppError`]s its own way. Nothing here depends on HTTP: no router, no status code, no header
+//! type (a few messages name the REST route or the `If-Match` a person would use next).
 //!
 //! - [`registry`]: businesses, sites and flows (validate, one store transaction with its outbox
 //!   event, then wait for this instance's engine), and decisions on matches; [`bulk_registry`]:
 //!   many at once in one transaction (`symbiont import`);
 //! - [`live_matches`]: the engine's live matches joined with people's decisions, expiry and
-//!   revival, pages and the summary; [`visibility`]: what a viewer may see of an anonymous flow;
+//!   revival, pages and the summary; [`match_queries`]: pages and single matches as a viewer may
+//!   see them, through the response cache; [`visibility`]: what a viewer may see of an anonymous flow;
 //! - [`stats`]: the platform's figures; [`categories`]: the taxonomy and its rules, read-only;
 //! - [`identity`]: passwords, access tokens, API keys and the [`identity::Caller`] every use case
 //!   checks; [`sessions`]: login, token refresh, logout, who am I, the caller's API keys;
@@ -28,6 +30,7 @@ pub mod flight_recorder;
 pub mod identity;
 pub mod json_body;
 pub mod live_matches;
+pub mod match_queries;
 pub mod memberships;
 pub mod merge_patch;
 pub mod rate_limit;
@@ -91,8 +94,6 @@ pub struct SecuritySettings {
     /// Anyone may create an account; otherwise only admins create users.
     pub open_registration: bool,
     pub rate_limit: rate_limit::RateLimitSettings,
-    /// Redis to share rate limits through; in-process when unset.
-    pub rate_limit_redis_url: Option<String>,
 }
 
 impl Default for SecuritySettings {
@@ -103,7 +104,6 @@ impl Default for SecuritySettings {
             signing_secret: None,
             open_registration: true,
             rate_limit: rate_limit::RateLimitSettings::default(),
-            rate_limit_redis_url: None,
         }
     }
 }
@@ -115,11 +115,22 @@ pub struct AppParts {
     pub matching: MatchingConfig,
     pub bus: Arc<dyn EventBus>,
     pub cache: response_cache::ResponseCache,
+    /// Rate-limit state shared by the instances (Redis); this process's own when `None`.
+    pub shared_rate_limits: Option<Box<dyn rate_limit::RateLimitState>>,
     pub read_your_writes: Duration,
     pub security: SecuritySettings,
 }
 
 impl App {
+    /// The flight recorder's records, for platform administrators (they hold paths and ids).
+    pub fn flight_recording(
+        &self,
+        caller: &identity::Caller,
+    ) -> Result<flight_recorder::FlightRecording, AppError> {
+        caller.require_admin()?;
+        Ok(self.flight_recorder.dump())
+    }
+
     /// Subscribes this instance to the bus, rebuilds the matching engine from the store and
     /// reconciles decisions. Returns the app and the subscription for [`event_pipeline::start`].
     pub async fn start(parts: AppParts) -> Result<(Arc<App>, Box<dyn Subscription>), AppError> {
@@ -129,6 +140,7 @@ impl App {
             matching,
             bus,
             cache,
+            shared_rate_limits,
             read_your_writes,
             security,
         } = parts;
@@ -154,18 +166,9 @@ impl App {
                     .await?
             }
         };
-        let limiter = match &security.rate_limit_redis_url {
-            Some(url) => {
-                let settings = security.rate_limit.clone();
-                match rate_limit::RateLimiter::redis(settings, url, "symbiont").await {
-                    Ok(limiter) => limiter,
-                    Err(error) => {
-                        tracing::warn!(error = %error::chain(&error), "Redis unavailable at start; rate limits are per instance");
-                        rate_limit::RateLimiter::in_process(security.rate_limit.clone())
-                    }
-                }
-            }
-            None => rate_limit::RateLimiter::in_process(security.rate_limit.clone()),
+        let limiter = match shared_rate_limits {
+            Some(state) => rate_limit::RateLimiter::shared(security.rate_limit, state),
+            None => rate_limit::RateLimiter::in_process(security.rate_limit),
         };
         let app = Arc::new(App {
             auth: identity::AuthSettings {

@@ -1,5 +1,6 @@
-//! Matches as the API serves them: the engine's live matches joined with people's decisions, the
-//! lifecycle transitions, expiry and revival driven by the engine's diffs, and the summary figures.
+//! Matches as every transport serves them: the engine's live matches joined with people's
+//! decisions, the lifecycle applied to a live pair (the rule itself is `symbiont_core::decision`),
+//! expiry and revival driven by the engine's diffs, and the summary figures.
 //!
 //! The engine's state is derived and rebuilt at start; decisions are stored. Every removed match
 //! becomes an `expired` decision that keeps the last figures and the reason; if the pair holds again
@@ -86,8 +87,9 @@ pub enum Figures<'a> {
 }
 
 /// How a list of matches is ordered (always descending, ties by id).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MatchSort {
+    #[default]
     Score,
     Savings,
     Co2,
@@ -623,7 +625,7 @@ impl LiveMatches {
         let decisions = self.decisions();
         // Only the page is built: candidates are filtered on their figures, and a bounded heap keeps
         // the first `limit + 1` after the cursor in list order, so a large result costs one pass.
-        let mut page = TopPage::new(limit + 1, after);
+        let mut page = TopPage::new(limit.saturating_add(1), after);
         // A hidden side must not be found through the business or flow it belongs to.
         let listed_through_hidden =
             |hidden: (bool, bool), offer: (Uuid, Uuid), need: (Uuid, Uuid)| {

@@ -36,6 +36,27 @@ fn is_last_owner(members: &[Membership], user: Uuid) -> bool {
     owners.len() == 1 && owners[0].user_id == user
 }
 
+/// Makes `user` an owner of each of `businesses`, on the operator's authority (the command line,
+/// the demo's login): no caller to check, no instance's cache to clear.
+pub async fn grant_ownership(
+    store: &dyn symbiont_store::Store,
+    user: Uuid,
+    businesses: &[Uuid],
+) -> Result<(), AppError> {
+    for business in businesses {
+        store
+            .accounts()
+            .put_membership(&Membership {
+                business_id: *business,
+                user_id: user,
+                role: Role::Owner,
+                created_at: Utc::now(),
+            })
+            .await?;
+    }
+    Ok(())
+}
+
 impl App {
     /// The members of a business, for its members and platform administrators.
     pub async fn members(

@@ -8,7 +8,6 @@
 //! in-process limiter for a few seconds rather than refusing or waving through everything.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -80,7 +79,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub fn unlimited() -> Self {
+    fn unlimited() -> Self {
         Verdict {
             allowed: true,
             limit: 0,
@@ -316,19 +315,6 @@ impl RateLimiter {
             }
         }
         self.local.count(key, quota)
-    }
-
-    /// The client address: the peer, or the last `X-Forwarded-For` entry when a proxy is trusted.
-    /// `forwarded_for`: the request's `X-Forwarded-For` value, if any.
-    pub fn client_ip(&self, forwarded_for: Option<&str>, peer: Option<SocketAddr>) -> String {
-        if self.settings.trust_forwarded_for
-            && let Some(forwarded) = forwarded_for
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
-        {
-            return forwarded.to_string();
-        }
-        peer.map_or_else(|| "unknown".to_string(), |p| p.ip().to_string())
     }
 }
 

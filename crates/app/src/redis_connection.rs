@@ -21,13 +21,26 @@ pub enum RedisConnectError {
     Timeout { url: String },
 }
 
+/// `url` without its user and password, for messages and logs.
+pub fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 /// Connects to `url`; each command then times out after `response_timeout`.
 pub async fn connect(
     url: &str,
     response_timeout: Duration,
 ) -> Result<ConnectionManager, RedisConnectError> {
+    let shown = without_credentials(url);
     let refused = |source| RedisConnectError::Refused {
-        url: url.to_string(),
+        url: shown.clone(),
         source,
     };
     let client = redis::Client::open(url).map_err(refused)?;
@@ -40,8 +53,24 @@ pub async fn connect(
         ConnectionManager::new_with_config(client, config),
     )
     .await
-    .map_err(|_| RedisConnectError::Timeout {
-        url: url.to_string(),
-    })?
+    .map_err(|_| RedisConnectError::Timeout { url: shown.clone() })?
     .map_err(refused)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_a_message() {
+        assert_eq!(
+            without_credentials("redis://:s3cret@cache.internal:6379/0"),
+            "redis://cache.internal:6379/0"
+        );
+        assert_eq!(without_credentials("redis://user:pw@host"), "redis://host");
+        assert_eq!(
+            without_credentials("redis://host:6379"),
+            "redis://host:6379"
+        );
+    }
 }

@@ -287,6 +287,15 @@ impl App {
         if_match: Option<i64>,
         caller: &Caller,
     ) -> Result<Value, AppError> {
+        if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+            return Err(AppError::invalid("note", "must be at most 2000 characters"));
+        }
+        if status == MatchStatus::Expired || status == MatchStatus::Suggested {
+            return Err(AppError::invalid(
+                "status",
+                "a person can set contacted, negotiating, agreed or rejected",
+            ));
+        }
         let _writing = self.write_lock.lock().await;
         let change = StatusChange {
             status,

@@ -71,6 +71,7 @@ impl App {
 
     /// An administrator creates a user or another administrator.
     pub async fn create_user(&self, caller: &Caller, draft: UserDraft) -> Result<User, AppError> {
+        caller.writer()?;
         caller.require_admin()?;
         create_user(self.store.as_ref(), draft).await
     }
@@ -81,7 +82,7 @@ impl App {
         let mut items = self
             .store
             .accounts()
-            .list_users(page.after, page.limit + 1)
+            .list_users(page.after, page.limit.saturating_add(1))
             .await?;
         let next_cursor = if items.len() > page.limit as usize {
             items.truncate(page.limit as usize);

@@ -148,6 +148,7 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::Validation(errors) => ApiError::Validation(errors),
+            AppError::BadParameter { name, message } => ApiError::bad_request(&name, message),
             AppError::Unauthorized(message) => ApiError::Unauthorized(message),
             AppError::Forbidden(message) => ApiError::Forbidden(message),
             AppError::NotFound(message) => ApiError::NotFound(message),
@@ -161,9 +162,6 @@ impl From<AppError> for ApiError {
             }
             AppError::Decision(refusal @ DecisionError::StaleVersion { .. }) => {
                 ApiError::PreconditionFailed(refusal.to_string())
-            }
-            AppError::RateLimited { retry_after_secs } => {
-                ApiError::TooManyRequests { retry_after_secs }
             }
             AppError::Store(store) => store.into(),
             unavailable @ AppError::Unavailable { .. } => {

@@ -52,7 +52,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
-/// Parses JSON with the same error mapping as the [`Json`] extractor (also used by imports). With the
+/// Parses JSON with the same error mapping as the [`Json`] extractor. With the
 /// `simd-json` feature the document is validated and parsed in one SIMD pass.
 #[cfg(feature = "simd-json")]
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -71,7 +71,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// Parses JSON with the same error mapping as the [`Json`] extractor (also used by imports).
+/// Parses JSON with the same error mapping as the [`Json`] extractor (and by the JSON benchmark).
 #[cfg(not(feature = "simd-json"))]
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, so `{} {}` or a cut-off body is reported as malformed rather than as its shape.

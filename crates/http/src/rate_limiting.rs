@@ -2,7 +2,7 @@
 //! else user, else client IP) with the app's [`RateLimiter`], refuses with 429 past it, and writes
 //! the `RateLimit-*` headers on every answer.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
@@ -30,8 +30,16 @@ pub fn write_headers(verdict: &Verdict, headers: &mut HeaderMap) {
 /// The client address of a request: the peer, or the last `X-Forwarded-For` entry when the
 /// configuration trusts a proxy.
 pub fn client_ip(limiter: &RateLimiter, headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
-    let forwarded_for = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    limiter.client_ip(forwarded_for, peer)
+    if limiter.settings.trust_forwarded_for
+        && let Some(forwarded) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
+    {
+        return forwarded.to_string();
+    }
+    peer.map_or_else(|| "unknown".to_string(), |p| p.ip().to_string())
 }
 
 /// Extractor of the connection's peer address (none when the server was not started with it).

@@ -175,6 +175,7 @@ async fn relay_throughput(label: &str, bus: Arc<dyn symbiont_bus::EventBus>) {
         matching: Default::default(),
         bus,
         cache: symbiont_app::response_cache::ResponseCache::memory(),
+        shared_rate_limits: None,
         read_your_writes: std::time::Duration::from_secs(2),
         security: Default::default(),
     })

@@ -265,14 +265,9 @@ impl Config {
         self.validate()
     }
 
-    /// The API's security settings; rate limits are shared through the Redis cache when it is set.
+    /// The security settings of the use cases and of the HTTP gateway.
     pub fn security(&self) -> anyhow::Result<crate::security_config::Security> {
-        let redis = self
-            .cache
-            .url
-            .starts_with("redis://")
-            .then(|| self.cache.url.clone());
-        crate::security_config::settings(&self.auth, &self.rate_limit, &self.gateway, redis)
+        crate::security_config::settings(&self.auth, &self.rate_limit, &self.gateway)
     }
 
     fn validate(&self) -> anyhow::Result<()> {

@@ -192,12 +192,11 @@ pub struct Security {
     pub gateway: GatewaySettings,
 }
 
-/// Checks the sections and builds the settings; `redis_url` shares rate limits when set.
+/// Checks the sections and builds the settings.
 pub fn settings(
     auth: &AuthConfig,
     rate_limit: &RateLimitConfig,
     gateway: &GatewayConfig,
-    redis_url: Option<String>,
 ) -> anyhow::Result<Security> {
     if auth.access_token_ttl_secs == 0 || auth.refresh_token_ttl_secs == 0 {
         bail!("auth.access_token_ttl_secs and auth.refresh_token_ttl_secs must be at least 1");
@@ -231,7 +230,6 @@ pub fn settings(
             login: rate_limit.login.quota("rate_limit.login")?,
             trust_forwarded_for: rate_limit.trust_forwarded_for,
         },
-        rate_limit_redis_url: redis_url,
     };
     let gateway = GatewaySettings {
         max_concurrent_requests: gateway.max_concurrent_requests,
@@ -269,7 +267,6 @@ mod tests {
             &AuthConfig::default(),
             &RateLimitConfig::default(),
             &GatewayConfig::default(),
-            None,
         )
         .expect("valid");
         assert!(settings.app.rate_limit.enabled);
@@ -287,7 +284,6 @@ mod tests {
                 &auth,
                 &RateLimitConfig::default(),
                 &GatewayConfig::default(),
-                None
             )
             .is_err()
         );

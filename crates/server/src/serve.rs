@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use symbiont_app::rate_limit::{RateLimitState, RedisRateLimits};
 use symbiont_app::response_cache::ResponseCache;
 use symbiont_app::{App, AppParts};
 use symbiont_core::Taxonomy;
@@ -110,12 +111,30 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     } else {
         ResponseCache::memory()
     };
+    // Rate limits are shared through the Redis of the cache when there is one; Redis being down at
+    // start leaves them per instance.
+    let shared_rate_limits: Option<Box<dyn RateLimitState>> = if config
+        .cache
+        .url
+        .starts_with("redis://")
+    {
+        match RedisRateLimits::connect(&config.cache.url, "symbiont").await {
+            Ok(state) => Some(Box::new(state)),
+            Err(error) => {
+                tracing::warn!(error = %symbiont_app::error::chain(&error), "Redis unavailable at start; rate limits are per instance");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let (app, subscription) = App::start(AppParts {
         store: store.clone(),
         taxonomy,
         matching: config.matching,
         bus,
         cache,
+        shared_rate_limits,
         read_your_writes: Duration::from_millis(config.bus.read_your_writes_ms),
         security: security.app,
     })

@@ -1,11 +1,10 @@
 //! Accounts from the command line: `symbiont admin create-user` bootstraps the first platform admin,
 //! and the demo gets its documented login.
 
-use chrono::Utc;
 use symbiont_app::AppError;
 use symbiont_app::users::{self, UserDraft};
 use symbiont_store::Store;
-use symbiont_store::accounts::{Membership, Role, User};
+use symbiont_store::accounts::User;
 
 /// The demo's login (see README): owner of the first two demo businesses.
 pub const DEMO_EMAIL: &str = "demo@symbiont.example";
@@ -53,17 +52,8 @@ pub async fn ensure_demo_login(store: &dyn Store) -> anyhow::Result<()> {
             },
         )
         .await?;
-    for business in businesses.items {
-        store
-            .accounts()
-            .put_membership(&Membership {
-                business_id: business.id,
-                user_id: user.id,
-                role: Role::Owner,
-                created_at: Utc::now(),
-            })
-            .await?;
-    }
+    let owned: Vec<_> = businesses.items.iter().map(|b| b.id).collect();
+    symbiont_app::memberships::grant_ownership(store, user.id, &owned).await?;
     tracing::info!(email = DEMO_EMAIL, "demo login created");
     Ok(())
 }

@@ -8,6 +8,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use symbiont_app::flight_recorder::{self, FlightRecording, RecordedEntry};
 
+use crate::authentication::Authenticated;
+use crate::error::ApiError;
 use crate::state::SharedState;
 
 /// The flight recorder's content.
@@ -127,11 +129,14 @@ fn empty_object() -> Box<RawValue> {
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
-pub async fn flight_recorder(State(state): State<SharedState>) -> Response {
-    let dump = FlightRecorderDump::from(state.flight_recorder.dump());
+pub async fn flight_recorder(
+    State(state): State<SharedState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Response, ApiError> {
+    let dump = FlightRecorderDump::from(state.flight_recording(&caller)?);
     let mut response = axum::Json(dump).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    Ok(response)
 }

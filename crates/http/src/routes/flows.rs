@@ -8,7 +8,6 @@ use symbiont_core::{Direction, FlowDraft, FlowStatus};
 use symbiont_store::FlowFilter;
 use uuid::Uuid;
 
-use super::check_category_filter;
 use super::entity;
 use super::pages::FlowPage;
 use crate::authentication::Authenticated;
@@ -64,7 +63,7 @@ async fn list_filtered(
     let page = query.take_page()?;
     let filter = take_filter(&mut query, business_id)?;
     query.finish()?;
-    check_category_filter(state, filter.category.as_deref())?;
+    state.check_category_filter(filter.category.as_deref())?;
     let page = state.flows(caller, filter, page).await?;
     Ok(crate::json::response(StatusCode::OK, &FlowPage::from(page)))
 }

@@ -1,18 +1,18 @@
 //! `/api/v1/matches`, the matches of a flow or a business, and status changes.
 
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use symbiont_core::MatchStatus;
 use uuid::Uuid;
 
-use super::check_category_filter;
 use crate::authentication::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{Json, QueryParams, etag, if_match, parse_id};
 use crate::state::SharedState;
 use symbiont_app::live_matches::{MatchCursor, MatchFilter, MatchSort};
+use symbiont_app::match_queries::{MatchQuery, MatchScope};
 use symbiont_app::visibility::Viewer;
 
 fn take_filter(
@@ -80,22 +80,31 @@ fn take_filter(
     Ok((sort, limit as usize, cursor))
 }
 
-/// The cached body for `uri` as `viewer` sees it at the engine's current generation, or
-/// `compute`'s, then cached (computed once however many requests miss it together).
-async fn cached(
+/// Reads the page's query parameters and answers the page `scope` holds for the caller.
+async fn page(
     state: &SharedState,
-    uri: &axum::http::Uri,
-    viewer: &Viewer,
-    compute: impl std::future::Future<Output = Result<Vec<u8>, ApiError>>,
+    caller: &symbiont_app::identity::Caller,
+    scope: MatchScope,
+    mut query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let key = format!(
-        "{}:{}:{uri}",
-        state.live_matches.state_key(),
-        viewer.cache_key()
-    );
+    let mut filter = MatchFilter::default();
+    match scope {
+        MatchScope::All => {}
+        // The scope names its own flow or business; the same filter in the query is refused.
+        MatchScope::Flow(id) => filter.flow_id = Some(id),
+        MatchScope::Business(id) => filter.business_id = Some(id),
+    }
+    let (sort, limit, cursor) = take_filter(&mut query, &mut filter)?;
+    query.finish()?;
+    let query = MatchQuery {
+        filter,
+        sort,
+        limit,
+        cursor,
+    };
     let body = state
-        .computing
-        .get_or_compute(&state.cache, &key, compute)
+        .app
+        .match_page(&Viewer::of(caller), scope, query)
         .await?;
     let mut response = body.into_response();
     response.headers_mut().insert(
@@ -103,39 +112,6 @@ async fn cached(
         HeaderValue::from_static("application/json"),
     );
     Ok(response)
-}
-
-async fn list_filtered(
-    state: &SharedState,
-    viewer: &Viewer,
-    uri: &axum::http::Uri,
-    mut query: QueryParams,
-    mut filter: MatchFilter,
-) -> Result<Response, ApiError> {
-    let (sort, limit, cursor) = take_filter(&mut query, &mut filter)?;
-    query.finish()?;
-    check_category_filter(state, filter.category.as_deref())?;
-    let filter_is_scoped = filter.business_id.is_some() || filter.flow_id.is_some();
-    let state_for_page = std::sync::Arc::clone(state);
-    let viewer_for_page = viewer.clone();
-    let page = move || {
-        state_for_page
-            .live_matches
-            .page(&filter, sort, limit, cursor, &viewer_for_page)
-    };
-    let compute = async move {
-        if filter_is_scoped {
-            Ok(page()?)
-        } else {
-            // A list over all matches walks every one of them (hundreds of milliseconds at 10,000
-            // businesses): on the blocking pool, so the async workers keep answering meanwhile.
-            tokio::task::spawn_blocking(page)
-                .await
-                .map_err(|e| ApiError::Internal(format!("the match list task failed: {e}")))?
-                .map_err(ApiError::from)
-        }
-    };
-    cached(state, uri, viewer, compute).await
 }
 
 #[utoipa::path(
@@ -154,11 +130,9 @@ async fn list_filtered(
 pub async fn list(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
-    OriginalUri(uri): OriginalUri,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let viewer = Viewer::of(&caller);
-    list_filtered(&state, &viewer, &uri, query, MatchFilter::default()).await
+    page(&state, &caller, MatchScope::All, query).await
 }
 
 #[utoipa::path(
@@ -183,22 +157,10 @@ pub async fn of_flow(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-    OriginalUri(uri): OriginalUri,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let viewer = Viewer::of(&caller);
-    let flow = state.visible_flow(parse_id(&id, "flow")?, &viewer).await?;
-    list_filtered(
-        &state,
-        &viewer,
-        &uri,
-        query,
-        MatchFilter {
-            flow_id: Some(flow.id),
-            ..MatchFilter::default()
-        },
-    )
-    .await
+    let scope = MatchScope::Flow(parse_id(&id, "flow")?);
+    page(&state, &caller, scope, query).await
 }
 
 #[utoipa::path(
@@ -223,22 +185,10 @@ pub async fn of_business(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-    OriginalUri(uri): OriginalUri,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let viewer = Viewer::of(&caller);
-    let business = state.business(parse_id(&id, "business")?).await?;
-    list_filtered(
-        &state,
-        &viewer,
-        &uri,
-        query,
-        MatchFilter {
-            business_id: Some(business.id),
-            ..MatchFilter::default()
-        },
-    )
-    .await
+    let scope = MatchScope::Business(parse_id(&id, "business")?);
+    page(&state, &caller, scope, query).await
 }
 
 fn with_etag(body: serde_json::Value) -> Response {
@@ -269,11 +219,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id: Uuid = parse_id(&id, "match")?;
-    let body = state
-        .live_matches
-        .one(id, &Viewer::of(&caller))
-        .ok_or_else(|| ApiError::NotFound(format!("match {id} not found")))?;
-    Ok(with_etag(body))
+    Ok(with_etag(state.match_one(id, &Viewer::of(&caller))?))
 }
 
 /// A person's decision on a match.
@@ -314,19 +260,6 @@ pub async fn update(
     Json(update): Json<MatchUpdate>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "match")?;
-    if update
-        .note
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > 2000)
-    {
-        return Err(ApiError::invalid("note", "must be at most 2000 characters"));
-    }
-    if update.status == MatchStatus::Expired || update.status == MatchStatus::Suggested {
-        return Err(ApiError::invalid(
-            "status",
-            "a person can set contacted, negotiating, agreed or rejected",
-        ));
-    }
     let body = state
         .decide_match(id, update.status, update.note, if_match(&headers)?, &caller)
         .await?;

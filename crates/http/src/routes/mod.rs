@@ -21,7 +21,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 
-use crate::error::ApiError;
 use crate::extract::etag;
 use crate::state::SharedState;
 
@@ -135,25 +134,4 @@ fn geojson<T: Serialize>(value: T) -> Response {
         );
     }
     response
-}
-
-/// A `category` list filter must name a category code or a family (`heat`), so a typo is a 400
-/// rather than an empty list.
-fn check_category_filter(state: &SharedState, category: Option<&str>) -> Result<(), ApiError> {
-    let Some(category) = category else {
-        return Ok(());
-    };
-    if state
-        .taxonomy
-        .categories()
-        .iter()
-        .any(|c| c.code == category || c.group == category)
-    {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "category",
-            format!("unknown category or group '{category}'"),
-        ))
-    }
 }

@@ -104,6 +104,7 @@ impl TestApp {
             matching: Default::default(),
             bus,
             cache: ResponseCache::memory(),
+            shared_rate_limits: None,
             read_your_writes: Duration::from_secs(5),
             security: options.security,
         })

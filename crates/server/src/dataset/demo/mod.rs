@@ -58,6 +58,11 @@ pub async fn load_region_if_empty(
         }
         businesses.push(business);
     }
-    store.insert_batch(&businesses, &sites, &flows).await?;
+    let batch = symbiont_app::bulk_registry::NewEntities {
+        businesses,
+        sites,
+        flows,
+    };
+    symbiont_app::bulk_registry::register_batch(store, &batch).await?;
     Ok(Some(store.counts().await?))
 }

@@ -1,0 +1,135 @@
+//! Reading matches, as every transport asks for them: a filtered, sorted page of the matches a
+//! viewer may see (of all matches, of one flow, or of one business), and one match. Pages go
+//! through the response cache under a key made of the query's parsed values (not of its text), the
+//! engine's state and the viewer's class, and concurrent misses of one key compute it once. A page
+//! over all matches walks every match, so it runs on the blocking pool.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::App;
+use crate::error::AppError;
+use crate::live_matches::{MatchCursor, MatchFilter, MatchSort};
+use crate::visibility::Viewer;
+
+/// Which matches a page is drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchScope {
+    All,
+    /// The matches of one flow (a 404 when the viewer may not see the flow).
+    Flow(Uuid),
+    /// The matches of one business, on either side (a 404 when it does not exist).
+    Business(Uuid),
+}
+
+/// What a page asks for, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct MatchQuery {
+    pub filter: MatchFilter,
+    pub sort: MatchSort,
+    pub limit: usize,
+    pub cursor: Option<MatchCursor>,
+}
+
+impl MatchQuery {
+    /// The cache key of the query: equal queries, however they were written, share it.
+    fn key(&self) -> String {
+        let f = &self.filter;
+        let id = |id: Option<Uuid>| id.map(|id| id.simple().to_string()).unwrap_or_default();
+        format!(
+            "b={}&f={}&c={}&m={}&s={}&o={:?}&l={}&a={}",
+            id(f.business_id),
+            id(f.flow_id),
+            f.category.as_deref().unwrap_or(""),
+            f.min_score.map(f64::to_bits).unwrap_or(u64::MAX),
+            f.status.map_or("", |s| s.as_str()),
+            self.sort,
+            self.limit,
+            self.cursor.map(|c| c.encode()).unwrap_or_default(),
+        )
+    }
+}
+
+impl App {
+    /// A page of the matches `viewer` may see, as JSON (`{"items": [...], "next_cursor": ...}`).
+    pub async fn match_page(
+        self: &Arc<Self>,
+        viewer: &Viewer,
+        scope: MatchScope,
+        mut query: MatchQuery,
+    ) -> Result<Bytes, AppError> {
+        match scope {
+            MatchScope::All => {}
+            MatchScope::Flow(id) => {
+                query.filter.flow_id = Some(self.visible_flow(id, viewer).await?.id)
+            }
+            MatchScope::Business(id) => {
+                query.filter.business_id = Some(self.business(id).await?.id)
+            }
+        }
+        self.check_category_filter(query.filter.category.as_deref())?;
+        let key = format!(
+            "{}:{}:matches:{}",
+            self.live_matches.state_key(),
+            viewer.cache_key(),
+            query.key()
+        );
+        let scoped = query.filter.business_id.is_some() || query.filter.flow_id.is_some();
+        let app = Arc::clone(self);
+        let viewer = viewer.clone();
+        let page = move || {
+            app.live_matches.page(
+                &query.filter,
+                query.sort,
+                query.limit,
+                query.cursor,
+                &viewer,
+            )
+        };
+        let compute = async move {
+            if scoped {
+                page()
+            } else {
+                // A list over all matches walks every one of them (hundreds of milliseconds at
+                // 10,000 businesses): on the blocking pool, so the async workers keep answering.
+                tokio::task::spawn_blocking(page)
+                    .await
+                    .map_err(|e| AppError::internal("the match list task", e))?
+            }
+        };
+        self.computing
+            .get_or_compute(&self.cache, &key, compute)
+            .await
+    }
+
+    /// One match (live, or expired with its last figures) as `viewer` may see it.
+    pub fn match_one(&self, id: Uuid, viewer: &Viewer) -> Result<Value, AppError> {
+        self.live_matches
+            .one(id, viewer)
+            .ok_or_else(|| AppError::NotFound(format!("match {id} not found")))
+    }
+
+    /// A `category` list filter must name a category code or a family (`heat`), so a typo is
+    /// refused rather than answered with an empty list.
+    pub fn check_category_filter(&self, category: Option<&str>) -> Result<(), AppError> {
+        let Some(category) = category else {
+            return Ok(());
+        };
+        if self
+            .taxonomy
+            .categories()
+            .iter()
+            .any(|c| c.code == category || c.group == category)
+        {
+            Ok(())
+        } else {
+            Err(AppError::BadParameter {
+                name: "category".into(),
+                message: format!("unknown category or group '{category}'"),
+            })
+        }
+    }
+}
