@@ -25,6 +25,11 @@ pub enum MatchScope {
     Business(Uuid),
 }
 
+/// A scope the viewer may read, checked by [`App::match_scope`]: a page can only be asked for
+/// through one, so no transport skips the check.
+#[derive(Debug, Clone, Copy)]
+pub struct VisibleScope(MatchScope);
+
 /// What a page asks for, parsed.
 #[derive(Debug, Clone, Default)]
 pub struct MatchQuery {
@@ -54,21 +59,37 @@ impl MatchQuery {
 }
 
 impl App {
+    /// Checks that `viewer` may read the matches of `scope`: a flow it may see (another business's
+    /// anonymous flow is not found), a business that exists. Transports call it before reading the
+    /// page's parameters, so an unknown owner is a "not found" whatever the parameters.
+    pub async fn match_scope(
+        &self,
+        viewer: &Viewer,
+        scope: MatchScope,
+    ) -> Result<VisibleScope, AppError> {
+        match scope {
+            MatchScope::All => {}
+            MatchScope::Flow(id) => {
+                self.visible_flow(id, viewer).await?;
+            }
+            MatchScope::Business(id) => {
+                self.business(id).await?;
+            }
+        }
+        Ok(VisibleScope(scope))
+    }
+
     /// A page of the matches `viewer` may see, as JSON (`{"items": [...], "next_cursor": ...}`).
     pub async fn match_page(
         self: &Arc<Self>,
         viewer: &Viewer,
-        scope: MatchScope,
+        scope: VisibleScope,
         mut query: MatchQuery,
     ) -> Result<Bytes, AppError> {
-        match scope {
+        match scope.0 {
             MatchScope::All => {}
-            MatchScope::Flow(id) => {
-                query.filter.flow_id = Some(self.visible_flow(id, viewer).await?.id)
-            }
-            MatchScope::Business(id) => {
-                query.filter.business_id = Some(self.business(id).await?.id)
-            }
+            MatchScope::Flow(id) => query.filter.flow_id = Some(id),
+            MatchScope::Business(id) => query.filter.business_id = Some(id),
         }
         self.check_category_filter(query.filter.category.as_deref())?;
         let key = format!(

@@ -87,6 +87,8 @@ async fn page(
     scope: MatchScope,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
+    let viewer = Viewer::of(caller);
+    let visible = state.match_scope(&viewer, scope).await?;
     let mut filter = MatchFilter::default();
     match scope {
         MatchScope::All => {}
@@ -102,10 +104,7 @@ async fn page(
         limit,
         cursor,
     };
-    let body = state
-        .app
-        .match_page(&Viewer::of(caller), scope, query)
-        .await?;
+    let body = state.app.match_page(&viewer, visible, query).await?;
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
