@@ -226,3 +226,69 @@ async fn trilateration_from_three_probes_cannot_place_a_hidden_site_inside_its_c
         }
     }
 }
+
+/// Before, any signed-in writer got the 409 "match … has expired (distance now 61.2 km > 10 km)"
+/// for any expired match id, and the hidden distance with it.
+#[tokio::test]
+async fn an_expired_match_tells_only_its_parties_that_it_expired_and_never_the_hidden_distance() {
+    let scene = scene(HIDDEN, offset(HIDDEN, 1.0, 1.0)).await;
+    let id = scene.views().await[2]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    scene
+        .move_site(&scene.probe_site, &scene.probe, offset(HIDDEN, 60.0, 0.0))
+        .await;
+    let path = format!("/api/v1/matches/{id}");
+    let (_, stranger) = scene.app.user("stranger@e.example", false).await;
+    let answer = scene
+        .app
+        .patch(&path, &stranger, &json!({ "status": "contacted" }))
+        .await;
+    assert_eq!(answer.0, 404, "{}", answer.2);
+    let answer = scene
+        .app
+        .patch(&path, &scene.probe, &json!({ "status": "contacted" }))
+        .await;
+    assert_eq!(answer.0, 409, "{}", answer.2);
+    let detail = answer.2["detail"].as_str().unwrap_or_default().to_string();
+    assert!(detail.contains("too far apart"), "{detail}");
+    assert!(!detail.contains("km"), "{detail}");
+    let read = scene.app.get(&path, &scene.probe).await;
+    assert_eq!(read.2["status"], "expired", "{}", read.2);
+    assert_eq!(
+        read.2["expired_reason"], "the sites are now too far apart",
+        "{}",
+        read.2
+    );
+    // The owner of the hidden side still reads the exact reason.
+    let own = scene.app.get(&path, &scene.hider).await;
+    let reason = own.2["expired_reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("distance now"), "{}", own.2);
+}
+
+/// Before, a match's note (written by one party for the other) was served to every reader.
+#[tokio::test]
+async fn a_note_on_a_match_is_read_only_by_its_two_businesses() {
+    let world = crate::harness::World::new().await;
+    let path = format!("/api/v1/matches/{}", world.match_id);
+    let note = "call Anna on 0221 555 0100";
+    let answer = world
+        .app
+        .patch(
+            &path,
+            &world.owner,
+            &json!({ "status": "contacted", "note": note }),
+        )
+        .await;
+    assert_eq!(answer.0, 200, "{}", answer.2);
+    let (_, stranger) = world.app.user("stranger@e.example", false).await;
+    let seen = world.app.get(&path, &stranger).await;
+    assert_eq!(seen.0, 200, "{}", seen.2);
+    assert!(seen.2.get("note").is_none(), "{}", seen.2);
+    let listed = world.app.get("/api/v1/matches", &stranger).await;
+    assert!(!listed.2.to_string().contains(note), "{}", listed.2);
+    for party in [&world.other, &world.owner, &world.admin] {
+        assert_eq!(world.app.get(&path, party).await.2["note"], note);
+    }
+}
