@@ -881,9 +881,18 @@ impl LiveMatches {
             } else {
                 0.0
             };
+            // The totals are public: a match with an anonymous side adds its figures at the
+            // grid-cell centres, or a stranger could read the change of its exact savings in the
+            // total while moving its own site (ADR 0013).
+            let (savings, co2) = if m.offer_anonymous || m.need_anonymous {
+                coarse_figures(&engine, m)
+                    .map_or((0.0, 0.0), |c| (c.savings_eur_per_year, c.co2_t_per_year))
+            } else {
+                (m.savings_eur_per_year, m.co2_t_per_year)
+            };
             potential.matches += 1;
-            potential.savings_eur_per_year += m.savings_eur_per_year * share;
-            potential.co2_t_per_year += m.co2_t_per_year * share;
+            potential.savings_eur_per_year += savings * share;
+            potential.co2_t_per_year += co2 * share;
         }
         MatchSummary {
             by_status,

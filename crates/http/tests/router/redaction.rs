@@ -292,3 +292,24 @@ async fn a_note_on_a_match_is_read_only_by_its_two_businesses() {
         assert_eq!(world.app.get(&path, party).await.2["note"], note);
     }
 }
+
+/// Before, the public potential savings summed each need's best match at its exact figures, so a
+/// probe moving 150 m read the change of its hidden match's exact savings in the total.
+#[tokio::test]
+async fn the_public_totals_do_not_move_when_a_probe_moves_inside_its_cell() {
+    let start = inside_cell(offset(HIDDEN, 1.5, 1.0), &[(-0.3, -0.3)])[0];
+    let scene = scene(HIDDEN, start).await;
+    let totals = || async {
+        let stats = scene.app.get("/api/v1/stats", &scene.probe).await;
+        assert_eq!(stats.0, 200, "{}", stats.2);
+        let potential = stats.2["matches"]["potential"].clone();
+        assert_eq!(potential["matches"], 1, "{}", stats.2);
+        potential
+    };
+    let first = totals().await;
+    for step in 1..=5 {
+        let at = offset(start, 0.106 * f64::from(step), 0.106 * f64::from(step));
+        scene.move_site(&scene.probe_site, &scene.probe, at).await;
+        assert_eq!(totals().await, first, "after step {step}");
+    }
+}
