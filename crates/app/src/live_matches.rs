@@ -711,7 +711,7 @@ impl LiveMatches {
                 };
                 if !(business_ok
                     && flow_ok
-                    && (score >= min_score || filter.min_score.is_none())
+                    && score >= min_score
                     && category_ok(
                         kept_str(last, "offer_category"),
                         kept_str(last, "need_category"),
