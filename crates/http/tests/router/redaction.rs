@@ -313,3 +313,51 @@ async fn the_public_totals_do_not_move_when_a_probe_moves_inside_its_cell() {
         assert_eq!(totals().await, first, "after step {step}");
     }
 }
+
+/// Before, a stranger's list put the nearer of two hidden offers first (sorted by exact score), so
+/// the order compared their hidden distances. Now both sit in one cell, get the same level and bands,
+/// and are ordered by match id whichever is nearer.
+#[tokio::test]
+async fn a_strangers_list_does_not_order_hidden_matches_by_their_exact_distance() {
+    let places = inside_cell(HIDDEN, &[(0.35, 0.35), (-0.35, -0.35)]);
+    let probe_at = offset(coarsen(HIDDEN), 0.5 * GRID_KM + 1.0, 0.5 * GRID_KM + 1.0);
+    let scene = scene(places[0], probe_at).await;
+    let (_, second) = scene.app.user("hider2@f.example", false).await;
+    let business = scene
+        .app
+        .create("/api/v1/businesses", &second, &business_body("Other Works"))
+        .await;
+    let second_site = scene
+        .app
+        .create(
+            &format!("/api/v1/businesses/{business}/sites"),
+            &second,
+            &site_body(places[1].lat, places[1].lon),
+        )
+        .await;
+    let mut offer = heat_flow(&second_site, "offer", 85.0, 400.0);
+    offer["anonymous"] = json!(true);
+    scene.app.create("/api/v1/flows", &second, &offer).await;
+    let order = || async {
+        let path = format!("/api/v1/flows/{}/matches", scene.need);
+        let page = scene.app.get(&path, &scene.probe).await;
+        let ids: Vec<String> = page.2["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["id"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(ids.len(), 2, "{}", page.2);
+        ids
+    };
+    let first = order().await;
+    let mut sorted = first.clone();
+    sorted.sort();
+    assert_eq!(first, sorted, "ties go by id");
+    // Swap which hidden site is nearer the probe: the order must not follow.
+    scene
+        .move_site(&scene.hidden_site, &scene.hider, places[1])
+        .await;
+    scene.move_site(&second_site, &second, places[0]).await;
+    assert_eq!(order().await, first);
+}
