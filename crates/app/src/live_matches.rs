@@ -20,7 +20,7 @@ use symbiont_store::Store;
 use uuid::Uuid;
 
 use crate::error::AppError;
-use crate::visibility::{Viewer, redact};
+use crate::visibility::{CoarseFigures, Viewer, coarsen, redact};
 
 /// The engine plus the decisions, each behind its own lock. Engine operations are CPU-only and short
 /// (under a millisecond per change), so a std lock is right; rebuilds happen before serving starts.
@@ -134,23 +134,37 @@ pub enum MatchEntry<'a> {
     Redacted(Value),
 }
 
-/// Which sides of a match `viewer` may not see, and the entry to serve.
+/// Which sides of a match `viewer` may not see, and the entry to serve. `coarse` gives the pair's
+/// figures at coarsened places; it is only asked for when a side is hidden.
 fn entry_for<'a>(
     viewer: &Viewer,
-    view: MatchView<'a>,
+    mut view: MatchView<'a>,
     offer: (bool, Uuid),
     need: (bool, Uuid),
     decision: Option<&MatchDecision>,
+    coarse: impl FnOnce() -> Option<CoarseFigures>,
 ) -> ((bool, bool), MatchEntry<'a>) {
     let hidden = viewer.hidden_sides(offer, need, decision);
     if hidden == (false, false) {
+        // A note is written by one party for the other: nobody else reads it.
+        if *viewer != Viewer::All && !(viewer.sees(offer.1) || viewer.sees(need.1)) {
+            view.note = None;
+        }
         return (hidden, MatchEntry::Whole(view));
     }
     let value = serde_json::to_value(&view).unwrap_or(Value::Null);
     (
         hidden,
-        MatchEntry::Redacted(redact(value, hidden.0, hidden.1)),
+        MatchEntry::Redacted(redact(&value, coarse().as_ref(), hidden.0, hidden.1)),
     )
+}
+
+/// The pair's figures with both sites at their cell centres.
+fn coarse_figures(engine: &Engine, m: &Match) -> Option<CoarseFigures> {
+    engine
+        .evaluate_relocated(m.offer_flow_id, m.need_flow_id, coarsen)
+        .as_ref()
+        .map(CoarseFigures::of)
 }
 
 /// The anonymity flags and owners of a kept (expired) match.
@@ -208,7 +222,12 @@ pub struct MatchSummary {
 
 /// A match that passed a list's filters, before its view is built.
 enum Candidate<'a> {
-    Live(&'a Arc<Match>, Option<&'a MatchDecision>),
+    /// With the coarse figures when a side is hidden from the viewer (computed once, for the key).
+    Live(
+        &'a Arc<Match>,
+        Option<&'a MatchDecision>,
+        Option<CoarseFigures>,
+    ),
     Kept(&'a MatchDecision, &'a Value),
 }
 
@@ -545,16 +564,35 @@ impl LiveMatches {
         let engine = self.engine();
         let decisions = self.decisions();
         let current = decisions.get(&id);
+        let account = caller.writer()?;
         let Some(live) = engine.get(id) else {
+            // Only the two parties learn that a match expired, and why, and then only in the words
+            // a stranger's view would use if the other side is still hidden from them; anyone else
+            // gets the answer an unknown id gets.
             return Err(match current {
-                Some(d) if d.status == MatchStatus::Expired => AppError::Conflict(format!(
-                    "match {id} has expired ({}); it cannot change status",
-                    d.expired_reason.as_deref().unwrap_or("no longer valid")
-                )),
+                Some(d)
+                    if d.status == MatchStatus::Expired
+                        && (Viewer::of(caller) == Viewer::All
+                            || account.businesses.contains_key(&d.offer_business_id)
+                            || account.businesses.contains_key(&d.need_business_id)) =>
+                {
+                    let reason = d.expired_reason.as_deref().unwrap_or("no longer valid");
+                    let hidden = d.last_match.as_ref().map_or((true, true), |last| {
+                        let (offer, need) = kept_sides(last, d);
+                        Viewer::of(caller).hidden_sides(offer, need, Some(d))
+                    });
+                    let reason = if hidden == (false, false) {
+                        reason.to_string()
+                    } else {
+                        crate::visibility::coarse_reason(reason)
+                    };
+                    AppError::Conflict(format!(
+                        "match {id} has expired ({reason}); it cannot change status"
+                    ))
+                }
                 _ => AppError::NotFound(format!("match {id} not found")),
             });
         };
-        let account = caller.writer()?;
         let pair = Pair {
             match_id: id,
             offer_flow_id: live.offer_flow_id,
@@ -595,16 +633,20 @@ impl LiveMatches {
                 (live.offer_anonymous, live.offer_business_id),
                 (live.need_anonymous, live.need_business_id),
                 d,
+                || coarse_figures(&engine, live),
             ),
             (None, Some(d)) => {
                 let last = d.last_match.as_ref()?;
                 let (offer, need) = kept_sides(last, d);
+                // The flows may be gone or changed: no coarse figures, only the bands that
+                // depend on no place.
                 entry_for(
                     viewer,
                     view(Figures::Kept(last), Some(d)),
                     offer,
                     need,
                     Some(d),
+                    || None,
                 )
             }
             (None, None) => return None,
@@ -656,7 +698,17 @@ impl LiveMatches {
                 let flow_ok = filter
                     .flow_id
                     .is_none_or(|f| d.offer_flow_id == f || d.need_flow_id == f);
-                let score = kept_number(last, "score");
+                let (offer, need) = kept_sides(last, d);
+                let hidden = viewer.hidden_sides(offer, need, Some(d));
+                // A stranger's filter and order must not use figures the view withholds: a kept
+                // match with a hidden side has no coarse figures, so it ranks last and fails any
+                // minimum score.
+                let redacted = hidden != (false, false);
+                let score = if redacted {
+                    f64::NEG_INFINITY
+                } else {
+                    kept_number(last, "score")
+                };
                 if !(business_ok
                     && flow_ok
                     && score >= min_score
@@ -667,22 +719,25 @@ impl LiveMatches {
                 {
                     continue;
                 }
-                let (offer, need) = kept_sides(last, d);
                 if through_owner
                     && listed_through_hidden(
-                        viewer.hidden_sides(offer, need, Some(d)),
+                        hidden,
                         (d.offer_business_id, d.offer_flow_id),
                         (d.need_business_id, d.need_flow_id),
                     )
                 {
                     continue;
                 }
-                let key = sort_key(
-                    sort,
-                    score,
-                    kept_number(last, "savings_eur_per_year"),
-                    kept_number(last, "co2_t_per_year"),
-                );
+                let key = if redacted {
+                    CoarseFigures::sort_key(None, sort)
+                } else {
+                    sort_key(
+                        sort,
+                        score,
+                        kept_number(last, "savings_eur_per_year"),
+                        kept_number(last, "co2_t_per_year"),
+                    )
+                };
                 page.offer(key, d.match_id, Candidate::Kept(d, last));
             }
         } else {
@@ -696,37 +751,54 @@ impl LiveMatches {
                 let business_ok = filter
                     .business_id
                     .is_none_or(|b| m.offer_business_id == b || m.need_business_id == b);
-                if !(business_ok
-                    && m.score >= min_score
-                    && category_ok(&m.offer_category, &m.need_category))
-                {
-                    continue;
-                }
-                let key = sort_key(sort, m.score, m.savings_eur_per_year, m.co2_t_per_year);
-                if !page.would_keep(key, m.id) {
+                if !(business_ok && category_ok(&m.offer_category, &m.need_category)) {
                     continue;
                 }
                 let decision = decisions.get(&m.id);
+                let hidden = if m.offer_anonymous || m.need_anonymous {
+                    viewer.hidden_sides(
+                        (m.offer_anonymous, m.offer_business_id),
+                        (m.need_anonymous, m.need_business_id),
+                        decision,
+                    )
+                } else {
+                    (false, false)
+                };
+                // With a side hidden, the minimum score and the order use the coarse figures the
+                // view shows (score level, band bounds; ties by id), never the exact ones, which
+                // would rank by the hidden distance (ADR 0013).
+                let (score, key, coarse) = if hidden == (false, false) {
+                    let key = sort_key(sort, m.score, m.savings_eur_per_year, m.co2_t_per_year);
+                    (m.score, key, None)
+                } else {
+                    let coarse = coarse_figures(&engine, m);
+                    let level = coarse
+                        .as_ref()
+                        .map_or(f64::NEG_INFINITY, |c| c.score_level());
+                    (
+                        level,
+                        CoarseFigures::sort_key(coarse.as_ref(), sort),
+                        coarse,
+                    )
+                };
+                if score < min_score || !page.would_keep(key, m.id) {
+                    continue;
+                }
                 if let Some(wanted) = filter.status
                     && decision.map_or(MatchStatus::Suggested, |d| d.status) != wanted
                 {
                     continue;
                 }
                 if through_owner
-                    && (m.offer_anonymous || m.need_anonymous)
                     && listed_through_hidden(
-                        viewer.hidden_sides(
-                            (m.offer_anonymous, m.offer_business_id),
-                            (m.need_anonymous, m.need_business_id),
-                            decision,
-                        ),
+                        hidden,
                         (m.offer_business_id, m.offer_flow_id),
                         (m.need_business_id, m.need_flow_id),
                     )
                 {
                     continue;
                 }
-                page.offer(key, m.id, Candidate::Live(m, decision));
+                page.offer(key, m.id, Candidate::Live(m, decision, coarse));
             }
         }
         let mut items = page.into_list();
@@ -746,13 +818,14 @@ impl LiveMatches {
             items: items
                 .into_iter()
                 .map(|ranked| match ranked.item {
-                    Candidate::Live(m, decision) => {
+                    Candidate::Live(m, decision, coarse) => {
                         entry_for(
                             viewer,
                             view(Figures::Live(m.clone()), decision),
                             (m.offer_anonymous, m.offer_business_id),
                             (m.need_anonymous, m.need_business_id),
                             decision,
+                            || coarse,
                         )
                         .1
                     }
@@ -764,6 +837,7 @@ impl LiveMatches {
                             offer,
                             need,
                             Some(d),
+                            || None,
                         )
                         .1
                     }
@@ -807,9 +881,18 @@ impl LiveMatches {
             } else {
                 0.0
             };
+            // The totals are public: a match with an anonymous side adds its figures at the
+            // grid-cell centres, or a stranger could read the change of its exact savings in the
+            // total while moving its own site (ADR 0013).
+            let (savings, co2) = if m.offer_anonymous || m.need_anonymous {
+                coarse_figures(&engine, m)
+                    .map_or((0.0, 0.0), |c| (c.savings_eur_per_year, c.co2_t_per_year))
+            } else {
+                (m.savings_eur_per_year, m.co2_t_per_year)
+            };
             potential.matches += 1;
-            potential.savings_eur_per_year += m.savings_eur_per_year * share;
-            potential.co2_t_per_year += m.co2_t_per_year * share;
+            potential.savings_eur_per_year += savings * share;
+            potential.co2_t_per_year += co2 * share;
         }
         MatchSummary {
             by_status,

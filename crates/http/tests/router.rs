@@ -31,5 +31,7 @@ mod matches;
 mod members;
 #[path = "router/queries.rs"]
 mod queries;
+#[path = "router/redaction.rs"]
+mod redaction;
 #[path = "router/sites.rs"]
 mod sites;

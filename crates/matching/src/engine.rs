@@ -234,6 +234,22 @@ impl Engine {
     // ----- queries -----
 
     /// The match with this id, if the pair currently holds.
+    /// The figures a pair would have if each site stood where `place` puts it, or `None` if the
+    /// flows are unknown or would not match there. The redacted view of an anonymous side is
+    /// computed from coarsened places, so it cannot depend on where exactly the site is.
+    pub fn evaluate_relocated(
+        &self,
+        offer_flow_id: Uuid,
+        need_flow_id: Uuid,
+        place: impl Fn(GeoPoint) -> GeoPoint,
+    ) -> Option<Match> {
+        let record = |id: &Uuid| self.by_id.get(id).and_then(|&s| self.record(s));
+        let (offer, need) = (record(&offer_flow_id)?, record(&need_flow_id)?);
+        let offer = offer.relocated(place(offer.location));
+        let need = need.relocated(place(need.location));
+        evaluate(&self.catalog, &self.config, &offer, &need).ok()
+    }
+
     pub fn get(&self, match_id: Uuid) -> Option<&Arc<Match>> {
         self.matches.get(&match_id)
     }

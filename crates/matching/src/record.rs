@@ -227,6 +227,19 @@ impl FlowRecord {
         self.defect = self.find_defect();
     }
 
+    /// A copy standing at `location`, without the match links (only the pair figures are wanted).
+    pub fn relocated(&self, location: GeoPoint) -> Self {
+        let mut copy = Self {
+            offer_links: Vec::new(),
+            need_links: Vec::new(),
+            profile: Arc::clone(&self.profile),
+            quality: self.quality.clone(),
+            ..*self
+        };
+        copy.relocate(location);
+        copy
+    }
+
     /// Ids of the matches this flow is a side of.
     pub fn match_ids(&self) -> impl Iterator<Item = Uuid> + '_ {
         self.offer_links

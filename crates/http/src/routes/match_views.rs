@@ -41,8 +41,9 @@ pub struct ScoreComponents {
 }
 
 /// A live match, or an expired one with the figures it last had. An anonymous side hidden from
-/// the caller has null ids and exact figures, with bands instead, until its owner accepts contact
-/// (moves a `contacted` match to `negotiating`).
+/// the caller has null ids and exact figures, with bands and a score level instead, all computed as
+/// if both sites stood at the centres of their ~5 km grid cells, until its owner accepts contact
+/// (moves a `contacted` match to `negotiating`). The notes field is absent on redacted matches.
 #[derive(Serialize, ToSchema)]
 #[schema(as = Match)]
 pub struct MatchView {
@@ -64,17 +65,21 @@ pub struct MatchView {
     pub need_anonymous: bool,
     pub offer_category: String,
     pub need_category: String,
-    /// Weighted mean of the components.
-    #[schema(minimum = 0, maximum = 1)]
-    pub score: f64,
+    /// Weighted mean of the components. On redacted matches a level (0, 0.25, 0.5, 0.75, 1)
+    /// computed with both sites at their grid-cell centres, or null when none can be computed
+    /// (expired matches).
+    #[schema(minimum = 0, maximum = 1, required = true)]
+    pub score: Option<f64>,
     /// Null on redacted matches.
     #[schema(required = true)]
     pub components: Option<ScoreComponents>,
     /// Great-circle distance between the two sites; null on redacted matches.
     #[schema(required = true)]
     pub distance_km: Option<f64>,
-    /// The smallest of the offer's, the need's and both categories' maximum distances.
-    pub allowed_distance_km: f64,
+    /// The smallest of the offer's, the need's and both categories' maximum distances; null on
+    /// redacted matches.
+    #[schema(required = true)]
+    pub allowed_distance_km: Option<f64>,
     /// Delivered amount per year in `amount_unit`; null on redacted matches.
     #[schema(required = true)]
     pub delivered_annual_amount: Option<f64>,
@@ -93,26 +98,37 @@ pub struct MatchView {
     pub allocatable_quantity: Option<f64>,
     /// Need units delivered per offer unit (the rule's conversion factor).
     pub conversion: f64,
-    /// Temporal overlap of the weekly profiles, 0..1.
-    pub temporal_overlap: f64,
+    /// Temporal overlap of the weekly profiles, 0..1; null on redacted matches.
+    #[schema(required = true)]
+    pub temporal_overlap: Option<f64>,
     /// Smallest slack of the rule's quality comparisons (K, bar or percentage points), if any.
     #[schema(required = true)]
     pub quality_margin: Option<f64>,
-    /// Value of the substituted resource − transport − offer price, EUR per year (may be negative).
-    pub savings_eur_per_year: f64,
-    /// CO2 of the substituted virgin resource avoided, t per year.
-    pub co2_t_per_year: f64,
+    /// Value of the substituted resource − transport − offer price, EUR per year (may be
+    /// negative); null on redacted matches.
+    #[schema(required = true)]
+    pub savings_eur_per_year: Option<f64>,
+    /// CO2 of the substituted virgin resource avoided, t per year; null on redacted matches.
+    #[schema(required = true)]
+    pub co2_t_per_year: Option<f64>,
     /// One sentence a person reads.
     pub explanation: String,
     pub status: MatchStatus,
-    /// Why the match expired (expired matches only).
+    /// Why the match expired (expired matches only); without figures on redacted matches.
     pub expired_reason: Option<String>,
-    /// The note of the last status change, if it had one.
+    /// The note of the last status change, if it had one; only the match's two businesses (and
+    /// platform admins) see it.
     pub note: Option<String>,
     /// 0 until someone acts; the ETag for If-Match.
     pub decision_version: i64,
-    /// Only on redacted matches, e.g. "10–25 km".
+    /// Only on redacted matches, e.g. "10–25 km": between the two sites' grid-cell centres;
+    /// null on expired ones.
     pub distance_band: Option<String>,
+    /// Only on redacted matches, e.g. "100000–250000 EUR/year" or "a loss of 1000–2500 EUR/year",
+    /// computed at the grid-cell centres; null on expired ones.
+    pub savings_band: Option<String>,
+    /// Only on redacted matches, e.g. "250–500 t CO2/year"; null on expired ones.
+    pub co2_band: Option<String>,
     /// Only on redacted matches, e.g. "100–250 kW".
     pub quantity_band: Option<String>,
     /// Only on redacted matches: the hidden sides.

@@ -32,7 +32,8 @@ pub struct MatchCounts {
     /// Matches the engine holds now.
     pub live: u64,
     pub by_status: MatchesByStatus,
-    /// Each need's best live match, scaled to what allocation leaves it.
+    /// Each need's best live match, scaled to what allocation leaves it. A match with an anonymous
+    /// side counts with its figures at the two sites' grid-cell centres, as strangers see it.
     pub potential: Totals,
     /// Live matches people agreed on.
     pub agreed: Totals,

@@ -857,8 +857,15 @@ async fn an_anonymous_flow_stays_hidden_until_its_owner_accepts_contact() {
     assert!(seen["distance_km"].is_null());
     assert!(seen["distance_band"].is_string());
     assert!(seen["quantity_band"].is_string());
-    assert!(seen["score"].as_f64().is_some_and(|s| s > 0.0));
-    assert!(seen["savings_eur_per_year"].is_number());
+    // A level, not the exact score; savings only as a band (ADR 0013).
+    assert!(
+        seen["score"]
+            .as_f64()
+            .is_some_and(|s| (s * 4.0).fract() == 0.0),
+        "{seen}"
+    );
+    assert!(seen["savings_eur_per_year"].is_null(), "{seen}");
+    assert!(seen["savings_band"].is_string(), "{seen}");
     let match_id = seen["id"].as_str().expect("match id").to_string();
     let one = format!("/api/v1/matches/{match_id}");
     // A missing flow and a hidden one answer alike.
