@@ -16,7 +16,6 @@ use argon2::{Argon2, Params};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use symbiont_store::accounts::{KeyScope, Role, User};
@@ -124,69 +123,57 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// The user's token epoch when the token was signed; tokens of an older epoch are refused.
+    /// Absent in tokens signed before epochs existed, which count as epoch 0.
+    #[serde(default)]
+    pub epoch: i64,
 }
 
-type HmacSha256 = Hmac<Sha256>;
+/// The clock skew an access token's expiry tolerates between instances, in seconds. Instances
+/// sharing a secret are expected to run NTP; a few seconds keep a token valid on one instance
+/// from being refused on the next for a clock a second behind, while never stretching the
+/// lifetime by more than this.
+pub const EXPIRY_LEEWAY_SECS: u64 = 5;
 
-const JWT_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
-
-/// Signs an access token for `user` valid for the configured lifetime.
-pub fn issue_access_token(settings: &AuthSettings, user: Uuid) -> String {
+/// Signs an access token for `user` valid for the configured lifetime. `epoch` is the user's
+/// token epoch at signing: bumping the stored one invalidates the token ([`caller_of`]).
+pub fn issue_access_token(settings: &AuthSettings, user: Uuid, epoch: i64) -> String {
     let now = Utc::now().timestamp();
     let claims = Claims {
         sub: user,
         iat: now,
         exp: now + i64::try_from(settings.access_ttl.as_secs()).unwrap_or(900),
         jti: Uuid::now_v7(),
+        epoch,
     };
-    let claims = serde_json::to_vec(&claims).unwrap_or_default();
-    let signing_input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(JWT_HEADER),
-        URL_SAFE_NO_PAD.encode(claims)
-    );
-    let signature = sign(&settings.signing_key, signing_input.as_bytes());
-    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    // Encoding plain serde fields with an HMAC key cannot fail; an empty token would be refused.
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&settings.signing_key),
+    )
+    .unwrap_or_default()
 }
 
-fn sign(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
-}
-
-/// Verifies signature (constant time), algorithm and expiry of an access token.
+/// Verifies signature (constant time), algorithm and expiry of an access token. Only HS256 is
+/// accepted whatever the header says (so `none` and every public-key algorithm are refused), and
+/// `exp` is required.
 pub fn verify_access_token(settings: &AuthSettings, token: &str) -> Result<Claims, AppError> {
-    let invalid = || AppError::Unauthorized("the access token is invalid".into());
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid());
-    };
-    let header_json = URL_SAFE_NO_PAD.decode(header).map_err(|_| invalid())?;
-    let header_value: serde_json::Value =
-        serde_json::from_slice(&header_json).map_err(|_| invalid())?;
-    if header_value.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
-        return Err(invalid());
-    }
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| invalid())?;
-    let mut mac = HmacSha256::new_from_slice(&settings.signing_key).map_err(|_| invalid())?;
-    mac.update(header.as_bytes());
-    mac.update(b".");
-    mac.update(payload.as_bytes());
-    mac.verify_slice(&signature).map_err(|_| invalid())?;
-    let claims: Claims = URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(invalid)?;
-    if claims.exp <= Utc::now().timestamp() {
-        return Err(AppError::Unauthorized(
-            "the access token has expired; refresh it".into(),
-        ));
-    }
-    Ok(claims)
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.leeway = EXPIRY_LEEWAY_SECS;
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    jsonwebtoken::decode::<Claims>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(&settings.signing_key),
+        &validation,
+    )
+    .map(|data| data.claims)
+    .map_err(|e| match e.kind() {
+        jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+            AppError::Unauthorized("the access token has expired; refresh it".into())
+        }
+        _ => AppError::Unauthorized("the access token is invalid".into()),
+    })
 }
 
 /// A new API key (`sym_` + 43 characters) and its digest.
@@ -491,19 +478,55 @@ mod tests {
         }
     }
 
+    /// A token with the given header and claims, signed (HMAC-SHA256 over the usual signing
+    /// input) with `key`; what an attacker who knows the format can build.
+    fn forge(
+        header: &str,
+        claims: &serde_json::Value,
+        key: &[u8],
+        alg: jsonwebtoken::Algorithm,
+    ) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = jsonwebtoken::crypto::sign(
+            input.as_bytes(),
+            &jsonwebtoken::EncodingKey::from_secret(key),
+            alg,
+        )
+        .expect("sign");
+        format!("{input}.{signature}")
+    }
+
+    fn claims_for(user: Uuid, exp_in_secs: i64) -> serde_json::Value {
+        let now = Utc::now().timestamp();
+        serde_json::json!({"sub": user, "iat": now, "exp": now + exp_in_secs, "jti": Uuid::now_v7(), "epoch": 0})
+    }
+
     #[test]
-    fn a_signed_token_verifies_and_a_tampered_one_does_not() {
+    fn a_signed_token_verifies_and_carries_its_epoch() {
         let settings = settings();
         let user = Uuid::now_v7();
-        let token = issue_access_token(&settings, user);
-        assert_eq!(
-            verify_access_token(&settings, &token).expect("valid").sub,
-            user
-        );
+        let claims =
+            verify_access_token(&settings, &issue_access_token(&settings, user, 7)).expect("valid");
+        assert_eq!((claims.sub, claims.epoch), (user, 7));
+    }
+
+    #[test]
+    fn a_tampered_payload_is_refused() {
+        let settings = settings();
+        let token = issue_access_token(&settings, Uuid::now_v7(), 0);
         let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
         let mut claims: serde_json::Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).expect("b64")).expect("json");
         claims["sub"] = serde_json::json!(Uuid::now_v7());
+        parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
+        assert!(verify_access_token(&settings, &parts.join(".")).is_err());
+        // Raising the expiry or the epoch is a tampering too.
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        claims["exp"] = serde_json::json!(Utc::now().timestamp() + 86_400);
         parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
         assert!(verify_access_token(&settings, &parts.join(".")).is_err());
         let other = AuthSettings {
@@ -516,21 +539,79 @@ mod tests {
     #[test]
     fn the_none_algorithm_is_refused() {
         let settings = settings();
-        let token = issue_access_token(&settings, Uuid::now_v7());
-        let payload = token.split('.').nth(1).expect("payload");
-        let forged = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#));
-        assert!(verify_access_token(&settings, &forged).is_err());
+        let claims = claims_for(Uuid::now_v7(), 60);
+        for header in [
+            r#"{"alg":"none"}"#,
+            r#"{"alg":"none","typ":"JWT"}"#,
+            r#"{"alg":"None"}"#,
+        ] {
+            let forged = format!(
+                "{}.{}.",
+                URL_SAFE_NO_PAD.encode(header),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            assert!(verify_access_token(&settings, &forged).is_err(), "{header}");
+        }
     }
 
     #[test]
-    fn an_expired_token_is_refused() {
-        let settings = AuthSettings {
-            access_ttl: Duration::ZERO,
-            ..settings()
+    fn a_token_of_another_algorithm_is_refused_even_with_the_right_key() {
+        let settings = settings();
+        let claims = claims_for(Uuid::now_v7(), 60);
+        // Correctly signed with the real secret, but HS512/HS384: only HS256 is pinned.
+        for alg in [
+            jsonwebtoken::Algorithm::HS512,
+            jsonwebtoken::Algorithm::HS384,
+        ] {
+            let header = format!(r#"{{"alg":"{alg:?}","typ":"JWT"}}"#);
+            let forged = forge(&header, &claims, &settings.signing_key, alg);
+            assert!(verify_access_token(&settings, &forged).is_err(), "{alg:?}");
+        }
+        // The key-confusion attack: a public-key algorithm named in the header, HMAC-signed with
+        // the secret used as if it were a public key.
+        let forged = forge(
+            r#"{"alg":"RS256","typ":"JWT"}"#,
+            &claims,
+            &settings.signing_key,
+            jsonwebtoken::Algorithm::HS256,
+        );
+        assert!(verify_access_token(&settings, &forged).is_err());
+        // The control: the same claims under the pinned header verify.
+        let genuine = forge(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            &claims,
+            &settings.signing_key,
+            jsonwebtoken::Algorithm::HS256,
+        );
+        assert!(verify_access_token(&settings, &genuine).is_ok());
+    }
+
+    #[test]
+    fn expiry_tolerates_a_few_seconds_of_clock_skew_and_no_more() {
+        let settings = settings();
+        let sign = |exp_in_secs: i64| {
+            forge(
+                r#"{"alg":"HS256","typ":"JWT"}"#,
+                &claims_for(Uuid::now_v7(), exp_in_secs),
+                &settings.signing_key,
+                jsonwebtoken::Algorithm::HS256,
+            )
         };
-        let token = issue_access_token(&settings, Uuid::now_v7());
-        let error = verify_access_token(&settings, &token).expect_err("expired");
-        assert!(error.to_string().contains("expired"));
+        // Expired two seconds ago on this clock: another instance's clock may be behind.
+        assert!(verify_access_token(&settings, &sign(-2)).is_ok());
+        let leeway = i64::try_from(EXPIRY_LEEWAY_SECS).expect("small");
+        let error = verify_access_token(&settings, &sign(-(leeway + 5))).expect_err("expired");
+        assert!(error.to_string().contains("expired"), "{error}");
+        // A token without an expiry never verifies.
+        let mut no_exp = claims_for(Uuid::now_v7(), 60);
+        no_exp.as_object_mut().expect("object").remove("exp");
+        let forged = forge(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            &no_exp,
+            &settings.signing_key,
+            jsonwebtoken::Algorithm::HS256,
+        );
+        assert!(verify_access_token(&settings, &forged).is_err());
     }
 
     #[test]

@@ -124,7 +124,7 @@ impl App {
 
     fn tokens(&self, user_id: Uuid, refresh_token: String) -> Tokens {
         Tokens {
-            access_token: identity::issue_access_token(&self.auth, user_id),
+            access_token: identity::issue_access_token(&self.auth, user_id, 0),
             access_ttl: self.auth.access_ttl,
             refresh_token,
             refresh_ttl: self.auth.refresh_ttl,

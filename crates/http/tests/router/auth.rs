@@ -205,7 +205,7 @@ async fn who_am_i_without_valid_credentials_is_a_401_problem() {
 #[tokio::test]
 async fn a_deleted_users_token_is_a_401_problem() {
     let app = TestApp::start().await;
-    let token = symbiont_app::identity::issue_access_token(&app.app.auth, Uuid::now_v7());
+    let token = symbiont_app::identity::issue_access_token(&app.app.auth, Uuid::now_v7(), 0);
     let answer = app.get(ME, &Who::Bearer(token)).await;
     assert_problem(&answer, 401, "unauthorized");
 }

@@ -234,7 +234,7 @@ impl TestApp {
             .insert_user(&user)
             .await
             .expect("the user is stored");
-        let token = identity::issue_access_token(&self.app.auth, user.id);
+        let token = identity::issue_access_token(&self.app.auth, user.id, 0);
         (user.id, Who::Bearer(token))
     }
 
@@ -266,7 +266,7 @@ impl TestApp {
             access_ttl: Duration::ZERO,
             ..self.app.auth.clone()
         };
-        Who::Bearer(identity::issue_access_token(&settings, user))
+        Who::Bearer(identity::issue_access_token(&settings, user, 0))
     }
 
     pub async fn add_member(&self, business: &str, user: Uuid, role: Role) {
