@@ -32,6 +32,9 @@ pub const API_KEY_PREFIX: &str = "sym_";
 pub struct AuthSettings {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// The absolute lifetime of a login: no refresh carries a session past this much time after
+    /// the password was checked.
+    pub session_max_age: Duration,
     /// HMAC-SHA256 key of access tokens.
     pub signing_key: Vec<u8>,
     /// Anyone may create an account (`POST /api/v1/auth/register`).
@@ -43,6 +46,7 @@ impl std::fmt::Debug for AuthSettings {
         f.debug_struct("AuthSettings")
             .field("access_ttl", &self.access_ttl)
             .field("refresh_ttl", &self.refresh_ttl)
+            .field("session_max_age", &self.session_max_age)
             .field("open_registration", &self.open_registration)
             .field("signing_key", &"<secret>")
             .finish()
@@ -86,6 +90,71 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 pub fn dummy_password_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| hash_password("not a password").unwrap_or_default())
+}
+
+/// Bounds the argon2 work running at once. Each hash or check holds 19 MiB and a core for tens of
+/// milliseconds, so a burst of registrations or logins could otherwise exhaust memory and starve
+/// every other request. Excess callers wait up to [`PasswordHashing::MAX_WAIT`] for a slot, then
+/// are refused as unavailable (503) rather than queueing without end.
+pub struct PasswordHashing {
+    slots: tokio::sync::Semaphore,
+    /// How long the last hash took, in microseconds: what an answer that skipped hashing waits
+    /// so its timing matches one that did.
+    last_micros: std::sync::atomic::AtomicU64,
+}
+
+impl PasswordHashing {
+    /// How long a caller waits for a slot before it is refused.
+    pub const MAX_WAIT: Duration = Duration::from_secs(2);
+
+    /// `slots` hashes at once; at least one.
+    pub fn new(slots: usize) -> Self {
+        Self {
+            slots: tokio::sync::Semaphore::new(slots.max(1)),
+            // About one argon2id hash at these parameters on a 2-core machine, until measured.
+            last_micros: std::sync::atomic::AtomicU64::new(50_000),
+        }
+    }
+
+    /// One slot per core: more would only make each hash slower.
+    pub fn per_core() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+    }
+
+    /// Runs `work` (argon2) on the blocking pool once a slot is free.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let _slot = tokio::time::timeout(Self::MAX_WAIT, self.slots.acquire())
+            .await
+            .map_err(|elapsed| {
+                AppError::unavailable(
+                    "too many password checks at once; try again shortly",
+                    elapsed,
+                )
+            })?
+            .map_err(|closed| AppError::internal("password hashing slots", closed))?;
+        let started = Instant::now();
+        let result = tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| AppError::internal("password hashing", e))?;
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.last_micros
+            .store(micros, std::sync::atomic::Ordering::Relaxed);
+        Ok(result)
+    }
+
+    /// How long a password hash takes here, as last measured.
+    pub fn typical_duration(&self) -> Duration {
+        Duration::from_micros(self.last_micros.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl Default for PasswordHashing {
+    fn default() -> Self {
+        Self::per_core()
+    }
 }
 
 /// Checks a new password; the field is named in the error.
@@ -138,7 +207,17 @@ pub const EXPIRY_LEEWAY_SECS: u64 = 5;
 /// Signs an access token for `user` valid for the configured lifetime. `epoch` is the user's
 /// token epoch at signing: bumping the stored one invalidates the token ([`caller_of`]).
 pub fn issue_access_token(settings: &AuthSettings, user: Uuid, epoch: i64) -> String {
-    let now = Utc::now().timestamp();
+    issue_access_token_at(settings, user, epoch, Utc::now())
+}
+
+/// [`issue_access_token`] as if signed at `issued_at` (tests make expired tokens with it).
+pub fn issue_access_token_at(
+    settings: &AuthSettings,
+    user: Uuid,
+    epoch: i64,
+    issued_at: chrono::DateTime<Utc>,
+) -> String {
+    let now = issued_at.timestamp();
     let claims = Claims {
         sub: user,
         iat: now,
@@ -284,17 +363,25 @@ impl Caller {
         }
     }
 
+    /// A platform administrator signed in with a password. API keys never carry admin powers: a
+    /// key is long-lived and sits in scripts and CI settings, so a leaked admin key would be a
+    /// standing takeover of the platform.
     pub fn require_admin(&self) -> Result<&Account, AppError> {
         let account = self
             .account()
             .ok_or_else(|| AppError::Unauthorized("sign in as a platform administrator".into()))?;
-        if account.is_admin {
-            Ok(account)
-        } else {
-            Err(AppError::Forbidden(
-                "only platform administrators may do this".into(),
-            ))
+        if account.credential != Credential::AccessToken {
+            return Err(AppError::Forbidden(
+                "administration needs a signed-in session (POST /api/v1/auth/login), not an API key"
+                    .into(),
+            ));
         }
+        if !account.is_admin {
+            return Err(AppError::Forbidden(
+                "only platform administrators may do this".into(),
+            ));
+        }
+        Ok(account)
     }
 
     /// A signed-in user with an access token (not an API key): managing keys and sessions.
@@ -345,7 +432,9 @@ async fn account_of(state: &App, user: &User, credential: Credential) -> Result<
     Ok(Account {
         user_id: user.id,
         email: user.email.clone(),
-        is_admin: user.is_admin,
+        // Admin powers (seeing and writing every business, administration) come only with a
+        // signed-in session: an administrator's API key acts as an ordinary user's.
+        is_admin: user.is_admin && credential == Credential::AccessToken,
         businesses: memberships
             .into_iter()
             .map(|m| (m.business_id, m.role))
@@ -430,6 +519,11 @@ pub async fn caller_of(
             .get_user(key.user_id)
             .await?
             .ok_or_else(|| AppError::Unauthorized("the API key's user no longer exists".into()))?;
+        if user.disabled_at.is_some() {
+            return Err(AppError::Unauthorized(
+                "the API key's user is disabled".into(),
+            ));
+        }
         note_key_use(state, key.id);
         let credential = Credential::ApiKey {
             id: key.id,
@@ -440,7 +534,9 @@ pub async fn caller_of(
         return Ok(Caller::Account(Box::new(account)));
     }
     let claims = verify_access_token(&state.auth, secret)?;
-    let cache_key = format!("user:{}", claims.sub);
+    // The epoch is part of the key: an entry only ever vouches for tokens of the epoch it was
+    // checked against.
+    let cache_key = format!("user:{}:{}", claims.sub, claims.epoch);
     if cached && let Some(account) = state.account_cache.get(&cache_key) {
         return Ok(Caller::Account(Box::new(account)));
     }
@@ -448,6 +544,14 @@ pub async fn caller_of(
         .get_user(claims.sub)
         .await?
         .ok_or_else(|| AppError::Unauthorized("the token's user no longer exists".into()))?;
+    if user.disabled_at.is_some() {
+        return Err(AppError::Unauthorized("this account is disabled".into()));
+    }
+    if user.token_epoch != claims.epoch {
+        return Err(AppError::Unauthorized(
+            "this session was ended (password change or sign-out everywhere); sign in again".into(),
+        ));
+    }
     let account = account_of(state, &user, Credential::AccessToken).await?;
     state.account_cache.put(cache_key, &account);
     Ok(Caller::Account(Box::new(account)))
@@ -473,6 +577,7 @@ mod tests {
         AuthSettings {
             access_ttl: Duration::from_secs(60),
             refresh_ttl: Duration::from_secs(3600),
+            session_max_age: Duration::from_secs(86_400),
             signing_key: b"test key".to_vec(),
             open_registration: true,
         }
@@ -612,6 +717,35 @@ mod tests {
             jsonwebtoken::Algorithm::HS256,
         );
         assert!(verify_access_token(&settings, &forged).is_err());
+    }
+
+    #[tokio::test]
+    async fn password_hashing_beyond_its_slots_is_refused_after_a_short_wait() {
+        let gate = std::sync::Arc::new(PasswordHashing::new(1));
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (started, has_started) = tokio::sync::oneshot::channel::<()>();
+        let holder = {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                gate.run(move || {
+                    let _ = started.send(());
+                    let _ = released.recv();
+                })
+                .await
+            })
+        };
+        has_started.await.expect("the first hash runs");
+        let refused = gate.run(|| ()).await;
+        assert!(
+            matches!(refused, Err(AppError::Unavailable { .. })),
+            "{refused:?}"
+        );
+        release.send(()).expect("the first hash is waiting");
+        holder
+            .await
+            .expect("joined")
+            .expect("the first hash finished");
+        assert_eq!(gate.run(|| 7).await.expect("a free slot"), 7);
     }
 
     #[test]

@@ -113,23 +113,6 @@ async fn a_refresh_or_logout_without_a_refresh_token_is_a_422_naming_it() {
 }
 
 #[tokio::test]
-async fn registering_an_email_that_exists_is_a_409_problem() {
-    let world = World::new().await;
-    for email in ["owner@a.example", "  Owner@A.example "] {
-        let answer = world
-            .app
-            .post(
-                REGISTER,
-                &Who::Anonymous,
-                &json!({ "email": email, "password": "long-enough-password" }),
-            )
-            .await;
-        assert_eq!(answer.0, 409, "{email}: {}", answer.2);
-        assert_problem(&answer, 409, "conflict");
-    }
-}
-
-#[tokio::test]
 async fn an_invalid_registration_is_a_422_naming_the_field() {
     let world = World::new().await;
     let cases = [
