@@ -16,7 +16,6 @@ use argon2::{Argon2, Params};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use symbiont_store::accounts::{KeyScope, Role, User};
@@ -33,6 +32,9 @@ pub const API_KEY_PREFIX: &str = "sym_";
 pub struct AuthSettings {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// The absolute lifetime of a login: no refresh carries a session past this much time after
+    /// the password was checked.
+    pub session_max_age: Duration,
     /// HMAC-SHA256 key of access tokens.
     pub signing_key: Vec<u8>,
     /// Anyone may create an account (`POST /api/v1/auth/register`).
@@ -44,6 +46,7 @@ impl std::fmt::Debug for AuthSettings {
         f.debug_struct("AuthSettings")
             .field("access_ttl", &self.access_ttl)
             .field("refresh_ttl", &self.refresh_ttl)
+            .field("session_max_age", &self.session_max_age)
             .field("open_registration", &self.open_registration)
             .field("signing_key", &"<secret>")
             .finish()
@@ -89,6 +92,71 @@ pub fn dummy_password_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password("not a password").unwrap_or_default())
 }
 
+/// Bounds the argon2 work running at once. Each hash or check holds 19 MiB and a core for tens of
+/// milliseconds, so a burst of registrations or logins could otherwise exhaust memory and starve
+/// every other request. Excess callers wait up to [`PasswordHashing::MAX_WAIT`] for a slot, then
+/// are refused as unavailable (503) rather than queueing without end.
+pub struct PasswordHashing {
+    slots: tokio::sync::Semaphore,
+    /// How long the last hash took, in microseconds: what an answer that skipped hashing waits
+    /// so its timing matches one that did.
+    last_micros: std::sync::atomic::AtomicU64,
+}
+
+impl PasswordHashing {
+    /// How long a caller waits for a slot before it is refused.
+    pub const MAX_WAIT: Duration = Duration::from_secs(2);
+
+    /// `slots` hashes at once; at least one.
+    pub fn new(slots: usize) -> Self {
+        Self {
+            slots: tokio::sync::Semaphore::new(slots.max(1)),
+            // About one argon2id hash at these parameters on a 2-core machine, until measured.
+            last_micros: std::sync::atomic::AtomicU64::new(50_000),
+        }
+    }
+
+    /// One slot per core: more would only make each hash slower.
+    pub fn per_core() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+    }
+
+    /// Runs `work` (argon2) on the blocking pool once a slot is free.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let _slot = tokio::time::timeout(Self::MAX_WAIT, self.slots.acquire())
+            .await
+            .map_err(|elapsed| {
+                AppError::unavailable(
+                    "too many password checks at once; try again shortly",
+                    elapsed,
+                )
+            })?
+            .map_err(|closed| AppError::internal("password hashing slots", closed))?;
+        let started = Instant::now();
+        let result = tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| AppError::internal("password hashing", e))?;
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.last_micros
+            .store(micros, std::sync::atomic::Ordering::Relaxed);
+        Ok(result)
+    }
+
+    /// How long a password hash takes here, as last measured.
+    pub fn typical_duration(&self) -> Duration {
+        Duration::from_micros(self.last_micros.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl Default for PasswordHashing {
+    fn default() -> Self {
+        Self::per_core()
+    }
+}
+
 /// Checks a new password; the field is named in the error.
 pub fn check_password_rules(field: &str, password: &str) -> Result<(), AppError> {
     let length = password.chars().count();
@@ -124,69 +192,67 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// The user's token epoch when the token was signed; tokens of an older epoch are refused.
+    /// Absent in tokens signed before epochs existed, which count as epoch 0.
+    #[serde(default)]
+    pub epoch: i64,
 }
 
-type HmacSha256 = Hmac<Sha256>;
+/// The clock skew an access token's expiry tolerates between instances, in seconds. Instances
+/// sharing a secret are expected to run NTP; a few seconds keep a token valid on one instance
+/// from being refused on the next for a clock a second behind, while never stretching the
+/// lifetime by more than this.
+pub const EXPIRY_LEEWAY_SECS: u64 = 5;
 
-const JWT_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+/// Signs an access token for `user` valid for the configured lifetime. `epoch` is the user's
+/// token epoch at signing: bumping the stored one invalidates the token ([`caller_of`]).
+pub fn issue_access_token(settings: &AuthSettings, user: Uuid, epoch: i64) -> String {
+    issue_access_token_at(settings, user, epoch, Utc::now())
+}
 
-/// Signs an access token for `user` valid for the configured lifetime.
-pub fn issue_access_token(settings: &AuthSettings, user: Uuid) -> String {
-    let now = Utc::now().timestamp();
+/// [`issue_access_token`] as if signed at `issued_at` (tests make expired tokens with it).
+pub fn issue_access_token_at(
+    settings: &AuthSettings,
+    user: Uuid,
+    epoch: i64,
+    issued_at: chrono::DateTime<Utc>,
+) -> String {
+    let now = issued_at.timestamp();
     let claims = Claims {
         sub: user,
         iat: now,
         exp: now + i64::try_from(settings.access_ttl.as_secs()).unwrap_or(900),
         jti: Uuid::now_v7(),
+        epoch,
     };
-    let claims = serde_json::to_vec(&claims).unwrap_or_default();
-    let signing_input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(JWT_HEADER),
-        URL_SAFE_NO_PAD.encode(claims)
-    );
-    let signature = sign(&settings.signing_key, signing_input.as_bytes());
-    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    // Encoding plain serde fields with an HMAC key cannot fail; an empty token would be refused.
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&settings.signing_key),
+    )
+    .unwrap_or_default()
 }
 
-fn sign(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
-}
-
-/// Verifies signature (constant time), algorithm and expiry of an access token.
+/// Verifies signature (constant time), algorithm and expiry of an access token. Only HS256 is
+/// accepted whatever the header says (so `none` and every public-key algorithm are refused), and
+/// `exp` is required.
 pub fn verify_access_token(settings: &AuthSettings, token: &str) -> Result<Claims, AppError> {
-    let invalid = || AppError::Unauthorized("the access token is invalid".into());
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid());
-    };
-    let header_json = URL_SAFE_NO_PAD.decode(header).map_err(|_| invalid())?;
-    let header_value: serde_json::Value =
-        serde_json::from_slice(&header_json).map_err(|_| invalid())?;
-    if header_value.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
-        return Err(invalid());
-    }
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| invalid())?;
-    let mut mac = HmacSha256::new_from_slice(&settings.signing_key).map_err(|_| invalid())?;
-    mac.update(header.as_bytes());
-    mac.update(b".");
-    mac.update(payload.as_bytes());
-    mac.verify_slice(&signature).map_err(|_| invalid())?;
-    let claims: Claims = URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(invalid)?;
-    if claims.exp <= Utc::now().timestamp() {
-        return Err(AppError::Unauthorized(
-            "the access token has expired; refresh it".into(),
-        ));
-    }
-    Ok(claims)
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.leeway = EXPIRY_LEEWAY_SECS;
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    jsonwebtoken::decode::<Claims>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(&settings.signing_key),
+        &validation,
+    )
+    .map(|data| data.claims)
+    .map_err(|e| match e.kind() {
+        jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+            AppError::Unauthorized("the access token has expired; refresh it".into())
+        }
+        _ => AppError::Unauthorized("the access token is invalid".into()),
+    })
 }
 
 /// A new API key (`sym_` + 43 characters) and its digest.
@@ -297,17 +363,25 @@ impl Caller {
         }
     }
 
+    /// A platform administrator signed in with a password. API keys never carry admin powers: a
+    /// key is long-lived and sits in scripts and CI settings, so a leaked admin key would be a
+    /// standing takeover of the platform.
     pub fn require_admin(&self) -> Result<&Account, AppError> {
         let account = self
             .account()
             .ok_or_else(|| AppError::Unauthorized("sign in as a platform administrator".into()))?;
-        if account.is_admin {
-            Ok(account)
-        } else {
-            Err(AppError::Forbidden(
-                "only platform administrators may do this".into(),
-            ))
+        if account.credential != Credential::AccessToken {
+            return Err(AppError::Forbidden(
+                "administration needs a signed-in session (POST /api/v1/auth/login), not an API key"
+                    .into(),
+            ));
         }
+        if !account.is_admin {
+            return Err(AppError::Forbidden(
+                "only platform administrators may do this".into(),
+            ));
+        }
+        Ok(account)
     }
 
     /// A signed-in user with an access token (not an API key): managing keys and sessions.
@@ -358,7 +432,9 @@ async fn account_of(state: &App, user: &User, credential: Credential) -> Result<
     Ok(Account {
         user_id: user.id,
         email: user.email.clone(),
-        is_admin: user.is_admin,
+        // Admin powers (seeing and writing every business, administration) come only with a
+        // signed-in session: an administrator's API key acts as an ordinary user's.
+        is_admin: user.is_admin && credential == Credential::AccessToken,
         businesses: memberships
             .into_iter()
             .map(|m| (m.business_id, m.role))
@@ -443,6 +519,11 @@ pub async fn caller_of(
             .get_user(key.user_id)
             .await?
             .ok_or_else(|| AppError::Unauthorized("the API key's user no longer exists".into()))?;
+        if user.disabled_at.is_some() {
+            return Err(AppError::Unauthorized(
+                "the API key's user is disabled".into(),
+            ));
+        }
         note_key_use(state, key.id);
         let credential = Credential::ApiKey {
             id: key.id,
@@ -453,7 +534,9 @@ pub async fn caller_of(
         return Ok(Caller::Account(Box::new(account)));
     }
     let claims = verify_access_token(&state.auth, secret)?;
-    let cache_key = format!("user:{}", claims.sub);
+    // The epoch is part of the key: an entry only ever vouches for tokens of the epoch it was
+    // checked against.
+    let cache_key = format!("user:{}:{}", claims.sub, claims.epoch);
     if cached && let Some(account) = state.account_cache.get(&cache_key) {
         return Ok(Caller::Account(Box::new(account)));
     }
@@ -461,6 +544,14 @@ pub async fn caller_of(
         .get_user(claims.sub)
         .await?
         .ok_or_else(|| AppError::Unauthorized("the token's user no longer exists".into()))?;
+    if user.disabled_at.is_some() {
+        return Err(AppError::Unauthorized("this account is disabled".into()));
+    }
+    if user.token_epoch != claims.epoch {
+        return Err(AppError::Unauthorized(
+            "this session was ended (password change or sign-out everywhere); sign in again".into(),
+        ));
+    }
     let account = account_of(state, &user, Credential::AccessToken).await?;
     state.account_cache.put(cache_key, &account);
     Ok(Caller::Account(Box::new(account)))
@@ -486,24 +577,61 @@ mod tests {
         AuthSettings {
             access_ttl: Duration::from_secs(60),
             refresh_ttl: Duration::from_secs(3600),
+            session_max_age: Duration::from_secs(86_400),
             signing_key: b"test key".to_vec(),
             open_registration: true,
         }
     }
 
+    /// A token with the given header and claims, signed (HMAC-SHA256 over the usual signing
+    /// input) with `key`; what an attacker who knows the format can build.
+    fn forge(
+        header: &str,
+        claims: &serde_json::Value,
+        key: &[u8],
+        alg: jsonwebtoken::Algorithm,
+    ) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = jsonwebtoken::crypto::sign(
+            input.as_bytes(),
+            &jsonwebtoken::EncodingKey::from_secret(key),
+            alg,
+        )
+        .expect("sign");
+        format!("{input}.{signature}")
+    }
+
+    fn claims_for(user: Uuid, exp_in_secs: i64) -> serde_json::Value {
+        let now = Utc::now().timestamp();
+        serde_json::json!({"sub": user, "iat": now, "exp": now + exp_in_secs, "jti": Uuid::now_v7(), "epoch": 0})
+    }
+
     #[test]
-    fn a_signed_token_verifies_and_a_tampered_one_does_not() {
+    fn a_signed_token_verifies_and_carries_its_epoch() {
         let settings = settings();
         let user = Uuid::now_v7();
-        let token = issue_access_token(&settings, user);
-        assert_eq!(
-            verify_access_token(&settings, &token).expect("valid").sub,
-            user
-        );
+        let claims =
+            verify_access_token(&settings, &issue_access_token(&settings, user, 7)).expect("valid");
+        assert_eq!((claims.sub, claims.epoch), (user, 7));
+    }
+
+    #[test]
+    fn a_tampered_payload_is_refused() {
+        let settings = settings();
+        let token = issue_access_token(&settings, Uuid::now_v7(), 0);
         let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
         let mut claims: serde_json::Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).expect("b64")).expect("json");
         claims["sub"] = serde_json::json!(Uuid::now_v7());
+        parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
+        assert!(verify_access_token(&settings, &parts.join(".")).is_err());
+        // Raising the expiry or the epoch is a tampering too.
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        claims["exp"] = serde_json::json!(Utc::now().timestamp() + 86_400);
         parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
         assert!(verify_access_token(&settings, &parts.join(".")).is_err());
         let other = AuthSettings {
@@ -516,21 +644,108 @@ mod tests {
     #[test]
     fn the_none_algorithm_is_refused() {
         let settings = settings();
-        let token = issue_access_token(&settings, Uuid::now_v7());
-        let payload = token.split('.').nth(1).expect("payload");
-        let forged = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#));
-        assert!(verify_access_token(&settings, &forged).is_err());
+        let claims = claims_for(Uuid::now_v7(), 60);
+        for header in [
+            r#"{"alg":"none"}"#,
+            r#"{"alg":"none","typ":"JWT"}"#,
+            r#"{"alg":"None"}"#,
+        ] {
+            let forged = format!(
+                "{}.{}.",
+                URL_SAFE_NO_PAD.encode(header),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            assert!(verify_access_token(&settings, &forged).is_err(), "{header}");
+        }
     }
 
     #[test]
-    fn an_expired_token_is_refused() {
-        let settings = AuthSettings {
-            access_ttl: Duration::ZERO,
-            ..settings()
+    fn a_token_of_another_algorithm_is_refused_even_with_the_right_key() {
+        let settings = settings();
+        let claims = claims_for(Uuid::now_v7(), 60);
+        // Correctly signed with the real secret, but HS512/HS384: only HS256 is pinned.
+        for alg in [
+            jsonwebtoken::Algorithm::HS512,
+            jsonwebtoken::Algorithm::HS384,
+        ] {
+            let header = format!(r#"{{"alg":"{alg:?}","typ":"JWT"}}"#);
+            let forged = forge(&header, &claims, &settings.signing_key, alg);
+            assert!(verify_access_token(&settings, &forged).is_err(), "{alg:?}");
+        }
+        // The key-confusion attack: a public-key algorithm named in the header, HMAC-signed with
+        // the secret used as if it were a public key.
+        let forged = forge(
+            r#"{"alg":"RS256","typ":"JWT"}"#,
+            &claims,
+            &settings.signing_key,
+            jsonwebtoken::Algorithm::HS256,
+        );
+        assert!(verify_access_token(&settings, &forged).is_err());
+        // The control: the same claims under the pinned header verify.
+        let genuine = forge(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            &claims,
+            &settings.signing_key,
+            jsonwebtoken::Algorithm::HS256,
+        );
+        assert!(verify_access_token(&settings, &genuine).is_ok());
+    }
+
+    #[test]
+    fn expiry_tolerates_a_few_seconds_of_clock_skew_and_no_more() {
+        let settings = settings();
+        let sign = |exp_in_secs: i64| {
+            forge(
+                r#"{"alg":"HS256","typ":"JWT"}"#,
+                &claims_for(Uuid::now_v7(), exp_in_secs),
+                &settings.signing_key,
+                jsonwebtoken::Algorithm::HS256,
+            )
         };
-        let token = issue_access_token(&settings, Uuid::now_v7());
-        let error = verify_access_token(&settings, &token).expect_err("expired");
-        assert!(error.to_string().contains("expired"));
+        // Expired two seconds ago on this clock: another instance's clock may be behind.
+        assert!(verify_access_token(&settings, &sign(-2)).is_ok());
+        let leeway = i64::try_from(EXPIRY_LEEWAY_SECS).expect("small");
+        let error = verify_access_token(&settings, &sign(-(leeway + 5))).expect_err("expired");
+        assert!(error.to_string().contains("expired"), "{error}");
+        // A token without an expiry never verifies.
+        let mut no_exp = claims_for(Uuid::now_v7(), 60);
+        no_exp.as_object_mut().expect("object").remove("exp");
+        let forged = forge(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            &no_exp,
+            &settings.signing_key,
+            jsonwebtoken::Algorithm::HS256,
+        );
+        assert!(verify_access_token(&settings, &forged).is_err());
+    }
+
+    #[tokio::test]
+    async fn password_hashing_beyond_its_slots_is_refused_after_a_short_wait() {
+        let gate = std::sync::Arc::new(PasswordHashing::new(1));
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (started, has_started) = tokio::sync::oneshot::channel::<()>();
+        let holder = {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                gate.run(move || {
+                    let _ = started.send(());
+                    let _ = released.recv();
+                })
+                .await
+            })
+        };
+        has_started.await.expect("the first hash runs");
+        let refused = gate.run(|| ()).await;
+        assert!(
+            matches!(refused, Err(AppError::Unavailable { .. })),
+            "{refused:?}"
+        );
+        release.send(()).expect("the first hash is waiting");
+        holder
+            .await
+            .expect("joined")
+            .expect("the first hash finished");
+        assert_eq!(gate.run(|| 7).await.expect("a free slot"), 7);
     }
 
     #[test]

@@ -79,6 +79,8 @@ pub struct App {
     pub auth: identity::AuthSettings,
     pub key_usage: identity::KeyUsage,
     pub account_cache: identity::AccountCache,
+    /// Bounds concurrent argon2 work (registrations, logins, password changes).
+    pub password_hashing: identity::PasswordHashing,
     pub limiter: rate_limit::RateLimiter,
     pub audit: audit::AuditLog,
 }
@@ -88,6 +90,8 @@ pub struct App {
 pub struct SecuritySettings {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// The absolute lifetime of a login, however often it is refreshed.
+    pub session_max_age: Duration,
     /// Signing secret of access tokens; when unset, one is generated and kept in the store (so
     /// restarts and instances sharing the database accept each other's tokens).
     pub signing_secret: Option<String>,
@@ -101,6 +105,7 @@ impl Default for SecuritySettings {
         Self {
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            session_max_age: Duration::from_secs(90 * 24 * 3600),
             signing_secret: None,
             open_registration: true,
             rate_limit: rate_limit::RateLimitSettings::default(),
@@ -174,11 +179,13 @@ impl App {
             auth: identity::AuthSettings {
                 access_ttl: security.access_ttl,
                 refresh_ttl: security.refresh_ttl,
+                session_max_age: security.session_max_age,
                 signing_key: signing_secret.into_bytes(),
                 open_registration: security.open_registration,
             },
             key_usage: identity::KeyUsage::default(),
             account_cache: identity::AccountCache::default(),
+            password_hashing: identity::PasswordHashing::per_core(),
             limiter,
             audit: audit::AuditLog::start(store.clone()),
             store,

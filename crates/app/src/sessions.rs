@@ -88,15 +88,19 @@ impl App {
             || identity::dummy_password_hash().to_string(),
             |u| u.password_hash.clone(),
         );
-        // argon2 takes tens of milliseconds of CPU: off the async workers.
-        let verified =
-            tokio::task::spawn_blocking(move || identity::verify_password(&password, &hash))
-                .await
-                .map_err(|e| AppError::internal("password check", e))?;
+        // argon2 takes tens of milliseconds of CPU and 19 MiB: off the async workers, bounded.
+        let verified = self
+            .password_hashing
+            .run(move || identity::verify_password(&password, &hash))
+            .await?;
         match user {
+            // Said only to someone who knows the password.
+            Some(user) if verified && user.disabled_at.is_some() => Err(AppError::Forbidden(
+                "this account is disabled; ask a platform administrator".into(),
+            )),
             Some(user) if verified => Ok(SignedIn {
                 user_id: user.id,
-                tokens: self.start_session(user.id).await?,
+                tokens: self.start_session(user.id, user.token_epoch).await?,
             }),
             _ => Err(AppError::Unauthorized(
                 "the e-mail or the password is wrong".into(),
@@ -104,10 +108,13 @@ impl App {
         }
     }
 
-    /// A new session: an access token and the first refresh token of a new family.
-    async fn start_session(&self, user_id: Uuid) -> Result<Tokens, AppError> {
+    /// A new session of the user's token `epoch`: an access token and the first refresh token
+    /// of a new family, which ends `session_max_age` from now however often it is refreshed.
+    async fn start_session(&self, user_id: Uuid, epoch: i64) -> Result<Tokens, AppError> {
         let refresh_token = identity::random_secret();
         let now = Utc::now();
+        let session_expires_at = now + self.auth.session_max_age;
+        let expires_at = (now + self.auth.refresh_ttl).min(session_expires_at);
         self.store
             .accounts()
             .insert_refresh_token(&RefreshToken {
@@ -115,16 +122,18 @@ impl App {
                 family_id: Uuid::now_v7(),
                 user_id,
                 token_hash: identity::digest(&refresh_token),
-                expires_at: now + self.auth.refresh_ttl,
+                expires_at,
                 created_at: now,
+                epoch,
+                session_expires_at,
             })
             .await?;
-        Ok(self.tokens(user_id, refresh_token))
+        Ok(self.tokens(user_id, epoch, refresh_token))
     }
 
-    fn tokens(&self, user_id: Uuid, refresh_token: String) -> Tokens {
+    fn tokens(&self, user_id: Uuid, epoch: i64, refresh_token: String) -> Tokens {
         Tokens {
-            access_token: identity::issue_access_token(&self.auth, user_id),
+            access_token: identity::issue_access_token(&self.auth, user_id, epoch),
             access_ttl: self.auth.access_ttl,
             refresh_token,
             refresh_ttl: self.auth.refresh_ttl,
@@ -142,8 +151,11 @@ impl App {
             family_id: Uuid::nil(),
             user_id: Uuid::nil(),
             token_hash: identity::digest(&next_token),
+            // The store caps it at the family's absolute end and copies the family's epoch.
             expires_at: now + self.auth.refresh_ttl,
             created_at: now,
+            epoch: 0,
+            session_expires_at: now + self.auth.refresh_ttl,
         };
         let outcome = self
             .store
@@ -151,7 +163,7 @@ impl App {
             .rotate_refresh_token(&identity::digest(refresh_token), &next, now)
             .await?;
         match outcome {
-            Rotation::Rotated { user_id } => Ok(self.tokens(user_id, next_token)),
+            Rotation::Rotated { user_id, epoch } => Ok(self.tokens(user_id, epoch, next_token)),
             Rotation::Unknown => Err(AppError::Unauthorized(
                 "the refresh token is unknown".into(),
             )),
@@ -171,6 +183,65 @@ impl App {
             .accounts()
             .revoke_refresh_family(&identity::digest(refresh_token))
             .await?;
+        Ok(())
+    }
+
+    /// Changes the caller's password, given the current one, and ends every session of the user
+    /// (every access and refresh token, on every device). The caller gets a fresh session back,
+    /// so the device that made the change stays signed in. Needs a password session: an API key
+    /// cannot change a password.
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        current_password: String,
+        new_password: String,
+    ) -> Result<Tokens, AppError> {
+        let account = caller.require_session()?;
+        identity::check_password_rules("new_password", &new_password)?;
+        let user_id = account.user_id;
+        let user = self
+            .store
+            .accounts()
+            .get_user(user_id)
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("the token's user no longer exists".into()))?;
+        let hash = user.password_hash;
+        let new_hash = self
+            .password_hashing
+            .run(move || {
+                if identity::verify_password(&current_password, &hash) {
+                    identity::hash_password(&new_password).map(Some)
+                } else {
+                    Ok(None)
+                }
+            })
+            .await??
+            .ok_or_else(|| AppError::invalid("current_password", "is not the current password"))?;
+        let epoch = self
+            .store
+            .accounts()
+            .set_password_hash(user_id, &new_hash)
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("the token's user no longer exists".into()))?;
+        self.account_cache.clear();
+        self.start_session(user_id, epoch).await
+    }
+
+    /// Ends every session of the caller, on every device, this one included ("sign out
+    /// everywhere"). API keys are not sessions and stay valid.
+    pub async fn end_all_sessions(&self, caller: &Caller) -> Result<(), AppError> {
+        let account = caller.require_session()?;
+        self.end_sessions_of(account.user_id).await
+    }
+
+    /// Bumps the user's token epoch: every access and refresh token issued before is refused.
+    pub(crate) async fn end_sessions_of(&self, user_id: Uuid) -> Result<(), AppError> {
+        self.store
+            .accounts()
+            .bump_token_epoch(user_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no user {user_id}")))?;
+        self.account_cache.clear();
         Ok(())
     }
 

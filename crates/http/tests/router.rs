@@ -13,6 +13,8 @@
 #[path = "router/harness.rs"]
 mod harness;
 
+#[path = "router/accounts.rs"]
+mod accounts;
 #[path = "router/admin.rs"]
 mod admin;
 #[path = "router/auth.rs"]

@@ -17,6 +17,9 @@ pub struct AuthConfig {
     pub access_token_ttl_secs: u64,
     /// Lifetime of a refresh token (each refresh issues a new one).
     pub refresh_token_ttl_secs: u64,
+    /// The absolute lifetime of a login, in days: however often it is refreshed, a session ends
+    /// this long after the password was checked, and the user signs in again.
+    pub session_max_age_days: u64,
     /// Secret that signs access tokens. Empty: one is generated once and kept in the database, so
     /// restarts and instances sharing the database accept each other's tokens.
     pub signing_secret: String,
@@ -29,6 +32,7 @@ impl Default for AuthConfig {
         Self {
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            session_max_age_days: 90,
             signing_secret: String::new(),
             open_registration: true,
         }
@@ -158,6 +162,9 @@ pub fn apply_env(
     if let Some(v) = var("SYMBIONT_ACCESS_TOKEN_TTL_SECS") {
         auth.access_token_ttl_secs = parse("SYMBIONT_ACCESS_TOKEN_TTL_SECS", &v)?;
     }
+    if let Some(v) = var("SYMBIONT_SESSION_MAX_AGE_DAYS") {
+        auth.session_max_age_days = parse("SYMBIONT_SESSION_MAX_AGE_DAYS", &v)?;
+    }
     if let Some(v) = var("SYMBIONT_OPEN_REGISTRATION") {
         auth.open_registration = parse("SYMBIONT_OPEN_REGISTRATION", &v)?;
     }
@@ -201,6 +208,9 @@ pub fn settings(
     if auth.access_token_ttl_secs == 0 || auth.refresh_token_ttl_secs == 0 {
         bail!("auth.access_token_ttl_secs and auth.refresh_token_ttl_secs must be at least 1");
     }
+    if auth.session_max_age_days == 0 || auth.session_max_age_days > 3650 {
+        bail!("auth.session_max_age_days must be between 1 and 3650");
+    }
     if !auth.signing_secret.is_empty() && auth.signing_secret.len() < 32 {
         bail!("auth.signing_secret must be at least 32 characters (or empty to generate one)");
     }
@@ -220,6 +230,7 @@ pub fn settings(
     let app = SecuritySettings {
         access_ttl: Duration::from_secs(auth.access_token_ttl_secs),
         refresh_ttl: Duration::from_secs(auth.refresh_token_ttl_secs),
+        session_max_age: Duration::from_secs(auth.session_max_age_days * 24 * 3600),
         signing_secret: (!auth.signing_secret.is_empty()).then(|| auth.signing_secret.clone()),
         open_registration: auth.open_registration,
         rate_limit: RateLimitSettings {

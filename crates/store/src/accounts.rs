@@ -21,6 +21,14 @@ pub struct User {
     /// Platform administrator: may read and write everything except other businesses' decisions.
     pub is_admin: bool,
     pub created_at: DateTime<Utc>,
+    /// Tokens issued before the last bump of this number are refused (`AccountStore::bump_token_epoch`).
+    #[serde(skip_serializing, default)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub token_epoch: i64,
+    /// Set when an administrator disabled the account: no sign-in, no token, no API key works.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// What a person is to a business.
@@ -71,16 +79,21 @@ pub struct RefreshToken {
     pub token_hash: String,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// The user's token epoch at login; the family dies when the user's epoch moves on.
+    pub epoch: i64,
+    /// The absolute end of the login: no rotation makes the family outlive it.
+    pub session_expires_at: DateTime<Utc>,
 }
 
 /// What presenting a refresh token did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rotation {
     /// The token was current: it is now replaced by the new one.
-    Rotated { user_id: Uuid },
+    Rotated { user_id: Uuid, epoch: i64 },
     /// No such token.
     Unknown,
-    /// The token has expired or its login was ended.
+    /// The token has expired, its login was ended or outlived its absolute lifetime, its user's
+    /// token epoch moved on, or its user was disabled.
     Expired,
     /// The token was already replaced: the family is now revoked.
     Reused,
@@ -169,6 +182,23 @@ pub trait AccountStore: Send + Sync {
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
     async fn list_users(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<User>, StoreError>;
     async fn count_users(&self) -> Result<u64, StoreError>;
+    /// Ends every session of the user: raises its token epoch by one. The new epoch, or `None`
+    /// when there is no such user.
+    async fn bump_token_epoch(&self, user_id: Uuid) -> Result<Option<i64>, StoreError>;
+    /// Replaces the password hash and bumps the token epoch in one statement. The new epoch, or
+    /// `None` when there is no such user.
+    async fn set_password_hash(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Disables (`Some(at)`, also bumping the token epoch) or enables (`None`) the user. The
+    /// updated user, or `None` when there is no such user.
+    async fn set_user_disabled(
+        &self,
+        user_id: Uuid,
+        disabled_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<User>, StoreError>;
 
     /// Creates a business with its first owner in one transaction.
     async fn insert_business_owned_by(

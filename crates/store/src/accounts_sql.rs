@@ -32,14 +32,18 @@ fn corrupt(entity: Entity, id: &str, reason: impl Into<String>) -> StoreError {
     }
 }
 
-pub(crate) const USER_COLUMNS: &str = "id, email, password_hash, is_admin, created_at";
+pub(crate) const USER_COLUMNS: &str =
+    "id, email, password_hash, is_admin, created_at, token_epoch, disabled_at";
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn user_row(
     id: &str,
     email: String,
     password_hash: String,
     is_admin: i32,
     created_at: &str,
+    token_epoch: i64,
+    disabled_at: Option<&str>,
 ) -> Result<User, StoreError> {
     Ok(User {
         id: parse_uuid(Entity::User, id)?,
@@ -47,6 +51,10 @@ pub(crate) fn user_row(
         password_hash,
         is_admin: is_admin != 0,
         created_at: parse_time(Entity::User, created_at)?,
+        token_epoch,
+        disabled_at: disabled_at
+            .map(|t| parse_time(Entity::User, t))
+            .transpose()?,
     })
 }
 
@@ -173,7 +181,9 @@ macro_rules! impl_account_store {
                 .await?;
                 row.map(|r| {
                     use sqlx::Row;
-                    $crate::accounts_sql::user_row(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))
+                    $crate::accounts_sql::user_row(
+                        r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6),
+                    )
                 })
                 .transpose()
             }
@@ -192,7 +202,9 @@ macro_rules! impl_account_store {
                 .await?;
                 row.map(|r| {
                     use sqlx::Row;
-                    $crate::accounts_sql::user_row(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))
+                    $crate::accounts_sql::user_row(
+                        r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6),
+                    )
                 })
                 .transpose()
             }
@@ -215,11 +227,7 @@ macro_rules! impl_account_store {
                 rows.iter()
                     .map(|r| {
                         $crate::accounts_sql::user_row(
-                            r.get(0),
-                            r.get(1),
-                            r.get(2),
-                            r.get(3),
-                            r.get(4),
+                            r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6),
                         )
                     })
                     .collect()
@@ -231,6 +239,64 @@ macro_rules! impl_account_store {
                     .fetch_one($reader)
                     .await?;
                 Ok(u64::try_from(n).unwrap_or_default())
+            }
+
+            async fn bump_token_epoch(
+                &self,
+                user_id: uuid::Uuid,
+            ) -> Result<Option<i64>, $crate::StoreError> {
+                let $w = self;
+                // One statement: concurrent bumps each raise the epoch, none is lost.
+                Ok(sqlx::query_scalar::<$db, i64>(
+                    "UPDATE users SET token_epoch = token_epoch + 1 WHERE id = $1 RETURNING token_epoch",
+                )
+                .bind(user_id.to_string())
+                .fetch_optional($writer)
+                .await?)
+            }
+
+            async fn set_password_hash(
+                &self,
+                user_id: uuid::Uuid,
+                password_hash: &str,
+            ) -> Result<Option<i64>, $crate::StoreError> {
+                let $w = self;
+                Ok(sqlx::query_scalar::<$db, i64>(
+                    "UPDATE users SET password_hash = $2, token_epoch = token_epoch + 1
+                     WHERE id = $1 RETURNING token_epoch",
+                )
+                .bind(user_id.to_string())
+                .bind(password_hash)
+                .fetch_optional($writer)
+                .await?)
+            }
+
+            async fn set_user_disabled(
+                &self,
+                user_id: uuid::Uuid,
+                disabled_at: Option<chrono::DateTime<chrono::Utc>>,
+            ) -> Result<Option<$crate::accounts::User>, $crate::StoreError> {
+                let $w = self;
+                // Disabling also bumps the epoch, so a re-enabled account does not bring its old
+                // sessions back.
+                let bump = i64::from(disabled_at.is_some());
+                let row = sqlx::query::<$db>(&format!(
+                    "UPDATE users SET disabled_at = $2, token_epoch = token_epoch + $3
+                     WHERE id = $1 RETURNING {}",
+                    $crate::accounts_sql::USER_COLUMNS
+                ))
+                .bind(user_id.to_string())
+                .bind(disabled_at.map($crate::accounts_sql::time_text))
+                .bind(bump)
+                .fetch_optional($writer)
+                .await?;
+                row.map(|r| {
+                    use sqlx::Row;
+                    $crate::accounts_sql::user_row(
+                        r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6),
+                    )
+                })
+                .transpose()
             }
 
             async fn insert_business_owned_by(
@@ -326,15 +392,17 @@ macro_rules! impl_account_store {
             ) -> Result<(), $crate::StoreError> {
                 let $w = self;
                 sqlx::query::<$db>(
-                    "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, created_at, epoch, session_expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(t.id.to_string())
                 .bind(t.family_id.to_string())
                 .bind(t.user_id.to_string())
                 .bind(&t.token_hash)
-                .bind($crate::accounts_sql::time_text(t.expires_at))
+                .bind($crate::accounts_sql::time_text(t.expires_at.min(t.session_expires_at)))
                 .bind($crate::accounts_sql::time_text(t.created_at))
+                .bind(t.epoch)
+                .bind($crate::accounts_sql::time_text(t.session_expires_at))
                 .execute($writer)
                 .await
                 .map_err($crate::codec::insert_error($crate::Entity::RefreshToken, t.id))?;
@@ -356,39 +424,71 @@ macro_rules! impl_account_store {
                 let current = sqlx::query::<$db>(
                     "UPDATE refresh_tokens SET replaced = 1
                      WHERE token_hash = $1 AND replaced = 0 AND revoked = 0
-                     RETURNING user_id, family_id, expires_at",
+                     RETURNING user_id, family_id, expires_at, epoch, session_expires_at",
                 )
                 .bind(presented)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let outcome = match current {
                     Some(row) => {
-                        let user_id: &str = row.get(0);
-                        let family_id: &str = row.get(1);
+                        let user_id: String = row.get(0);
+                        let family_id: String = row.get(1);
                         let expires_at = $crate::accounts_sql::parse_time(
                             $crate::Entity::RefreshToken,
                             row.get(2),
                         )?;
-                        if expires_at <= now {
+                        let epoch: i64 = row.get(3);
+                        let session_expires_at = match row.get::<Option<&str>, _>(4) {
+                            Some(t) => $crate::accounts_sql::parse_time(
+                                $crate::Entity::RefreshToken,
+                                t,
+                            )?,
+                            None => expires_at,
+                        };
+                        // The user's current epoch and state, read in the same transaction: a
+                        // token of an older epoch or of a disabled user is dead, and so is its
+                        // family.
+                        let user = sqlx::query::<$db>(
+                            "SELECT token_epoch, disabled_at FROM users WHERE id = $1",
+                        )
+                        .bind(&user_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        let alive = user.is_some_and(|u| {
+                            u.get::<i64, _>(0) == epoch && u.get::<Option<String>, _>(1).is_none()
+                        });
+                        if !alive {
+                            sqlx::query::<$db>(
+                                "UPDATE refresh_tokens SET revoked = 1 WHERE family_id = $1",
+                            )
+                            .bind(&family_id)
+                            .execute(&mut *tx)
+                            .await?;
+                            Rotation::Expired
+                        } else if expires_at <= now || session_expires_at <= now {
                             Rotation::Expired
                         } else {
                             sqlx::query::<$db>(
-                                "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, created_at)
-                                 VALUES ($1, $2, $3, $4, $5, $6)",
+                                "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, created_at, epoch, session_expires_at)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                             )
                             .bind(next.id.to_string())
-                            .bind(family_id)
-                            .bind(user_id)
+                            .bind(&family_id)
+                            .bind(&user_id)
                             .bind(&next.token_hash)
-                            .bind($crate::accounts_sql::time_text(next.expires_at))
+                            // No rotation carries the family past its absolute end.
+                            .bind($crate::accounts_sql::time_text(next.expires_at.min(session_expires_at)))
                             .bind($crate::accounts_sql::time_text(next.created_at))
+                            .bind(epoch)
+                            .bind($crate::accounts_sql::time_text(session_expires_at))
                             .execute(&mut *tx)
                             .await?;
                             Rotation::Rotated {
                                 user_id: $crate::codec::parse_uuid(
                                     $crate::Entity::RefreshToken,
-                                    user_id,
+                                    &user_id,
                                 )?,
+                                epoch,
                             }
                         }
                     }

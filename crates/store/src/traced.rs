@@ -223,6 +223,42 @@ impl AccountStore for TracedStore {
         traced!(self, "count_users", self.inner.accounts().count_users())
     }
 
+    async fn bump_token_epoch(&self, user_id: Uuid) -> Result<Option<i64>, StoreError> {
+        traced!(
+            self,
+            "bump_token_epoch",
+            self.inner.accounts().bump_token_epoch(user_id)
+        )
+    }
+
+    async fn set_password_hash(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        traced!(
+            self,
+            "set_password_hash",
+            self.inner
+                .accounts()
+                .set_password_hash(user_id, password_hash)
+        )
+    }
+
+    async fn set_user_disabled(
+        &self,
+        user_id: Uuid,
+        disabled_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<User>, StoreError> {
+        traced!(
+            self,
+            "set_user_disabled",
+            self.inner
+                .accounts()
+                .set_user_disabled(user_id, disabled_at)
+        )
+    }
+
     async fn insert_business_owned_by(
         &self,
         business: &Business,

@@ -439,6 +439,8 @@ async fn accounts_tokens_keys_and_audit(store: &dyn Store) {
         password_hash: "$argon2id$not-a-real-hash".into(),
         is_admin: false,
         created_at: Utc::now(),
+        token_epoch: 0,
+        disabled_at: None,
     };
     accounts.insert_user(&user).await.expect("insert user");
     let twin = User {
@@ -503,6 +505,8 @@ async fn accounts_tokens_keys_and_audit(store: &dyn Store) {
         token_hash: hash.into(),
         expires_at: now + chrono::Duration::hours(1),
         created_at: now,
+        epoch: 0,
+        session_expires_at: now + chrono::Duration::days(1),
     };
     let first = format!("first-{}", user.id);
     let second = format!("second-{}", user.id);
@@ -516,7 +520,10 @@ async fn accounts_tokens_keys_and_audit(store: &dyn Store) {
             .rotate_refresh_token(&first, &token(&second), now)
             .await
             .expect("rotate"),
-        Rotation::Rotated { user_id: user.id }
+        Rotation::Rotated {
+            user_id: user.id,
+            epoch: 0
+        }
     );
     assert_eq!(
         accounts
@@ -712,8 +719,189 @@ async fn anonymous_flows_are_left_out_for_others(store: &dyn Store) {
     assert_eq!(ids(Some(vec![b.id])).await.len(), 2);
 }
 
+/// Token epochs, disabling and the absolute end of a login.
+async fn account_lifecycle(store: &dyn Store) {
+    use symbiont_store::accounts::{RefreshToken, Rotation, User};
+    let accounts = store.accounts();
+    let user = User {
+        id: Uuid::now_v7(),
+        email: format!("{}@lifecycle.test", Uuid::now_v7().simple()),
+        password_hash: "$argon2id$old".into(),
+        is_admin: false,
+        created_at: Utc::now(),
+        token_epoch: 0,
+        disabled_at: None,
+    };
+    accounts.insert_user(&user).await.expect("insert user");
+    let now = Utc::now();
+    let token = |hash: &str, epoch: i64| RefreshToken {
+        id: Uuid::now_v7(),
+        family_id: Uuid::now_v7(),
+        user_id: user.id,
+        token_hash: format!("{hash}-{}", user.id),
+        expires_at: now + chrono::Duration::hours(1),
+        created_at: now,
+        epoch,
+        session_expires_at: now + chrono::Duration::days(1),
+    };
+    let rotate = |presented: &RefreshToken, next: &RefreshToken, at| {
+        let presented = presented.token_hash.clone();
+        let next = next.clone();
+        async move {
+            accounts
+                .rotate_refresh_token(&presented, &next, at)
+                .await
+                .expect("rotate")
+        }
+    };
+
+    // A family that rotates past its absolute end dies there, however fresh its last token.
+    let login = token("login", 0);
+    accounts.insert_refresh_token(&login).await.expect("insert");
+    let late = now + chrono::Duration::days(1) + chrono::Duration::seconds(1);
+    let mut fresh = token("fresh", 0);
+    fresh.expires_at = late + chrono::Duration::hours(1);
+    assert_eq!(rotate(&login, &fresh, late).await, Rotation::Expired);
+    let mut within = token("within", 0);
+    within.expires_at = now + chrono::Duration::days(30);
+    let young = token("young", 0);
+    accounts.insert_refresh_token(&young).await.expect("insert");
+    assert_eq!(
+        rotate(&young, &within, now).await,
+        Rotation::Rotated {
+            user_id: user.id,
+            epoch: 0
+        }
+    );
+    // The rotated token took the family's end, not its own 30 days.
+    assert_eq!(
+        rotate(&within, &token("after", 0), late).await,
+        Rotation::Expired
+    );
+
+    // Bumping the epoch kills every family of the older epoch.
+    let before = token("before-bump", 0);
+    accounts
+        .insert_refresh_token(&before)
+        .await
+        .expect("insert");
+    assert_eq!(
+        accounts.bump_token_epoch(user.id).await.expect("bump"),
+        Some(1)
+    );
+    assert_eq!(
+        accounts
+            .bump_token_epoch(Uuid::now_v7())
+            .await
+            .expect("bump"),
+        None
+    );
+    assert_eq!(
+        rotate(&before, &token("x", 0), now).await,
+        Rotation::Expired
+    );
+
+    // A password change bumps the epoch too, with the new hash.
+    let at_one = token("epoch-one", 1);
+    accounts
+        .insert_refresh_token(&at_one)
+        .await
+        .expect("insert");
+    assert_eq!(
+        accounts
+            .set_password_hash(user.id, "$argon2id$new")
+            .await
+            .expect("password"),
+        Some(2)
+    );
+    let stored = accounts
+        .get_user(user.id)
+        .await
+        .expect("get")
+        .expect("user");
+    assert_eq!(
+        (stored.password_hash.as_str(), stored.token_epoch),
+        ("$argon2id$new", 2)
+    );
+    assert_eq!(
+        rotate(&at_one, &token("y", 1), now).await,
+        Rotation::Expired
+    );
+
+    // Disabling bumps the epoch; enabling does not bring old sessions back.
+    let at_two = token("epoch-two", 2);
+    accounts
+        .insert_refresh_token(&at_two)
+        .await
+        .expect("insert");
+    let disabled = accounts
+        .set_user_disabled(user.id, Some(now))
+        .await
+        .expect("disable")
+        .expect("user");
+    assert!(disabled.disabled_at.is_some());
+    assert_eq!(disabled.token_epoch, 3);
+    let enabled = accounts
+        .set_user_disabled(user.id, None)
+        .await
+        .expect("enable")
+        .expect("user");
+    assert_eq!((enabled.disabled_at, enabled.token_epoch), (None, 3));
+    assert_eq!(
+        rotate(&at_two, &token("z", 2), now).await,
+        Rotation::Expired
+    );
+    // While disabled, even a token of the current epoch does not rotate.
+    let current = token("current", 3);
+    accounts
+        .insert_refresh_token(&current)
+        .await
+        .expect("insert");
+    accounts
+        .set_user_disabled(user.id, Some(now))
+        .await
+        .expect("disable");
+    let current_again = token("current-again", 4);
+    accounts
+        .insert_refresh_token(&current_again)
+        .await
+        .expect("insert");
+    accounts
+        .set_user_disabled(user.id, None)
+        .await
+        .expect("enable");
+    assert_eq!(
+        rotate(&current_again, &token("w", 4), now).await,
+        Rotation::Rotated {
+            user_id: user.id,
+            epoch: 4
+        }
+    );
+    accounts
+        .set_user_disabled(user.id, Some(now))
+        .await
+        .expect("disable");
+    let at_five = token("epoch-five", 5);
+    accounts
+        .insert_refresh_token(&at_five)
+        .await
+        .expect("insert");
+    assert_eq!(
+        rotate(&at_five, &token("v", 5), now).await,
+        Rotation::Expired
+    );
+    assert_eq!(
+        accounts
+            .set_user_disabled(Uuid::now_v7(), None)
+            .await
+            .expect("none"),
+        None
+    );
+}
+
 async fn run_all(store: &dyn Store) {
     accounts_tokens_keys_and_audit(store).await;
+    account_lifecycle(store).await;
     anonymous_flows_are_left_out_for_others(store).await;
     writes_leave_their_events_in_the_outbox(store).await;
     decisions_keep_versions(store).await;

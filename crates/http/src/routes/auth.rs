@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use symbiont_app::AppError;
 use symbiont_app::identity;
 use symbiont_app::sessions::{self, IssuedApiKey, Tokens, WhoAmI};
-use symbiont_app::users::UserDraft;
-use symbiont_store::accounts::{ApiKey, KeyScope, Membership, User};
+use symbiont_app::users::{Registration, UserDraft};
+use symbiont_store::accounts::{ApiKey, KeyScope, Membership};
 use uuid::Uuid;
 
 use crate::audit_trail::AuditActor;
@@ -359,6 +359,27 @@ impl From<NewUser> for UserDraft {
     }
 }
 
+/// The answer to a self-registration: the same whether the address was free or already had an
+/// account, so it tells a stranger nothing about who is registered.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RegistrationAccepted {
+    /// The e-mail to sign in with (trimmed, lower-cased).
+    pub email: String,
+    /// What to do next.
+    pub detail: String,
+}
+
+impl From<Registration> for RegistrationAccepted {
+    fn from(registration: Registration) -> Self {
+        RegistrationAccepted {
+            email: registration.email,
+            detail: "if this address had no account, it has one now: sign in with it \
+                     (POST /api/v1/auth/login)"
+                .into(),
+        }
+    }
+}
+
 /// `POST /api/v1/auth/register`: self-registration, when the platform allows it.
 #[utoipa::path(
     post,
@@ -366,25 +387,118 @@ impl From<NewUser> for UserDraft {
     operation_id = "register",
     tag = "auth",
     summary = "Create an account",
-    description = "When `auth.open_registration` is on; otherwise 403. `is_admin` must be false here.",
+    description = "When `auth.open_registration` is on; otherwise 403. `is_admin` must be false here. \
+                   The answer is 202 whether or not the address already had an account, so it does \
+                   not reveal who is registered; sign in to continue. Limited per client IP \
+                   (`rate_limit.register`).",
     request_body = NewUser,
     responses(
-        (status = 201, description = "Created", body = User),
+        (status = 202, description = "Accepted", body = RegistrationAccepted),
         crate::openapi::JsonBodyErrors,
         (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, response = crate::openapi::Conflict),
+        (status = 503, response = crate::openapi::Unavailable),
     ),
     security(()),
 )]
 pub async fn register(
     State(state): State<SharedState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
     Json(new): Json<NewUser>,
 ) -> Result<Response, ApiError> {
-    let user = state.register(new.into()).await?;
-    let email = user.email.clone();
+    let ip = crate::rate_limiting::client_ip(&state.limiter, &headers, peer);
+    if let Err(verdict) = state.check_register_quota(&ip).await {
+        state
+            .metrics
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut response = ApiError::TooManyRequests {
+            retry_after_secs: verdict.retry_after_secs.ceil().max(1.0) as u64,
+        }
+        .into_response();
+        crate::rate_limiting::write_headers(&verdict, response.headers_mut());
+        return Ok(response);
+    }
+    let accepted = RegistrationAccepted::from(state.register(new.into()).await?);
+    let email = accepted.email.clone();
     Ok(with_actor(
-        (StatusCode::CREATED, axum::Json(user)).into_response(),
+        (StatusCode::ACCEPTED, axum::Json(accepted)).into_response(),
         None,
         &email,
     ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    #[schema(min_length = 10, max_length = 256)]
+    pub new_password: String,
+}
+
+/// `POST /api/v1/auth/password`: changes the caller's password and ends every other session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password",
+    operation_id = "changePassword",
+    tag = "auth",
+    summary = "Change the password",
+    description = "Needs the current password and a signed-in session (not an API key). Ends every \
+                   session of the account, on every device, and returns a new token pair for this \
+                   one. Limited like a login (`rate_limit.login`), per client IP and per account.",
+    request_body = PasswordChange,
+    responses(
+        (status = 200, description = "Changed; the new session's tokens", body = TokenPair),
+        crate::openapi::JsonBodyErrors,
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn change_password(
+    State(state): State<SharedState>,
+    Authenticated(caller): Authenticated,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    Json(change): Json<PasswordChange>,
+) -> Result<Response, ApiError> {
+    let account = caller.require_session()?;
+    // Someone holding a stolen access token may guess the current password here: the login
+    // quota applies, counted for this account's e-mail.
+    let ip = crate::rate_limiting::client_ip(&state.limiter, &headers, peer);
+    if let Err(verdict) = state.check_login_quota(&ip, &account.email).await {
+        let mut response = ApiError::TooManyRequests {
+            retry_after_secs: verdict.retry_after_secs.ceil().max(1.0) as u64,
+        }
+        .into_response();
+        crate::rate_limiting::write_headers(&verdict, response.headers_mut());
+        return Ok(response);
+    }
+    let tokens = state
+        .change_password(&caller, change.current_password, change.new_password)
+        .await?;
+    Ok(axum::Json(TokenPair::from(tokens)).into_response())
+}
+
+/// `POST /api/v1/auth/logout-everywhere`: ends every session of the caller.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout-everywhere",
+    operation_id = "logoutEverywhere",
+    tag = "auth",
+    summary = "End every session of the caller, on every device",
+    description = "Every access and refresh token of the account stops working, this one's too. \
+                   API keys are not sessions and keep working. Needs a signed-in session.",
+    responses(
+        (status = 204, description = "Every session ended."),
+        (status = 403, response = crate::openapi::Forbidden),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn logout_everywhere(
+    State(state): State<SharedState>,
+    Authenticated(caller): Authenticated,
+) -> Result<StatusCode, ApiError> {
+    state.end_all_sessions(&caller).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -72,6 +72,8 @@ pub fn router() -> Router<SharedState> {
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/register", post(auth::register))
+        .route("/auth/password", post(auth::change_password))
+        .route("/auth/logout-everywhere", post(auth::logout_everywhere))
         .route("/auth/me", get(auth::me))
         .route(
             "/auth/api-keys",
@@ -88,6 +90,12 @@ pub fn router() -> Router<SharedState> {
         )
         .route("/admin/audit", get(admin::audit))
         .route("/admin/users", get(admin::users).post(admin::create))
+        .route("/admin/users/{id}/disable", post(admin::disable_user))
+        .route("/admin/users/{id}/enable", post(admin::enable_user))
+        .route(
+            "/admin/users/{id}/logout-everywhere",
+            post(admin::end_sessions_of_user),
+        )
         .route_layer(axum::middleware::from_fn(crate::authentication::admin_only));
     let v1 = v1.merge(admin);
     Router::new()

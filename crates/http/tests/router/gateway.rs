@@ -24,7 +24,11 @@ fn invalid_credentials(world: &World) -> Vec<(&'static str, Who)> {
         ("an expired token", world.app.expired_token(world.owner_id)),
         (
             "a token signed with another key",
-            Who::Bearer(identity::issue_access_token(&foreign_key, world.owner_id)),
+            Who::Bearer(identity::issue_access_token(
+                &foreign_key,
+                world.owner_id,
+                0,
+            )),
         ),
         ("an unknown API key", Who::Bearer("sym_unknown-key".into())),
         (

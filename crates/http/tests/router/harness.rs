@@ -227,6 +227,8 @@ impl TestApp {
             password_hash: password_hash().to_string(),
             is_admin,
             created_at: Utc::now(),
+            token_epoch: 0,
+            disabled_at: None,
         };
         self.app
             .store
@@ -234,7 +236,7 @@ impl TestApp {
             .insert_user(&user)
             .await
             .expect("the user is stored");
-        let token = identity::issue_access_token(&self.app.auth, user.id);
+        let token = identity::issue_access_token(&self.app.auth, user.id, 0);
         (user.id, Who::Bearer(token))
     }
 
@@ -262,11 +264,17 @@ impl TestApp {
 
     /// An access token of `user` that expired when it was issued.
     pub fn expired_token(&self, user: Uuid) -> Who {
+        // Signed an hour ago with a one-minute lifetime: expired well past the clock-skew leeway.
         let settings = AuthSettings {
-            access_ttl: Duration::ZERO,
+            access_ttl: Duration::from_secs(60),
             ..self.app.auth.clone()
         };
-        Who::Bearer(identity::issue_access_token(&settings, user))
+        Who::Bearer(identity::issue_access_token_at(
+            &settings,
+            user,
+            0,
+            Utc::now() - chrono::Duration::hours(1),
+        ))
     }
 
     pub async fn add_member(&self, business: &str, user: Uuid, role: Role) {

@@ -678,8 +678,9 @@ async fn tampered_expired_and_revoked_credentials_are_refused() {
     );
     assert!(revoked.get("key").is_none(), "a key is shown only once");
 
-    // Access tokens expire.
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    // Access tokens expire: a 2 s lifetime, plus the clock-skew leeway verification allows.
+    let leeway_ms = 1000 * symbiont_app::identity::EXPIRY_LEEWAY_SECS;
+    tokio::time::sleep(std::time::Duration::from_millis(3100 + leeway_ms)).await;
     let (status, problem, _) = call(&world.callers.member_a, server, Method::GET, me, None).await;
     assert_eq!(status, 401, "{problem}");
     assert!(problem["detail"].as_str().unwrap_or("").contains("expired"));
