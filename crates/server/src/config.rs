@@ -352,6 +352,8 @@ mod tests {
         config.apply_env(|_| None).expect("valid values");
         assert!(config.store.url.starts_with("postgres://"));
         assert!(config.bus.url.starts_with("nats://"));
+        // Behind its load balancer, each client is counted by its own address, not the balancer's.
+        assert!(config.rate_limit.trust_forwarded_for);
     }
 
     #[test]
