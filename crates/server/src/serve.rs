@@ -98,7 +98,12 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     };
     let bus = symbiont_bus::connect(&config.bus.url, &config.bus.topic)
         .await
-        .with_context(|| format!("cannot connect to the event bus at {}", config.bus.url))?;
+        .with_context(|| {
+            format!(
+                "cannot connect to the event bus at {}",
+                symbiont_bus::without_credentials(&config.bus.url)
+            )
+        })?;
     let cache = if config.cache.url.starts_with("redis://") {
         // Redis being down at start is not fatal either: the cache is only a cache.
         match ResponseCache::redis(&config.cache.url, &config.bus.topic).await {
@@ -162,7 +167,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, store = if config.store.url.is_empty() { "sqlite" } else { "postgres" }, bus = %config.bus.url, "listening");
+    tracing::info!(%address, store = if config.store.url.is_empty() { "sqlite" } else { "postgres" }, bus = %symbiont_bus::without_credentials(&config.bus.url), "listening");
     // A line on stdout that scripts and tests can wait for.
     println!("listening on http://{address}");
 
