@@ -80,16 +80,21 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         store = Arc::new(symbiont_store::traced::TracedStore::new(store, system));
     }
     if demo {
+        // The demo login is made only together with the demo data, and owns only demo
+        // businesses: on a store that already holds data, a documented password must not
+        // become the owner of real businesses.
         match crate::dataset::demo::load_if_empty(store.as_ref(), &taxonomy).await? {
-            Some(counts) => tracing::info!(
-                businesses = counts.businesses,
-                sites = counts.sites,
-                flows = counts.offers + counts.needs,
-                "demo data loaded"
-            ),
-            None => tracing::info!("store is not empty; demo data not loaded"),
+            Some(loaded) => {
+                tracing::info!(
+                    businesses = loaded.counts.businesses,
+                    sites = loaded.counts.sites,
+                    flows = loaded.counts.offers + loaded.counts.needs,
+                    "demo data loaded"
+                );
+                crate::user_admin::create_demo_login(store.as_ref(), &loaded.business_ids).await?;
+            }
+            None => tracing::info!("store is not empty; demo data and demo login not created"),
         }
-        crate::user_admin::ensure_demo_login(store.as_ref()).await?;
     }
     let security = config.security()?;
     let http = HttpSettings {

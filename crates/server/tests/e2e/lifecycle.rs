@@ -168,11 +168,37 @@ async fn serve_demo_loads_the_region_once() {
         .filter_map(|b| b["industry"].as_str().map(|i| i[..3].to_string()))
         .collect();
     assert!(industries.len() >= 15, "{industries:?}");
+    // The demo login comes with the demo data.
+    server.login("demo@symbiont.example", "symbiont-demo");
     assert!(server.terminate().success());
     // A second start with --demo keeps the data as it is.
     let server = Server::start(&data_dir(&dir), &["--demo"]);
     let (_, page) = server.get("/api/v1/businesses?limit=1000").await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(count));
+}
+
+/// `serve --demo` over a store with real data loads nothing and creates no demo login, so the
+/// documented demo password owns no real business.
+#[tokio::test]
+async fn serve_demo_on_a_store_with_data_creates_no_demo_login() {
+    let dir = temp_dir();
+    let server = Server::start(&data_dir(&dir), &[]);
+    let (status, _) = server
+        .post("/api/v1/businesses", &business_body("Real Brewery"))
+        .await;
+    assert_eq!(status, 201);
+    assert!(server.terminate().success());
+
+    let server = Server::start(&data_dir(&dir), &["--demo"]);
+    let response = reqwest::Client::new()
+        .post(server.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({ "email": "demo@symbiont.example", "password": "symbiont-demo" }))
+        .send()
+        .await
+        .expect("login answered");
+    assert_eq!(response.status().as_u16(), 401);
+    let (_, page) = server.get("/api/v1/businesses?limit=10").await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
 }
 
 #[test]
