@@ -270,6 +270,20 @@ impl Config {
         crate::security_config::settings(&self.auth, &self.rate_limit, &self.gateway)
     }
 
+    /// What `serve` needs beyond [`Config::validate`]: with PostgreSQL, an explicit signing secret.
+    /// Generated secrets are kept in the database in clear, which is acceptable for the embedded
+    /// SQLite file (0600 in a 0700 directory, the same trust as the data) but not for a shared
+    /// database that backups, replicas and every operator with read access see: whoever reads it
+    /// could mint access tokens for any user.
+    pub fn check_for_serving(&self) -> anyhow::Result<()> {
+        if !self.store.url.is_empty() && self.auth.signing_secret.is_empty() {
+            bail!(
+                "auth.signing_secret (or SYMBIONT_SIGNING_SECRET, at least 32 characters) is required with a PostgreSQL store"
+            );
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         self.security()?;
         if !(self.cache.url.starts_with("memory://") || self.cache.url.starts_with("redis://")) {
@@ -354,6 +368,19 @@ mod tests {
         assert!(config.bus.url.starts_with("nats://"));
         // Behind its load balancer, each client is counted by its own address, not the balancer's.
         assert!(config.rate_limit.trust_forwarded_for);
+    }
+
+    #[test]
+    fn serving_from_postgres_needs_an_explicit_signing_secret() {
+        let mut config = Config::default();
+        assert!(config.check_for_serving().is_ok(), "SQLite keeps its own");
+        config.store.url = "postgres://db/symbiont".into();
+        let error = config.check_for_serving().expect_err("refused").to_string();
+        assert!(error.contains("SYMBIONT_SIGNING_SECRET"), "{error}");
+        config
+            .apply_env(|n| (n == "SYMBIONT_SIGNING_SECRET").then(|| "x".repeat(32)))
+            .expect("valid");
+        assert!(config.check_for_serving().is_ok());
     }
 
     #[test]

@@ -65,6 +65,7 @@ async fn shutdown_signal() {
 }
 
 pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    config.check_for_serving()?;
     let taxonomy = Arc::new(load_taxonomy(&config)?);
     let mut store = open_store(&config).await?;
     // Store calls get spans only when something consumes them (exported traces or the flight

@@ -732,6 +732,37 @@ async fn sqlite_store_meets_the_contract() {
     store.close().await;
 }
 
+/// Another local user must read neither the database (password hashes, token digests, the
+/// generated signing secret) nor its WAL: the directory is 0700 and every file 0600, whatever the
+/// umask, and a file an earlier version left world-readable is narrowed when opened.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_data_directory_and_files_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let store = SqliteStore::open(&data).await.expect("open");
+    crud_and_versions(&store).await;
+    assert_eq!(mode(&data), 0o700);
+    for name in ["symbiont.db", "symbiont.db-wal", "symbiont.db-shm"] {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
+    store.close().await;
+
+    let old = data.join("symbiont.db");
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let store = SqliteStore::open(&data).await.expect("reopen");
+    assert_eq!(mode(&old), 0o600);
+    store.close().await;
+}
+
 // ---- PostgreSQL + PostGIS ----
 
 /// Runs `checks` against a `PostgresStore` on `SYMBIONT_TEST_POSTGRES_URL` (default: the loopback

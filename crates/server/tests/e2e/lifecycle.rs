@@ -105,7 +105,10 @@ async fn kill_9_on_postgres_loses_no_acknowledged_write() {
     let dir = temp_dir();
     kill_9_loses_no_acknowledged_write(
         &data_dir(&dir),
-        &[("SYMBIONT_DATABASE_URL", database.url.as_str())],
+        &[
+            ("SYMBIONT_DATABASE_URL", database.url.as_str()),
+            ("SYMBIONT_SIGNING_SECRET", POSTGRES_SIGNING_SECRET),
+        ],
     )
     .await;
 }
@@ -216,6 +219,25 @@ fn startup_fails_with_one_clear_line() {
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with("error: ") && last.contains("data directory"),
+        "{stderr}"
+    );
+
+    // PostgreSQL without an explicit signing secret: refused before the database is reached.
+    let output = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env(
+            "SYMBIONT_DATABASE_URL",
+            "postgres://nobody@127.0.0.1:1/none",
+        )
+        .env_remove("SYMBIONT_SIGNING_SECRET")
+        .env_remove("SYMBIONT_CONFIG")
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: ") && last.contains("SYMBIONT_SIGNING_SECRET"),
         "{stderr}"
     );
 
