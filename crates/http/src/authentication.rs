@@ -92,10 +92,19 @@ pub async fn authenticate(
         && !open_write(request.uri().path())
         && let Err(error) = caller.writer()
     {
-        return ApiError::from(error).into_response();
+        let mut refused = ApiError::from(error).into_response();
+        // The audit trail (outside this layer) names who was refused.
+        refused.extensions_mut().insert(caller);
+        return refused;
     }
-    request.extensions_mut().insert(caller);
-    next.run(request).await
+    request.extensions_mut().insert(caller.clone());
+    let mut response = next.run(request).await;
+    if writes {
+        // The audit trail sits outside this layer, so that writes refused here or by the rate
+        // limiter are recorded too; it learns the caller from the response.
+        response.extensions_mut().insert(caller);
+    }
+    response
 }
 
 /// Route middleware of `/api/v1/admin/*`: platform admins only.
