@@ -676,3 +676,45 @@ async fn writes_refused_by_the_gateway_with_401_403_or_429_are_audited() {
     assert_eq!(status_of(403)["api_key_id"], key_id.to_string());
     assert_eq!(status_of(429)["email"], "writer@example.com");
 }
+
+#[tokio::test]
+async fn an_overlong_login_is_a_422_before_it_is_counted_or_its_email_audited() {
+    let app = limited(RateLimitSettings {
+        anonymous: generous(),
+        user: generous(),
+        login: tiny(),
+        ..RateLimitSettings::default()
+    })
+    .await;
+    let (_, admin) = app.user("root@example.com", true).await;
+    let long_email = format!("{}@a.example", "x".repeat(100_000));
+    for round in 0..3 {
+        let attempt =
+            json!({ "email": format!("{round}{long_email}"), "password": "wrong-password" });
+        assert_invalid(
+            &app.post("/api/v1/auth/login", &Who::Anonymous, &attempt)
+                .await,
+            "email",
+        );
+    }
+    let long_password = json!({ "email": "guessed@a.example", "password": "p".repeat(100_000) });
+    assert_invalid(
+        &app.post("/api/v1/auth/login", &Who::Anonymous, &long_password)
+            .await,
+        "password",
+    );
+    // None of them used the attempt the quota allows.
+    let attempt = json!({ "email": "guessed@a.example", "password": "wrong-password" });
+    assert_problem(
+        &app.post("/api/v1/auth/login", &Who::Anonymous, &attempt)
+            .await,
+        401,
+        "unauthorized",
+    );
+    for action in ["auth.login", "auth.login_failed"] {
+        for entry in audited(&app, &admin, action).await {
+            let email = entry["email"].as_str().unwrap_or_default();
+            assert!(email.len() <= 254, "an overlong e-mail was audited");
+        }
+    }
+}
