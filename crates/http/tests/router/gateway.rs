@@ -718,3 +718,34 @@ async fn an_overlong_login_is_a_422_before_it_is_counted_or_its_email_audited() 
         }
     }
 }
+
+#[tokio::test]
+async fn made_up_api_keys_from_one_address_are_refused_before_the_store_is_asked() {
+    let app = limited(RateLimitSettings {
+        anonymous: generous(),
+        api_key: generous(),
+        login: tiny(),
+        ..RateLimitSettings::default()
+    })
+    .await;
+    let (user, _) = app.user("keyholder@example.com", false).await;
+    let (_, valid_key) = app.api_key(user, KeyScope::Read).await;
+    let guess = |n: u32| Who::Bearer(format!("sym_made-up-{n}"));
+    // The quota allows one failed lookup; the second still fails as unknown, and counts past it.
+    assert_problem(
+        &app.get("/api/v1/businesses", &guess(1)).await,
+        401,
+        "unauthorized",
+    );
+    assert_problem(
+        &app.get("/api/v1/businesses", &guess(2)).await,
+        401,
+        "unauthorized",
+    );
+    // From then on no key from this address is looked up, not even a valid one.
+    assert_rate_limited(&app.get("/api/v1/businesses", &guess(3)).await);
+    assert_rate_limited(&app.get("/api/v1/businesses", &valid_key).await);
+    // Access tokens cost no lookup to refuse and are not affected.
+    let (_, token) = app.user("other@example.com", false).await;
+    assert_eq!(app.get("/api/v1/businesses", &token).await.0, 200);
+}
