@@ -229,8 +229,17 @@ pub trait Store: Send + Sync + 'static {
     /// Saves decisions in one transaction. Version 1 inserts; version n replaces version n - 1.
     async fn save_decisions(&self, decisions: &[MatchDecision]) -> Result<(), StoreError>;
 
-    /// The oldest unpublished outbox entries, in commit order.
-    async fn outbox_pending(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Claims the oldest unpublished entries no other relay holds, for `lease`, and returns them
+    /// in commit order. Relays of several instances over one store thus publish each event once
+    /// (at least once: a claim a crashed relay held ends with its lease, and its entries are
+    /// claimed again).
+    async fn outbox_claim(
+        &self,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Ends the claim on entries the bus did not take, so they are claimed again at once.
+    async fn outbox_release(&self, ids: &[Uuid]) -> Result<(), StoreError>;
     /// Removes entries the bus has accepted.
     async fn outbox_remove(&self, ids: &[Uuid]) -> Result<(), StoreError>;
 
@@ -241,4 +250,12 @@ pub trait Store: Send + Sync + 'static {
         sites: &[Site],
         flows: &[Flow],
     ) -> Result<(), StoreError>;
+}
+
+/// The claim window of an outbox claim: now and now + `lease`, in Unix milliseconds of this
+/// instance's clock (instances' clocks need only agree to well within a lease).
+pub(crate) fn claim_window(lease: std::time::Duration) -> (i64, i64) {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    (now_ms, now_ms.saturating_add(lease_ms))
 }

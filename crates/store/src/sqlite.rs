@@ -151,6 +151,7 @@ impl Dialect for Sqlite {
     const OUTBOX_COLUMNS: &'static str = "id, kind, version, occurred_at, payload, traceparent";
     const FOR_UPDATE: &'static str = "";
     const FOR_KEY_SHARE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()
@@ -365,9 +366,19 @@ impl Store for SqliteStore {
         Sql::save_decisions(&self.writer, decisions).await
     }
 
-    async fn outbox_pending(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-        // Read through the writer so the relay never lags behind a commit it was told about.
-        Sql::outbox_pending(&self.writer, limit).await
+    async fn outbox_claim(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        // Through the writer: a claim writes, and the relay never lags behind a commit it was
+        // told about.
+        let (now_ms, until_ms) = crate::claim_window(lease);
+        Sql::outbox_claim(&self.writer, limit, now_ms, until_ms).await
+    }
+
+    async fn outbox_release(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        Sql::outbox_release(&self.writer, ids).await
     }
 
     async fn outbox_remove(&self, ids: &[Uuid]) -> Result<(), StoreError> {

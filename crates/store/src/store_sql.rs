@@ -47,6 +47,9 @@ pub(crate) trait Dialect: Database {
     /// Appended to the read of a parent row a write relies on, so that it is neither deleted nor
     /// re-keyed before the write commits; empty where one writer already serialises all writes.
     const FOR_KEY_SHARE: &'static str;
+    /// Appended to the read of outbox rows to claim, so that concurrent relays take disjoint rows
+    /// instead of waiting for each other; empty where one writer already serialises all writes.
+    const SKIP_LOCKED: &'static str;
 
     /// Rows a statement wrote (sqlx has no common trait for it).
     fn rows_affected(result: &Self::QueryResult) -> u64;
@@ -299,19 +302,32 @@ where
             .collect()
     }
 
-    /// The oldest `limit` outbox entries, in commit order.
-    pub(crate) async fn outbox_pending(
+    /// Claims the oldest `limit` outbox entries nobody holds (unclaimed, or their claim ended
+    /// before `now_ms`) until `until_ms`, and returns them in commit order. One statement, so two
+    /// relays never claim the same row (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: the single
+    /// writer).
+    pub(crate) async fn outbox_claim(
         pool: &Pool<DB>,
         limit: u32,
+        now_ms: i64,
+        until_ms: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let sql = format!(
-            "SELECT {} FROM outbox ORDER BY seq LIMIT $1",
+            "UPDATE outbox SET claimed_until = $1 WHERE seq IN (
+                SELECT seq FROM outbox WHERE claimed_until IS NULL OR claimed_until < $2
+                ORDER BY seq LIMIT $3{}
+             ) RETURNING {}, seq",
+            DB::SKIP_LOCKED,
             DB::OUTBOX_COLUMNS
         );
-        let rows = sqlx::query::<DB>(&sql)
+        let mut rows = sqlx::query::<DB>(&sql)
+            .bind(until_ms)
+            .bind(now_ms)
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await?;
+        // RETURNING follows no order; the relay publishes in commit order.
+        rows.sort_by_key(|r| r.get::<i64, _>(6));
         rows.iter()
             .map(|r| {
                 outbox_entry(
@@ -324,6 +340,20 @@ where
                 )
             })
             .collect()
+    }
+
+    /// Gives claimed entries back at once (the bus refused them), so the next relay round, here
+    /// or on another instance, need not wait for the claim to end.
+    pub(crate) async fn outbox_release(pool: &Pool<DB>, ids: &[Uuid]) -> Result<(), StoreError> {
+        let mut tx = pool.begin().await?;
+        for id in ids {
+            sqlx::query::<DB>("UPDATE outbox SET claimed_until = NULL WHERE id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     // ---- writes: each whole write is one transaction on `pool` ----

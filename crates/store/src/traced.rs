@@ -166,13 +166,21 @@ impl Store for TracedStore {
         traced!(self, "save_decisions", self.inner.save_decisions(decisions))
     }
 
-    async fn outbox_pending(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+    async fn outbox_claim(
+        &self,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         // The relay polls the outbox every second; a span for each poll would be a trace of its
         // own each time. Traced only as part of a larger operation.
         if tracing::Span::current().is_none() {
-            return self.inner.outbox_pending(limit).await;
+            return self.inner.outbox_claim(limit, lease).await;
         }
-        traced!(self, "outbox_pending", self.inner.outbox_pending(limit))
+        traced!(self, "outbox_claim", self.inner.outbox_claim(limit, lease))
+    }
+
+    async fn outbox_release(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        traced!(self, "outbox_release", self.inner.outbox_release(ids))
     }
 
     async fn outbox_remove(&self, ids: &[Uuid]) -> Result<(), StoreError> {

@@ -364,7 +364,7 @@ async fn decisions_keep_versions(store: &dyn Store) {
 async fn drain_outbox(store: &dyn Store) -> Vec<String> {
     let mut kinds = Vec::new();
     loop {
-        let batch = store.outbox_pending(100).await.expect("pending");
+        let batch = store.outbox_claim(100, LEASE).await.expect("claim");
         if batch.is_empty() {
             return kinds;
         }
@@ -388,7 +388,7 @@ async fn writes_leave_their_events_in_the_outbox(store: &dyn Store) {
     store.insert_site(&s).await.expect("insert site");
     let f = flow(&s, Direction::Offer);
     store.insert_flow(&f).await.expect("insert flow");
-    let first = store.outbox_pending(10).await.expect("pending");
+    let first = store.outbox_claim(10, LEASE).await.expect("claim");
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].traceparent.as_deref(), Some(TRACEPARENT));
     match first[0].event().expect("readable") {
@@ -398,6 +398,15 @@ async fn writes_leave_their_events_in_the_outbox(store: &dyn Store) {
         }
         other => panic!("expected flow.upserted, got {other:?}"),
     }
+    // Claimed, it is nobody else's until released.
+    assert!(
+        store
+            .outbox_claim(10, LEASE)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    store.outbox_release(&[first[0].id]).await.expect("release");
     let mut renamed = s.clone();
     renamed.name = "Renamed".into();
     renamed.version = 2;
@@ -424,7 +433,56 @@ async fn writes_leave_their_events_in_the_outbox(store: &dyn Store) {
         ],
         "a rename emits nothing"
     );
-    assert!(store.outbox_pending(10).await.expect("pending").is_empty());
+    assert!(
+        store
+            .outbox_claim(10, LEASE)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    outbox_claims_are_disjoint_and_end(store).await;
+}
+
+/// How long the contract's relays hold what they claim.
+const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Two relays over one store (two instances) never hold the same entry, so each event is
+/// published once; a claim that ended (a crashed relay's) is taken again, in commit order.
+async fn outbox_claims_are_disjoint_and_end(store: &dyn Store) {
+    drain_outbox(store).await;
+    let b = business("Claims");
+    store.insert_business(&b).await.expect("insert");
+    let s = site(&b, 41.0, 3.0);
+    store.insert_site(&s).await.expect("insert site");
+    for _ in 0..4 {
+        store
+            .insert_flow(&flow(&s, Direction::Offer))
+            .await
+            .expect("insert flow");
+    }
+    let one = store.outbox_claim(2, LEASE).await.expect("claim");
+    let two = store.outbox_claim(10, LEASE).await.expect("claim");
+    assert_eq!((one.len(), two.len()), (2, 2));
+    assert!(one.iter().all(|e| two.iter().all(|o| o.id != e.id)));
+    // The first relay "crashes": its claim ends (a zero lease stands for the time passing).
+    store.outbox_release(&[]).await.expect("release nothing");
+    let expired = store.outbox_claim(10, std::time::Duration::ZERO).await;
+    assert!(
+        expired.expect("claim").is_empty(),
+        "live claims are not taken"
+    );
+    let ids: Vec<Uuid> = one.iter().map(|e| e.id).collect();
+    store.outbox_release(&ids).await.expect("release");
+    let again = store.outbox_claim(10, LEASE).await.expect("claim");
+    assert_eq!(
+        again.iter().map(|e| e.id).collect::<Vec<_>>(),
+        ids,
+        "commit order"
+    );
+    let all: Vec<Uuid> = two.iter().chain(&again).map(|e| e.id).collect();
+    store.outbox_remove(&all).await.expect("remove");
+    store.delete_business(b.id).await.expect("delete");
+    drain_outbox(store).await;
 }
 
 async fn accounts_tokens_keys_and_audit(store: &dyn Store) {
