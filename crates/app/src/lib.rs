@@ -81,6 +81,9 @@ pub struct App {
     pub account_cache: identity::AccountCache,
     pub limiter: rate_limit::RateLimiter,
     pub audit: audit::AuditLog,
+    /// Uncached match lists over all matches running at once (`match_queries`): each walks every
+    /// match, so their number, not the request rate, bounds the CPU they take.
+    pub full_scans: tokio::sync::Semaphore,
 }
 
 /// Security settings of the use cases, as configured.
@@ -181,6 +184,7 @@ impl App {
             account_cache: identity::AccountCache::default(),
             limiter,
             audit: audit::AuditLog::start(store.clone()),
+            full_scans: tokio::sync::Semaphore::new(match_queries::full_scan_permits()),
             store,
             taxonomy,
             write_lock: tokio::sync::Mutex::new(()),
