@@ -169,9 +169,12 @@ async fn apply(state: &App, event: DomainEvent, traceparent: Option<&str>) {
         return;
     }
     match state.store.save_decisions(&decisions).await {
-        Ok(()) => {}
-        Err(StoreError::VersionConflict { id, .. }) => {
-            tracing::debug!(decision = %id, "expiry already recorded by another instance");
+        // Each decision is saved on its own: one recorded first by another instance leaves it to
+        // the winner, and the rest of the batch is stored all the same.
+        Ok(conflicts) => {
+            for conflict in conflicts {
+                tracing::debug!(%conflict, "expiry already recorded by another instance");
+            }
         }
         Err(error) => {
             tracing::error!(%error, count = decisions.len(), "match expiries not stored; reconciled at next start");

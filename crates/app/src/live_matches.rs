@@ -344,7 +344,12 @@ impl LiveMatches {
             }
         }
         if !changed.is_empty() {
-            store.save_decisions(&changed).await?;
+            // A conflict means another instance reconciled that decision first: its version is
+            // the stored one, and its event brings it here.
+            let conflicts = store.save_decisions(&changed).await?;
+            for conflict in &conflicts {
+                tracing::debug!(%conflict, "decision reconciled by another instance first");
+            }
             tracing::info!(
                 decisions = changed.len(),
                 "decisions reconciled with the rebuilt engine"
@@ -578,7 +583,14 @@ impl LiveMatches {
             .decisions
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        decisions.insert(decision.match_id, decision);
+        // A newer version may already be here (another instance's decision arrived through the
+        // bus between the store write and this call); an older one never replaces it.
+        if decisions
+            .get(&decision.match_id)
+            .is_none_or(|d| d.version < decision.version)
+        {
+            decisions.insert(decision.match_id, decision);
+        }
         drop(decisions);
         self.progress.send_modify(|n| *n += 1);
     }
@@ -938,5 +950,53 @@ mod page_tests {
             }
             assert_eq!(seen, expected, "limit {limit}");
         }
+    }
+}
+
+#[cfg(test)]
+mod remember_tests {
+    use std::sync::Arc;
+
+    use chrono::Utc;
+    use symbiont_core::{MatchDecision, MatchStatus, Taxonomy};
+    use symbiont_matching::Engine;
+    use symbiont_store::sqlite::SqliteStore;
+    use uuid::Uuid;
+
+    use super::LiveMatches;
+
+    fn decision(match_id: Uuid, version: i64, status: MatchStatus) -> MatchDecision {
+        MatchDecision {
+            match_id,
+            offer_flow_id: Uuid::now_v7(),
+            need_flow_id: Uuid::now_v7(),
+            offer_business_id: Uuid::now_v7(),
+            need_business_id: Uuid::now_v7(),
+            status,
+            status_before_expiry: None,
+            expired_reason: None,
+            last_match: None,
+            note: None,
+            contacted_by: None,
+            version,
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_older_decision_never_replaces_a_newer_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path()).await.expect("store");
+        let taxonomy = Arc::new(Taxonomy::builtin().expect("taxonomy"));
+        let engine = Engine::new(taxonomy, Default::default()).expect("engine");
+        let live = LiveMatches::start(&store, engine).await.expect("start");
+        let id = Uuid::now_v7();
+        // Version 3 arrived through the bus before this instance remembers its own version 2.
+        live.remember(decision(id, 3, MatchStatus::Negotiating));
+        live.remember(decision(id, 2, MatchStatus::Contacted));
+        let kept = live.decisions().get(&id).map(|d| (d.version, d.status));
+        assert_eq!(kept, Some((3, MatchStatus::Negotiating)));
+        live.remember(decision(id, 4, MatchStatus::Agreed));
+        assert_eq!(live.decisions().get(&id).map(|d| d.version), Some(4));
     }
 }

@@ -226,8 +226,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every stored decision on a match (loaded at start; the set is small next to the matches).
     async fn all_decisions(&self) -> Result<Vec<MatchDecision>, StoreError>;
-    /// Saves decisions in one transaction. Version 1 inserts; version n replaces version n - 1.
-    async fn save_decisions(&self, decisions: &[MatchDecision]) -> Result<(), StoreError>;
+    /// Saves each decision on its own (one transaction, a savepoint each). Version 1 inserts;
+    /// version n replaces version n - 1. A decision whose version lost a race is not saved and is
+    /// returned as its `VersionConflict`; the others are saved all the same (several instances
+    /// record the same expiries, and one lost race must not undo the rest). Any other failure
+    /// saves nothing.
+    async fn save_decisions(
+        &self,
+        decisions: &[MatchDecision],
+    ) -> Result<Vec<StoreError>, StoreError>;
 
     /// Claims the oldest unpublished entries no other relay holds, for `lease`, and returns them
     /// in commit order. Relays of several instances over one store thus publish each event once

@@ -254,7 +254,10 @@ impl Store for PostgresStore {
         Sql::all_decisions(&self.pool).await
     }
 
-    async fn save_decisions(&self, decisions: &[MatchDecision]) -> Result<(), StoreError> {
+    async fn save_decisions(
+        &self,
+        decisions: &[MatchDecision],
+    ) -> Result<Vec<StoreError>, StoreError> {
         Sql::save_decisions(&self.pool, decisions).await
     }
 

@@ -362,7 +362,10 @@ impl Store for SqliteStore {
         Sql::all_decisions(&self.reader).await
     }
 
-    async fn save_decisions(&self, decisions: &[MatchDecision]) -> Result<(), StoreError> {
+    async fn save_decisions(
+        &self,
+        decisions: &[MatchDecision],
+    ) -> Result<Vec<StoreError>, StoreError> {
         Sql::save_decisions(&self.writer, decisions).await
     }
 

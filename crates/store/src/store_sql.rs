@@ -583,8 +583,9 @@ where
     pub(crate) async fn save_decisions(
         pool: &Pool<DB>,
         decisions: &[MatchDecision],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<StoreError>, StoreError> {
         let mut tx = pool.begin().await?;
+        let mut conflicts = Vec::new();
         let insert = format!(
             "INSERT INTO match_decisions (match_id, offer_business_id, need_business_id, status, version, doc)
              VALUES ($1, $2, $3, $4, $5, $6{}) ON CONFLICT (match_id) DO NOTHING",
@@ -596,6 +597,11 @@ where
         );
         for d in decisions {
             let id = d.match_id;
+            // Each decision in a savepoint of its own: one that lost a version race is rolled
+            // back alone, and the others (expiries of unrelated matches) are still saved.
+            sqlx::query::<DB>("SAVEPOINT decision")
+                .execute(&mut *tx)
+                .await?;
             let result = if d.version == 1 {
                 sqlx::query::<DB>(&insert)
                     .bind(id.to_string())
@@ -617,7 +623,7 @@ where
                     .await?
             };
             if DB::rows_affected(&result) == 0 {
-                return Err(Self::update_miss(
+                let miss = Self::update_miss(
                     &mut tx,
                     "match_decisions",
                     "match_id",
@@ -625,7 +631,17 @@ where
                     id,
                     d.version - 1,
                 )
-                .await);
+                .await;
+                sqlx::query::<DB>("ROLLBACK TO SAVEPOINT decision")
+                    .execute(&mut *tx)
+                    .await?;
+                match miss {
+                    conflict @ StoreError::VersionConflict { .. } => {
+                        conflicts.push(conflict);
+                        continue;
+                    }
+                    other => return Err(other),
+                }
             }
             Self::append_event(
                 &mut tx,
@@ -634,9 +650,12 @@ where
                 },
             )
             .await?;
+            sqlx::query::<DB>("RELEASE SAVEPOINT decision")
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(conflicts)
     }
 
     // ---- pieces of a write, within its transaction ----

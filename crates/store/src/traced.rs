@@ -162,7 +162,10 @@ impl Store for TracedStore {
         traced!(self, "all_decisions", self.inner.all_decisions())
     }
 
-    async fn save_decisions(&self, decisions: &[MatchDecision]) -> Result<(), StoreError> {
+    async fn save_decisions(
+        &self,
+        decisions: &[MatchDecision],
+    ) -> Result<Vec<StoreError>, StoreError> {
         traced!(self, "save_decisions", self.inner.save_decisions(decisions))
     }
 

@@ -344,10 +344,24 @@ async fn decisions_keep_versions(store: &dyn Store) {
         .save_decisions(std::slice::from_ref(&decision))
         .await
         .expect("insert");
+    let conflicts = store
+        .save_decisions(std::slice::from_ref(&decision))
+        .await
+        .expect("saved what it could");
     assert!(matches!(
-        store.save_decisions(std::slice::from_ref(&decision)).await,
-        Err(StoreError::VersionConflict { .. })
+        conflicts.as_slice(),
+        [StoreError::VersionConflict { .. }]
     ));
+    // A batch with one lost race saves the rest: each decision is saved on its own.
+    let mut other = decision.clone();
+    other.match_id = Uuid::now_v7();
+    let conflicts = store
+        .save_decisions(&[decision.clone(), other.clone()])
+        .await
+        .expect("saved what it could");
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    let stored = store.all_decisions().await.expect("all");
+    assert!(stored.iter().any(|d| d.match_id == other.match_id));
     decision.status = MatchStatus::Negotiating;
     decision.version = 2;
     store
