@@ -37,6 +37,7 @@ pub mod rate_limit;
 pub mod redis_connection;
 pub mod registry;
 pub mod response_cache;
+pub mod retention;
 pub mod sessions;
 pub mod stats;
 pub mod trace_context;

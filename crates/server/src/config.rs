@@ -23,6 +23,35 @@ pub struct Config {
     pub auth: crate::security_config::AuthConfig,
     pub rate_limit: crate::security_config::RateLimitConfig,
     pub gateway: crate::security_config::GatewayConfig,
+    pub retention: RetentionConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Audit entries older than this many days are deleted (0 keeps them forever).
+    pub audit_log_days: u32,
+    /// How often expired audit entries and refresh tokens are deleted.
+    pub interval_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        let app = symbiont_app::retention::RetentionSettings::default();
+        Self {
+            audit_log_days: app.audit_log_days,
+            interval_secs: app.interval.as_secs(),
+        }
+    }
+}
+
+impl RetentionConfig {
+    pub fn settings(&self) -> symbiont_app::retention::RetentionSettings {
+        symbiont_app::retention::RetentionSettings {
+            audit_log_days: self.audit_log_days,
+            interval: std::time::Duration::from_secs(self.interval_secs.max(1)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -255,6 +284,9 @@ impl Config {
         if let Some(v) = var("SYMBIONT_FLIGHT_RECORDER_CAPACITY") {
             self.telemetry.flight_recorder_capacity =
                 parse("SYMBIONT_FLIGHT_RECORDER_CAPACITY", &v)?;
+        }
+        if let Some(v) = var("SYMBIONT_AUDIT_LOG_DAYS") {
+            self.retention.audit_log_days = parse("SYMBIONT_AUDIT_LOG_DAYS", &v)?;
         }
         crate::security_config::apply_env(
             &mut self.auth,

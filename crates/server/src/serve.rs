@@ -169,6 +169,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let tasks = tokio_util::task::TaskTracker::new();
     let cancel = tokio_util::sync::CancellationToken::new();
     symbiont_app::event_pipeline::start(&app, subscription, &tasks, &cancel);
+    symbiont_app::retention::start(&app, config.retention.settings(), &tasks, &cancel);
     let listener = TcpListener::bind(config.server.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;

@@ -374,6 +374,30 @@ impl AccountStore for TracedStore {
         traced!(self, "list_audit", self.inner.accounts().list_audit(filter))
     }
 
+    async fn purge_audit_before(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        traced!(
+            self,
+            "purge_audit_before",
+            self.inner.accounts().purge_audit_before(before)
+        )
+    }
+
+    async fn purge_refresh_tokens_expired_before(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        traced!(
+            self,
+            "purge_refresh_tokens_expired_before",
+            self.inner
+                .accounts()
+                .purge_refresh_tokens_expired_before(before)
+        )
+    }
+
     async fn signing_secret(&self, candidate: &str) -> Result<String, StoreError> {
         traced!(
             self,

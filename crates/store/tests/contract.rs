@@ -625,6 +625,33 @@ async fn accounts_tokens_keys_and_audit(store: &dyn Store) {
             .expect("expired"),
         Rotation::Expired
     );
+    // Retention deletes the expired token only; the live ones still rotate.
+    assert_eq!(
+        accounts
+            .purge_refresh_tokens_expired_before(now)
+            .await
+            .expect("purge"),
+        1
+    );
+    assert_eq!(
+        accounts
+            .rotate_refresh_token(&stale, &token(&third), now)
+            .await
+            .expect("purged"),
+        Rotation::Unknown
+    );
+    let fourth = format!("fourth-{}", user.id);
+    accounts
+        .insert_refresh_token(&token(&fourth))
+        .await
+        .expect("insert");
+    assert_eq!(
+        accounts
+            .purge_refresh_tokens_expired_before(now)
+            .await
+            .expect("purge"),
+        0
+    );
 
     // API keys: found by hash, listed, touched, revoked.
     let key = ApiKey {
