@@ -42,6 +42,9 @@ pub struct Applied {
     /// Version of each flow the engine holds; `i64::MAX` once deleted (ids are never reused).
     flow_versions: HashMap<Uuid, i64>,
     site_locations: HashMap<Uuid, GeoPoint>,
+    /// Version of each site whose move the engine applied (sites unmoved since the rebuild are
+    /// absent).
+    site_versions: HashMap<Uuid, i64>,
 }
 
 impl Applied {
@@ -425,9 +428,20 @@ impl LiveMatches {
                     }
                     engine.remove_flows(&flow_ids)
                 }
-                DomainEvent::SiteMoved { site_id, location } => {
-                    applied.site_locations.insert(site_id, location);
-                    engine.move_site(site_id, location)
+                DomainEvent::SiteMoved {
+                    site_id,
+                    location,
+                    version,
+                } => {
+                    let known = applied.site_versions.get(&site_id).copied().unwrap_or(0);
+                    if version != 0 && version <= known {
+                        // A duplicate, or an earlier move delivered after a later one.
+                        MatchDiff::default()
+                    } else {
+                        applied.site_versions.insert(site_id, version.max(known));
+                        applied.site_locations.insert(site_id, location);
+                        engine.move_site(site_id, location)
+                    }
                 }
                 DomainEvent::MatchDecided { decision } => {
                     let mut decisions = self
@@ -981,6 +995,35 @@ mod remember_tests {
             version,
             updated_at: Utc::now(),
         }
+    }
+
+    #[tokio::test]
+    async fn an_earlier_site_move_delivered_late_is_skipped() {
+        use symbiont_core::GeoPoint;
+        use symbiont_core::events::DomainEvent;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path()).await.expect("store");
+        let taxonomy = Arc::new(Taxonomy::builtin().expect("taxonomy"));
+        let engine = Engine::new(taxonomy, Default::default()).expect("engine");
+        let live = LiveMatches::start(&store, engine).await.expect("start");
+        let site_id = Uuid::now_v7();
+        let later = GeoPoint {
+            lat: 51.0,
+            lon: 7.0,
+        };
+        let earlier = GeoPoint {
+            lat: 50.0,
+            lon: 6.0,
+        };
+        let moved = |location, version| DomainEvent::SiteMoved {
+            site_id,
+            location,
+            version,
+        };
+        live.apply_event(moved(later, 3), None);
+        live.apply_event(moved(earlier, 2), None);
+        let applied = live.applied.read().expect("not poisoned");
+        assert!(applied.site_is_at(site_id, later));
     }
 
     #[tokio::test]

@@ -478,6 +478,7 @@ where
                 &DomainEvent::SiteMoved {
                     site_id: site.id,
                     location: site.location,
+                    version: site.version,
                 },
             )
             .await?;
