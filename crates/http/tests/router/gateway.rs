@@ -606,7 +606,7 @@ fn assert_problem_with_security_headers(answer: &Answer, status: u16) {
 
 #[tokio::test]
 async fn a_request_that_times_out_is_a_408_problem_with_the_security_headers() {
-    let (_app, router) = gateway_around(axum::routing::get(|| std::future::pending::<()>())).await;
+    let (_app, router) = gateway_around(axum::routing::get(std::future::pending::<()>)).await;
     assert_problem_with_security_headers(&answer_of(router).await, 408);
 }
 
