@@ -108,7 +108,7 @@ async fn an_invalid_new_user_is_a_422_naming_the_field() {
 }
 
 #[tokio::test]
-async fn retention_deletes_old_audit_entries_and_expired_refresh_tokens_only() {
+async fn retention_deletes_only_audit_entries_older_than_the_setting() {
     use symbiont_app::retention::RetentionSettings;
     use symbiont_store::accounts::AuditEntry;
     let world = World::new().await;
