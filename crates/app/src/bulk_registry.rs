@@ -195,7 +195,11 @@ mod tests {
         assert_eq!((counts.businesses, counts.sites), (1, 1));
         assert_eq!(counts.offers + counts.needs, 1);
         assert_eq!(
-            store.outbox_pending(10).await.expect("outbox").len(),
+            store
+                .outbox_claim(10, std::time::Duration::from_secs(60))
+                .await
+                .expect("outbox")
+                .len(),
             1,
             "one event per flow"
         );

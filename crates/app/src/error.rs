@@ -46,6 +46,9 @@ pub enum AppError {
         #[source]
         source: Source,
     },
+    /// Too much of one costly kind of work is running; the caller may retry shortly.
+    #[error("{0}")]
+    Busy(String),
     /// A fault of this program or its configuration.
     #[error("{context}")]
     Internal {

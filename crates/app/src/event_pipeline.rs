@@ -29,6 +29,10 @@ pub enum RelayError {
 }
 
 const RELAY_BATCH: u32 = 500;
+/// How long a relay holds the entries it claimed: far longer than publishing a batch takes (bus
+/// calls time out in seconds), so no other relay publishes them meanwhile; a crashed relay's
+/// entries are published by another after it.
+const RELAY_LEASE: Duration = Duration::from_secs(60);
 /// The relay also looks at the outbox this often without being woken (other writers, retries).
 const RELAY_POLL: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -40,12 +44,13 @@ const SEEN_IDS: usize = 10_000;
 pub async fn relay_once(state: &App) -> Result<usize, RelayError> {
     let mut published = 0;
     loop {
-        let pending = state.store.outbox_pending(RELAY_BATCH).await?;
+        let pending = state.store.outbox_claim(RELAY_BATCH, RELAY_LEASE).await?;
         if pending.is_empty() {
             return Ok(published);
         }
         let mut sent = Vec::with_capacity(pending.len());
         let mut failure = None;
+        let mut unsent: Vec<Uuid> = pending.iter().map(|e| e.id).collect();
         for entry in pending {
             let event = Event {
                 id: entry.id,
@@ -70,6 +75,12 @@ pub async fn relay_once(state: &App) -> Result<usize, RelayError> {
         published += sent.len();
         state.store.outbox_remove(&sent).await?;
         if let Some(error) = failure {
+            // What the bus refused goes back at once: the retry (here or on another instance)
+            // need not wait for the lease.
+            unsent.retain(|id| !sent.contains(id));
+            if let Err(release) = state.store.outbox_release(&unsent).await {
+                tracing::warn!(error = %crate::error::chain(&release), "outbox claim not released; it ends with its lease");
+            }
             return Err(error);
         }
     }
@@ -158,9 +169,12 @@ async fn apply(state: &App, event: DomainEvent, traceparent: Option<&str>) {
         return;
     }
     match state.store.save_decisions(&decisions).await {
-        Ok(()) => {}
-        Err(StoreError::VersionConflict { id, .. }) => {
-            tracing::debug!(decision = %id, "expiry already recorded by another instance");
+        // Each decision is saved on its own: one recorded first by another instance leaves it to
+        // the winner, and the rest of the batch is stored all the same.
+        Ok(conflicts) => {
+            for conflict in conflicts {
+                tracing::debug!(%conflict, "expiry already recorded by another instance");
+            }
         }
         Err(error) => {
             tracing::error!(%error, count = decisions.len(), "match expiries not stored; reconciled at next start");

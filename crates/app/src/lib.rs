@@ -37,6 +37,7 @@ pub mod rate_limit;
 pub mod redis_connection;
 pub mod registry;
 pub mod response_cache;
+pub mod retention;
 pub mod sessions;
 pub mod stats;
 pub mod trace_context;
@@ -83,6 +84,9 @@ pub struct App {
     pub password_hashing: identity::PasswordHashing,
     pub limiter: rate_limit::RateLimiter,
     pub audit: audit::AuditLog,
+    /// Uncached match lists over all matches running at once (`match_queries`): each walks every
+    /// match, so their number, not the request rate, bounds the CPU they take.
+    pub full_scans: tokio::sync::Semaphore,
 }
 
 /// Security settings of the use cases, as configured.
@@ -188,6 +192,7 @@ impl App {
             password_hashing: identity::PasswordHashing::per_core(),
             limiter,
             audit: audit::AuditLog::start(store.clone()),
+            full_scans: tokio::sync::Semaphore::new(match_queries::full_scan_permits()),
             store,
             taxonomy,
             write_lock: tokio::sync::Mutex::new(()),

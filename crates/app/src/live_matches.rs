@@ -42,6 +42,9 @@ pub struct Applied {
     /// Version of each flow the engine holds; `i64::MAX` once deleted (ids are never reused).
     flow_versions: HashMap<Uuid, i64>,
     site_locations: HashMap<Uuid, GeoPoint>,
+    /// Version of each site whose move the engine applied (sites unmoved since the rebuild are
+    /// absent).
+    site_versions: HashMap<Uuid, i64>,
 }
 
 impl Applied {
@@ -363,7 +366,12 @@ impl LiveMatches {
             }
         }
         if !changed.is_empty() {
-            store.save_decisions(&changed).await?;
+            // A conflict means another instance reconciled that decision first: its version is
+            // the stored one, and its event brings it here.
+            let conflicts = store.save_decisions(&changed).await?;
+            for conflict in &conflicts {
+                tracing::debug!(%conflict, "decision reconciled by another instance first");
+            }
             tracing::info!(
                 decisions = changed.len(),
                 "decisions reconciled with the rebuilt engine"
@@ -439,9 +447,20 @@ impl LiveMatches {
                     }
                     engine.remove_flows(&flow_ids)
                 }
-                DomainEvent::SiteMoved { site_id, location } => {
-                    applied.site_locations.insert(site_id, location);
-                    engine.move_site(site_id, location)
+                DomainEvent::SiteMoved {
+                    site_id,
+                    location,
+                    version,
+                } => {
+                    let known = applied.site_versions.get(&site_id).copied().unwrap_or(0);
+                    if version != 0 && version <= known {
+                        // A duplicate, or an earlier move delivered after a later one.
+                        MatchDiff::default()
+                    } else {
+                        applied.site_versions.insert(site_id, version.max(known));
+                        applied.site_locations.insert(site_id, location);
+                        engine.move_site(site_id, location)
+                    }
                 }
                 DomainEvent::MatchDecided { decision } => {
                     let mut decisions = self
@@ -616,7 +635,14 @@ impl LiveMatches {
             .decisions
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        decisions.insert(decision.match_id, decision);
+        // A newer version may already be here (another instance's decision arrived through the
+        // bus between the store write and this call); an older one never replaces it.
+        if decisions
+            .get(&decision.match_id)
+            .is_none_or(|d| d.version < decision.version)
+        {
+            decisions.insert(decision.match_id, decision);
+        }
         drop(decisions);
         self.progress.send_modify(|n| *n += 1);
     }
@@ -1021,5 +1047,82 @@ mod page_tests {
             }
             assert_eq!(seen, expected, "limit {limit}");
         }
+    }
+}
+
+#[cfg(test)]
+mod remember_tests {
+    use std::sync::Arc;
+
+    use chrono::Utc;
+    use symbiont_core::{MatchDecision, MatchStatus, Taxonomy};
+    use symbiont_matching::Engine;
+    use symbiont_store::sqlite::SqliteStore;
+    use uuid::Uuid;
+
+    use super::LiveMatches;
+
+    fn decision(match_id: Uuid, version: i64, status: MatchStatus) -> MatchDecision {
+        MatchDecision {
+            match_id,
+            offer_flow_id: Uuid::now_v7(),
+            need_flow_id: Uuid::now_v7(),
+            offer_business_id: Uuid::now_v7(),
+            need_business_id: Uuid::now_v7(),
+            status,
+            status_before_expiry: None,
+            expired_reason: None,
+            last_match: None,
+            note: None,
+            contacted_by: None,
+            version,
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_earlier_site_move_delivered_late_is_skipped() {
+        use symbiont_core::GeoPoint;
+        use symbiont_core::events::DomainEvent;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path()).await.expect("store");
+        let taxonomy = Arc::new(Taxonomy::builtin().expect("taxonomy"));
+        let engine = Engine::new(taxonomy, Default::default()).expect("engine");
+        let live = LiveMatches::start(&store, engine).await.expect("start");
+        let site_id = Uuid::now_v7();
+        let later = GeoPoint {
+            lat: 51.0,
+            lon: 7.0,
+        };
+        let earlier = GeoPoint {
+            lat: 50.0,
+            lon: 6.0,
+        };
+        let moved = |location, version| DomainEvent::SiteMoved {
+            site_id,
+            location,
+            version,
+        };
+        live.apply_event(moved(later, 3), None);
+        live.apply_event(moved(earlier, 2), None);
+        let applied = live.applied.read().expect("not poisoned");
+        assert!(applied.site_is_at(site_id, later));
+    }
+
+    #[tokio::test]
+    async fn an_older_decision_never_replaces_a_newer_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path()).await.expect("store");
+        let taxonomy = Arc::new(Taxonomy::builtin().expect("taxonomy"));
+        let engine = Engine::new(taxonomy, Default::default()).expect("engine");
+        let live = LiveMatches::start(&store, engine).await.expect("start");
+        let id = Uuid::now_v7();
+        // Version 3 arrived through the bus before this instance remembers its own version 2.
+        live.remember(decision(id, 3, MatchStatus::Negotiating));
+        live.remember(decision(id, 2, MatchStatus::Contacted));
+        let kept = live.decisions().get(&id).map(|d| (d.version, d.status));
+        assert_eq!(kept, Some((3, MatchStatus::Negotiating)));
+        live.remember(decision(id, 4, MatchStatus::Agreed));
+        assert_eq!(live.decisions().get(&id).map(|d| d.version), Some(4));
     }
 }

@@ -58,6 +58,17 @@ impl MatchQuery {
     }
 }
 
+/// How long an uncached list over all matches waits for a turn before it is refused as busy:
+/// long enough to ride out a burst, short enough that the client learns to retry.
+const FULL_SCAN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How many uncached lists over all matches may run at once: one per core, since each is CPU-bound
+/// (about 280 ms at 10,000 businesses); more would only make all of them slower and starve the
+/// blocking pool's other work.
+pub(crate) fn full_scan_permits() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
 impl App {
     /// Checks that `viewer` may read the matches of `scope`: a flow it may see (another business's
     /// anonymous flow is not found), a business that exists. Transports call it before reading the
@@ -100,6 +111,7 @@ impl App {
         );
         let scoped = query.filter.business_id.is_some() || query.filter.flow_id.is_some();
         let app = Arc::clone(self);
+        let limits = Arc::clone(self);
         let viewer = viewer.clone();
         let page = move || {
             app.live_matches.page(
@@ -115,7 +127,18 @@ impl App {
                 page()
             } else {
                 // A list over all matches walks every one of them (hundreds of milliseconds at
-                // 10,000 businesses): on the blocking pool, so the async workers keep answering.
+                // 10,000 businesses): on the blocking pool, so the async workers keep answering,
+                // and only a few at once (`App::full_scans`), so a burst of distinct uncached
+                // queries cannot take every core; the excess waits briefly, then is refused.
+                let _turn = tokio::time::timeout(FULL_SCAN_WAIT, limits.full_scans.acquire())
+                    .await
+                    .map_err(|_| {
+                        AppError::Busy(
+                            "too many lists over all matches are being computed; retry shortly"
+                                .into(),
+                        )
+                    })?
+                    .map_err(|e| AppError::internal("the full-scan limit", e))?;
                 tokio::task::spawn_blocking(page)
                     .await
                     .map_err(|e| AppError::internal("the match list task", e))?

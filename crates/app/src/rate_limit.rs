@@ -253,7 +253,13 @@ pub struct RateLimiter {
     pub settings: RateLimitSettings,
     local: InProcessRateLimits,
     shared: Option<Shared>,
+    /// Client addresses whose failed credential lookups went past their quota, and until when
+    /// they are refused without a lookup (see [`RateLimiter::credential_lookup_refused`]).
+    refused_lookups: Mutex<HashMap<String, Instant>>,
 }
+
+/// How many refused addresses are kept before the expired ones are swept.
+const REFUSED_LOOKUPS_BEFORE_SWEEP: usize = 10_000;
 
 impl RateLimiter {
     pub fn in_process(settings: RateLimitSettings) -> Self {
@@ -261,6 +267,7 @@ impl RateLimiter {
             settings,
             local: InProcessRateLimits::default(),
             shared: None,
+            refused_lookups: Mutex::default(),
         }
     }
 
@@ -287,6 +294,52 @@ impl RateLimiter {
 
     pub fn is_shared(&self) -> bool {
         self.shared.is_some()
+    }
+
+    /// Whether a credential (an API key) presented from `client_ip` may be looked up in the store:
+    /// `Some(verdict)` refuses it while the address's failed lookups are past the login quota.
+    /// Unknown `sym_…` keys cost a store query each and are checked before any per-caller limit
+    /// (the caller is what the lookup finds), so without this a client could make the store work
+    /// at wire speed; the check itself touches no store and no Redis. Only failures count, so a
+    /// busy client with a valid key is never slowed.
+    pub fn credential_lookup_refused(&self, client_ip: &str) -> Option<Verdict> {
+        if !self.settings.enabled {
+            return None;
+        }
+        let refused = self
+            .refused_lookups
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let until = *refused.get(client_ip)?;
+        let now = Instant::now();
+        (until > now).then(|| Verdict {
+            allowed: false,
+            limit: self.settings.login.burst,
+            remaining: 0,
+            reset_secs: (until - now).as_secs_f64(),
+            retry_after_secs: (until - now).as_secs_f64(),
+        })
+    }
+
+    /// Counts a failed credential lookup (an unknown or revoked key) from `client_ip` against the
+    /// login quota; past it, the address's next lookups are refused until the quota allows one.
+    pub async fn count_failed_lookup(&self, client_ip: &str) {
+        let verdict = self
+            .check(&format!("credential-ip:{client_ip}"), self.settings.login)
+            .await;
+        if verdict.allowed {
+            return;
+        }
+        let now = Instant::now();
+        let until = now + Duration::from_secs_f64(verdict.retry_after_secs.max(0.0));
+        let mut refused = self
+            .refused_lookups
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if refused.len() >= REFUSED_LOOKUPS_BEFORE_SWEEP {
+            refused.retain(|_, until| *until > now);
+        }
+        refused.insert(client_ip.to_string(), until);
     }
 
     /// Counts one request against `key` under `quota`.

@@ -21,17 +21,9 @@ pub enum RedisConnectError {
     Timeout { url: String },
 }
 
-/// `url` without its user and password, for messages and logs.
-pub fn without_credentials(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => url.to_string(),
-    }
-}
+/// `url` without its user and password, for messages and logs (the one function for every
+/// service URL; re-exported here for the Redis adapters' callers).
+pub use symbiont_bus::without_credentials;
 
 /// Connects to `url`; each command then times out after `response_timeout`.
 pub async fn connect(

@@ -303,9 +303,13 @@ impl App {
             required_version: if_match,
         };
         let decision = self.live_matches.decide(id, change, caller)?;
-        self.store
+        let conflicts = self
+            .store
             .save_decisions(std::slice::from_ref(&decision))
             .await?;
+        if let Some(conflict) = conflicts.into_iter().next() {
+            return Err(conflict.into());
+        }
         self.live_matches.remember(decision);
         self.live_matches
             .one(id, &Viewer::of(caller))

@@ -110,6 +110,21 @@ pub trait Subscription: Send {
     async fn ack(&mut self, delivery: Delivery) -> Result<(), BusError>;
 }
 
+/// `url` without its user, password or token, for messages and logs: everything between `://`
+/// and the last `@` of the authority goes (`nats://token@host`, `redis://:pw@host`,
+/// `postgres://user:pw@host/db`). Any service URL in configuration may hold a secret, so every
+/// URL that reaches a log line or an error message passes through here.
+pub fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 /// Opens the bus named by `url`: `memory://`, `redis://…` (Redis Streams) or `nats://…` (JetStream).
 /// `topic` names the stream, so several deployments (or tests) can share one server: Redis stream
 /// `<topic>:events`, JetStream stream `<TOPIC>_EVENTS` with subjects `<topic>.events.*`.
@@ -120,7 +135,8 @@ pub async fn connect(url: &str, topic: &str) -> Result<Arc<dyn EventBus>, BusErr
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
         return Err(BusError::UnsupportedUrl(format!(
-            "{url} with topic '{topic}' (use letters, digits, - and _)"
+            "{} with topic '{topic}' (use letters, digits, - and _)",
+            without_credentials(url)
         )));
     }
     match url.split_once("://").map(|(scheme, _)| scheme) {
@@ -136,7 +152,7 @@ pub async fn connect(url: &str, topic: &str) -> Result<Arc<dyn EventBus>, BusErr
             };
             Ok(Arc::new(nats::NatsBus::connect(url, settings).await?))
         }
-        _ => Err(BusError::UnsupportedUrl(url.to_string())),
+        _ => Err(BusError::UnsupportedUrl(without_credentials(url))),
     }
 }
 
@@ -146,4 +162,42 @@ fn decode(bytes: &[u8]) -> Result<Event, BusError> {
 
 fn encode(event: &Event) -> Vec<u8> {
     serde_json::to_vec(event).expect("an event always serializes")
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_a_message() {
+        assert_eq!(
+            without_credentials("nats://s3cret-token@nats.internal:4222"),
+            "nats://nats.internal:4222"
+        );
+        assert_eq!(
+            without_credentials("redis://:s3cret@cache.internal:6379/0"),
+            "redis://cache.internal:6379/0"
+        );
+        assert_eq!(
+            without_credentials("postgres://user:s3cret@db/x?sslmode=require"),
+            "postgres://db/x?sslmode=require"
+        );
+        assert_eq!(without_credentials("nats://host:4222"), "nats://host:4222");
+        // An `@` after the authority is not a credential separator.
+        assert_eq!(
+            without_credentials("redis://host/0?name=a@b"),
+            "redis://host/0?name=a@b"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_bus_url_does_not_repeat_its_password() {
+        for (url, topic) in [
+            ("kafka://admin:s3cret@broker:9092", "symbiont"),
+            ("nats://admin:s3cret@nats:4222", "bad topic"),
+        ] {
+            let error = connect(url, topic).await.err().expect("refused");
+            assert!(!error.to_string().contains("s3cret"), "{error}");
+        }
+    }
 }

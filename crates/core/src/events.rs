@@ -24,9 +24,17 @@ pub enum DomainEvent {
     /// Flows were deleted, directly or with their site or business.
     #[serde(rename = "flows.removed")]
     FlowsRemoved { flow_ids: Vec<Uuid> },
-    /// A site moved; its flows' matches change.
+    /// A site moved; its flows' matches change. `version` is the site's after the move, so a
+    /// consumer that already applied a later move skips an earlier one delivered late (events are
+    /// delivered at least once, and relays of several instances publish concurrently); 0 in an
+    /// event written before the field existed (applied as before).
     #[serde(rename = "site.moved")]
-    SiteMoved { site_id: Uuid, location: GeoPoint },
+    SiteMoved {
+        site_id: Uuid,
+        location: GeoPoint,
+        #[serde(default)]
+        version: i64,
+    },
     /// A person's decision on a match, or an expiry or revival.
     #[serde(rename = "match.decided")]
     MatchDecided { decision: Box<MatchDecision> },
@@ -107,6 +115,7 @@ mod tests {
         let event = DomainEvent::SiteMoved {
             site_id: Uuid::nil(),
             location: GeoPoint { lat: 1.0, lon: 2.0 },
+            version: 3,
         };
         let entry = OutboxEntry::new(&event);
         assert_eq!(entry.kind, "site.moved");

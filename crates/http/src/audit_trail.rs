@@ -54,23 +54,22 @@ pub fn action_of(method: &Method, route: &str) -> String {
     format!("{resource}.{verb}")
 }
 
-/// Middleware (inside the router, so the matched route is known): records every request that is
-/// not a read.
+/// Longest request path kept in an entry: an unknown route's path is the client's choice.
+const MAX_AUDITED_PATH: usize = 512;
+
+/// Middleware (a router layer, so the matched route is known when there is one; outside
+/// authentication and rate limiting, so refused writes are recorded): records every request that
+/// is not a read. The caller comes from the response, where authentication leaves it.
 pub async fn record(State(state): State<SharedState>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(request).await;
     }
     let route = request.extensions().get::<MatchedPath>().map_or_else(
-        || request.uri().path().to_string(),
+        || truncated(request.uri().path(), MAX_AUDITED_PATH),
         |m| m.as_str().to_string(),
     );
-    let path = request.uri().path().to_string();
-    let caller = request
-        .extensions()
-        .get::<Caller>()
-        .cloned()
-        .unwrap_or_default();
+    let path = truncated(request.uri().path(), MAX_AUDITED_PATH);
     let ip = crate::rate_limiting::client_ip(
         &state.limiter,
         request.headers(),
@@ -82,6 +81,11 @@ pub async fn record(State(state): State<SharedState>, request: Request, next: Ne
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let response = next.run(request).await;
+    let caller = response
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_default();
     let status = response.status().as_u16();
     let mut action = action_of(&method, &route);
     let (mut user_id, mut email, mut api_key_id) = match caller.account() {
@@ -120,6 +124,18 @@ pub async fn record(State(state): State<SharedState>, request: Request, next: Ne
         })
         .await;
     response
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+pub(crate) fn truncated(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
 }
 
 #[cfg(test)]

@@ -8,7 +8,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use symbiont_app::identity::{Caller, caller_of};
+use symbiont_app::AppError;
+use symbiont_app::identity::{API_KEY_PREFIX, Caller, caller_of};
+
+use crate::rate_limiting::client_ip;
 
 use crate::error::ApiError;
 use crate::state::SharedState;
@@ -54,13 +57,38 @@ fn presented(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 /// Resolves the credential of a request, if it carries one. Invalid credentials are a 401 even on
 /// public endpoints: a client that sends a token expects it to count. `cached`: a read may use an
 /// account resolved in the last seconds.
+///
+/// An API key from an address whose failed lookups are past the login quota is refused with 429
+/// before the store is asked; each unknown or revoked key counts against it
+/// (`RateLimiter::credential_lookup_refused`).
 pub async fn caller_of_request(
     state: &SharedState,
     headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
     cached: bool,
-) -> Result<Caller, ApiError> {
-    let credential = presented(headers)?;
-    Ok(caller_of(state, credential, cached).await?)
+) -> Result<Caller, Response> {
+    let credential = presented(headers).map_err(IntoResponse::into_response)?;
+    let api_key = credential.filter(|c| c.starts_with(API_KEY_PREFIX));
+    let client_ip = api_key.map(|_| client_ip(&state.limiter, headers, peer));
+    if let Some(ip) = &client_ip
+        && let Some(verdict) = state.limiter.credential_lookup_refused(ip)
+    {
+        let mut refused = ApiError::TooManyRequests {
+            retry_after_secs: verdict.retry_after_secs.ceil().max(1.0) as u64,
+        }
+        .into_response();
+        crate::rate_limiting::write_headers(&verdict, refused.headers_mut());
+        return Err(refused);
+    }
+    match caller_of(state, credential, cached).await {
+        Ok(caller) => Ok(caller),
+        Err(error) => {
+            if let (Some(ip), AppError::Unauthorized(_)) = (&client_ip, &error) {
+                state.limiter.count_failed_lookup(ip).await;
+            }
+            Err(ApiError::from(error).into_response())
+        }
+    }
 }
 
 /// Writes anyone may make without credentials: signing in and registering.
@@ -84,18 +112,28 @@ pub async fn authenticate(
 ) -> Response {
     let method = request.method();
     let writes = !(method == Method::GET || method == Method::HEAD || method == Method::OPTIONS);
-    let caller = match caller_of_request(&state, request.headers(), !writes).await {
+    let peer = crate::rate_limiting::peer(&request);
+    let caller = match caller_of_request(&state, request.headers(), peer, !writes).await {
         Ok(caller) => caller,
-        Err(error) => return error.into_response(),
+        Err(refused) => return refused,
     };
     if writes
         && !open_write(request.uri().path())
         && let Err(error) = caller.writer()
     {
-        return ApiError::from(error).into_response();
+        let mut refused = ApiError::from(error).into_response();
+        // The audit trail (outside this layer) names who was refused.
+        refused.extensions_mut().insert(caller);
+        return refused;
     }
-    request.extensions_mut().insert(caller);
-    next.run(request).await
+    request.extensions_mut().insert(caller.clone());
+    let mut response = next.run(request).await;
+    if writes {
+        // The audit trail sits outside this layer, so that writes refused here or by the rate
+        // limiter are recorded too; it learns the caller from the response.
+        response.extensions_mut().insert(caller);
+    }
+    response
 }
 
 /// Route middleware of `/api/v1/admin/*`: platform admins only.

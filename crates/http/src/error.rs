@@ -164,6 +164,7 @@ impl From<AppError> for ApiError {
                 ApiError::PreconditionFailed(refusal.to_string())
             }
             AppError::Store(store) => store.into(),
+            AppError::Busy(_) => ApiError::Overloaded,
             unavailable @ AppError::Unavailable { .. } => {
                 ApiError::Unavailable(chain(&unavailable))
             }

@@ -37,20 +37,40 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole HTTP application with its middleware.
 pub fn app(state: SharedState) -> Router {
+    with_gateway(routes::router(), state)
+}
+
+/// `routes` inside the gateway's layers: the API's routes in [`app`]; tests pass their own (a
+/// handler that panics or never finishes) to check what the layers answer.
+pub fn with_gateway(routes: Router<SharedState>, state: SharedState) -> Router {
     use axum::middleware::from_fn_with_state;
     let http = state.http.clone();
     let cors = gateway::cors(&state.gateway);
-    // Outermost last: shed load, authenticate, rate-limit, then (per route) metrics and audit.
-    let router = routes::router()
-        .route_layer(from_fn_with_state(state.clone(), audit_trail::record))
+    // Outermost last: shed load, audit, authenticate, rate-limit, then (per route) metrics. The
+    // audit trail sits outside authentication and rate limiting so that the writes they refuse
+    // (401, 403, 429) are in the log too; shed load (503) is not, since recording it would add
+    // load exactly when there is too much.
+    let router = routes
         .route_layer(from_fn_with_state(state.clone(), metrics::track))
         .layer(from_fn_with_state(state.clone(), rate_limiting::limit))
         .layer(from_fn_with_state(
             state.clone(),
             authentication::authenticate,
         ))
+        .layer(from_fn_with_state(state.clone(), audit_trail::record))
         .layer(from_fn_with_state(state.clone(), gateway::shed_load))
         .with_state(state.clone())
+        .layer(DefaultBodyLimit::max(http.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            http.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            tracing::error!("a handler panicked");
+            error::ApiError::Internal("handler panicked".into()).into_response_boxed()
+        }))
+        // Outside the timeout and the panic catcher, so that their answers (a bare 408, a 500)
+        // are problem documents with the security headers like every other answer.
         .layer(axum::middleware::map_response(
             error::problem_for_bare_errors,
         ))
@@ -60,12 +80,6 @@ pub fn app(state: SharedState) -> Router {
         None => router,
     };
     router
-        .layer(DefaultBodyLimit::max(http.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, http.request_timeout))
-        .layer(CatchPanicLayer::custom(|_panic| {
-            tracing::error!("a handler panicked");
-            error::ApiError::Internal("handler panicked".into()).into_response_boxed()
-        }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");

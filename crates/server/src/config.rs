@@ -23,6 +23,35 @@ pub struct Config {
     pub auth: crate::security_config::AuthConfig,
     pub rate_limit: crate::security_config::RateLimitConfig,
     pub gateway: crate::security_config::GatewayConfig,
+    pub retention: RetentionConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Audit entries older than this many days are deleted (0 keeps them forever).
+    pub audit_log_days: u32,
+    /// How often expired audit entries and refresh tokens are deleted.
+    pub interval_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        let app = symbiont_app::retention::RetentionSettings::default();
+        Self {
+            audit_log_days: app.audit_log_days,
+            interval_secs: app.interval.as_secs(),
+        }
+    }
+}
+
+impl RetentionConfig {
+    pub fn settings(&self) -> symbiont_app::retention::RetentionSettings {
+        symbiont_app::retention::RetentionSettings {
+            audit_log_days: self.audit_log_days,
+            interval: std::time::Duration::from_secs(self.interval_secs.max(1)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -256,6 +285,9 @@ impl Config {
             self.telemetry.flight_recorder_capacity =
                 parse("SYMBIONT_FLIGHT_RECORDER_CAPACITY", &v)?;
         }
+        if let Some(v) = var("SYMBIONT_AUDIT_LOG_DAYS") {
+            self.retention.audit_log_days = parse("SYMBIONT_AUDIT_LOG_DAYS", &v)?;
+        }
         crate::security_config::apply_env(
             &mut self.auth,
             &mut self.rate_limit,
@@ -268,6 +300,20 @@ impl Config {
     /// The security settings of the use cases and of the HTTP gateway.
     pub fn security(&self) -> anyhow::Result<crate::security_config::Security> {
         crate::security_config::settings(&self.auth, &self.rate_limit, &self.gateway)
+    }
+
+    /// What `serve` needs beyond [`Config::validate`]: with PostgreSQL, an explicit signing secret.
+    /// Generated secrets are kept in the database in clear, which is acceptable for the embedded
+    /// SQLite file (0600 in a 0700 directory, the same trust as the data) but not for a shared
+    /// database that backups, replicas and every operator with read access see: whoever reads it
+    /// could mint access tokens for any user.
+    pub fn check_for_serving(&self) -> anyhow::Result<()> {
+        if !self.store.url.is_empty() && self.auth.signing_secret.is_empty() {
+            bail!(
+                "auth.signing_secret (or SYMBIONT_SIGNING_SECRET, at least 32 characters) is required with a PostgreSQL store"
+            );
+        }
+        Ok(())
     }
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -352,6 +398,21 @@ mod tests {
         config.apply_env(|_| None).expect("valid values");
         assert!(config.store.url.starts_with("postgres://"));
         assert!(config.bus.url.starts_with("nats://"));
+        // Behind its load balancer, each client is counted by its own address, not the balancer's.
+        assert!(config.rate_limit.trust_forwarded_for);
+    }
+
+    #[test]
+    fn serving_from_postgres_needs_an_explicit_signing_secret() {
+        let mut config = Config::default();
+        assert!(config.check_for_serving().is_ok(), "SQLite keeps its own");
+        config.store.url = "postgres://db/symbiont".into();
+        let error = config.check_for_serving().expect_err("refused").to_string();
+        assert!(error.contains("SYMBIONT_SIGNING_SECRET"), "{error}");
+        config
+            .apply_env(|n| (n == "SYMBIONT_SIGNING_SECRET").then(|| "x".repeat(32)))
+            .expect("valid");
+        assert!(config.check_for_serving().is_ok());
     }
 
     #[test]

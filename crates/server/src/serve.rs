@@ -65,6 +65,7 @@ async fn shutdown_signal() {
 }
 
 pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    config.check_for_serving()?;
     let taxonomy = Arc::new(load_taxonomy(&config)?);
     let mut store = open_store(&config).await?;
     // Store calls get spans only when something consumes them (exported traces or the flight
@@ -80,16 +81,21 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         store = Arc::new(symbiont_store::traced::TracedStore::new(store, system));
     }
     if demo {
+        // The demo login is made only together with the demo data, and owns only demo
+        // businesses: on a store that already holds data, a documented password must not
+        // become the owner of real businesses.
         match crate::dataset::demo::load_if_empty(store.as_ref(), &taxonomy).await? {
-            Some(counts) => tracing::info!(
-                businesses = counts.businesses,
-                sites = counts.sites,
-                flows = counts.offers + counts.needs,
-                "demo data loaded"
-            ),
-            None => tracing::info!("store is not empty; demo data not loaded"),
+            Some(loaded) => {
+                tracing::info!(
+                    businesses = loaded.counts.businesses,
+                    sites = loaded.counts.sites,
+                    flows = loaded.counts.offers + loaded.counts.needs,
+                    "demo data loaded"
+                );
+                crate::user_admin::create_demo_login(store.as_ref(), &loaded.business_ids).await?;
+            }
+            None => tracing::info!("store is not empty; demo data and demo login not created"),
         }
-        crate::user_admin::ensure_demo_login(store.as_ref()).await?;
     }
     let security = config.security()?;
     let http = HttpSettings {
@@ -98,7 +104,12 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     };
     let bus = symbiont_bus::connect(&config.bus.url, &config.bus.topic)
         .await
-        .with_context(|| format!("cannot connect to the event bus at {}", config.bus.url))?;
+        .with_context(|| {
+            format!(
+                "cannot connect to the event bus at {}",
+                symbiont_bus::without_credentials(&config.bus.url)
+            )
+        })?;
     let cache = if config.cache.url.starts_with("redis://") {
         // Redis being down at start is not fatal either: the cache is only a cache.
         match ResponseCache::redis(&config.cache.url, &config.bus.topic).await {
@@ -158,11 +169,12 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let tasks = tokio_util::task::TaskTracker::new();
     let cancel = tokio_util::sync::CancellationToken::new();
     symbiont_app::event_pipeline::start(&app, subscription, &tasks, &cancel);
+    symbiont_app::retention::start(&app, config.retention.settings(), &tasks, &cancel);
     let listener = TcpListener::bind(config.server.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, store = if config.store.url.is_empty() { "sqlite" } else { "postgres" }, bus = %config.bus.url, "listening");
+    tracing::info!(%address, store = if config.store.url.is_empty() { "sqlite" } else { "postgres" }, bus = %symbiont_bus::without_credentials(&config.bus.url), "listening");
     // A line on stdout that scripts and tests can wait for.
     println!("listening on http://{address}");
 

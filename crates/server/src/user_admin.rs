@@ -5,12 +5,13 @@ use symbiont_app::AppError;
 use symbiont_app::users::{self, UserDraft};
 use symbiont_store::Store;
 use symbiont_store::accounts::User;
+use uuid::Uuid;
 
 /// The demo's login (see README): owner of the first two demo businesses.
 pub const DEMO_EMAIL: &str = "demo@symbiont.example";
 pub const DEMO_PASSWORD: &str = "symbiont-demo";
 /// How many demo businesses the demo login owns.
-const DEMO_OWNED_BUSINESSES: u32 = 2;
+const DEMO_OWNED_BUSINESSES: usize = 2;
 
 /// Creates a user through the same use case as `POST /api/v1/admin/users`; a taken e-mail or a
 /// weak password is a clear error.
@@ -37,22 +38,22 @@ pub async fn create_user(
     }
 }
 
-/// Creates the demo login, owning the first demo businesses, unless it exists.
-pub async fn ensure_demo_login(store: &dyn Store) -> anyhow::Result<()> {
+/// Creates the demo login owning the first of `demo_businesses` (the demo data just loaded, never
+/// businesses that were in the store before), unless the e-mail is taken.
+pub async fn create_demo_login(store: &dyn Store, demo_businesses: &[Uuid]) -> anyhow::Result<()> {
     if store.accounts().user_by_email(DEMO_EMAIL).await?.is_some() {
+        tracing::warn!(
+            email = DEMO_EMAIL,
+            "the demo login's e-mail is taken; demo login not created"
+        );
         return Ok(());
     }
     let user = create_user(store, DEMO_EMAIL, DEMO_PASSWORD, false).await?;
-    let businesses = store
-        .list_businesses(
-            &symbiont_store::BusinessFilter::default(),
-            symbiont_store::PageRequest {
-                after: None,
-                limit: DEMO_OWNED_BUSINESSES,
-            },
-        )
-        .await?;
-    let owned: Vec<_> = businesses.items.iter().map(|b| b.id).collect();
+    let owned: Vec<Uuid> = demo_businesses
+        .iter()
+        .take(DEMO_OWNED_BUSINESSES)
+        .copied()
+        .collect();
     symbiont_app::memberships::grant_ownership(store, user.id, &owned).await?;
     tracing::info!(email = DEMO_EMAIL, "demo login created");
     Ok(())

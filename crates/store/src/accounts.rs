@@ -241,6 +241,14 @@ pub trait AccountStore: Send + Sync {
     async fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError>;
     /// Newest first.
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Deletes the audit entries recorded before `before`; returns how many.
+    async fn purge_audit_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Deletes the refresh tokens that expired before `before` (spent, revoked or not: an
+    /// expired token is refused either way); returns how many.
+    async fn purge_refresh_tokens_expired_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
 
     /// The secret access tokens are signed with: the stored one, or `candidate` stored first.
     /// Instances sharing a database thus share the secret.

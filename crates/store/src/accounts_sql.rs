@@ -681,6 +681,31 @@ macro_rules! impl_account_store {
                 Ok(())
             }
 
+            async fn purge_audit_before(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::StoreError> {
+                let $w = self;
+                // Times are fixed-width RFC 3339 text in UTC, so text order is time order.
+                let result = sqlx::query::<$db>("DELETE FROM audit_log WHERE at < $1")
+                    .bind($crate::accounts_sql::time_text(before))
+                    .execute($writer)
+                    .await?;
+                Ok(result.rows_affected())
+            }
+
+            async fn purge_refresh_tokens_expired_before(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::StoreError> {
+                let $w = self;
+                let result = sqlx::query::<$db>("DELETE FROM refresh_tokens WHERE expires_at < $1")
+                    .bind($crate::accounts_sql::time_text(before))
+                    .execute($writer)
+                    .await?;
+                Ok(result.rows_affected())
+            }
+
             async fn list_audit(
                 &self,
                 filter: &$crate::accounts::AuditFilter,

@@ -226,11 +226,27 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every stored decision on a match (loaded at start; the set is small next to the matches).
     async fn all_decisions(&self) -> Result<Vec<MatchDecision>, StoreError>;
-    /// Saves decisions in one transaction. Version 1 inserts; version n replaces version n - 1.
-    async fn save_decisions(&self, decisions: &[MatchDecision]) -> Result<(), StoreError>;
+    /// Saves each decision on its own (one transaction, a savepoint each). Version 1 inserts;
+    /// version n replaces version n - 1. A decision whose version lost a race is not saved and is
+    /// returned as its `VersionConflict`; the others are saved all the same (several instances
+    /// record the same expiries, and one lost race must not undo the rest). Any other failure
+    /// saves nothing.
+    async fn save_decisions(
+        &self,
+        decisions: &[MatchDecision],
+    ) -> Result<Vec<StoreError>, StoreError>;
 
-    /// The oldest unpublished outbox entries, in commit order.
-    async fn outbox_pending(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Claims the oldest unpublished entries no other relay holds, for `lease`, and returns them
+    /// in commit order. Relays of several instances over one store thus publish each event once
+    /// (at least once: a claim a crashed relay held ends with its lease, and its entries are
+    /// claimed again).
+    async fn outbox_claim(
+        &self,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Ends the claim on entries the bus did not take, so they are claimed again at once.
+    async fn outbox_release(&self, ids: &[Uuid]) -> Result<(), StoreError>;
     /// Removes entries the bus has accepted.
     async fn outbox_remove(&self, ids: &[Uuid]) -> Result<(), StoreError>;
 
@@ -241,4 +257,12 @@ pub trait Store: Send + Sync + 'static {
         sites: &[Site],
         flows: &[Flow],
     ) -> Result<(), StoreError>;
+}
+
+/// The claim window of an outbox claim: now and now + `lease`, in Unix milliseconds of this
+/// instance's clock (instances' clocks need only agree to well within a lease).
+pub(crate) fn claim_window(lease: std::time::Duration) -> (i64, i64) {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    (now_ms, now_ms.saturating_add(lease_ms))
 }

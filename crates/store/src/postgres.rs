@@ -73,6 +73,7 @@ impl Dialect for Postgres {
         to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), payload::text, traceparent";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const FOR_KEY_SHARE: &'static str = " FOR KEY SHARE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()
@@ -253,12 +254,24 @@ impl Store for PostgresStore {
         Sql::all_decisions(&self.pool).await
     }
 
-    async fn save_decisions(&self, decisions: &[MatchDecision]) -> Result<(), StoreError> {
+    async fn save_decisions(
+        &self,
+        decisions: &[MatchDecision],
+    ) -> Result<Vec<StoreError>, StoreError> {
         Sql::save_decisions(&self.pool, decisions).await
     }
 
-    async fn outbox_pending(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-        Sql::outbox_pending(&self.pool, limit).await
+    async fn outbox_claim(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let (now_ms, until_ms) = crate::claim_window(lease);
+        Sql::outbox_claim(&self.pool, limit, now_ms, until_ms).await
+    }
+
+    async fn outbox_release(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        Sql::outbox_release(&self.pool, ids).await
     }
 
     async fn outbox_remove(&self, ids: &[Uuid]) -> Result<(), StoreError> {

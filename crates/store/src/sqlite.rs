@@ -49,7 +49,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) `data_dir/symbiont.db` and applies pending migrations.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
+        create_private_dir(data_dir).map_err(|e| {
             StoreError::Open(format!(
                 "data directory {} cannot be created: {e}",
                 data_dir.display()
@@ -68,6 +68,12 @@ impl SqliteStore {
 
     /// Opens a database file directly (tests, tools).
     pub async fn open_file(path: &Path) -> Result<Self, StoreError> {
+        restrict_database_files(path).map_err(|e| {
+            StoreError::Open(format!(
+                "cannot make {} readable by its owner only: {e}",
+                path.display()
+            ))
+        })?;
         let url = format!("sqlite://{}", path.display());
         let options = SqliteConnectOptions::from_str(&url)?
             .create_if_missing(true)
@@ -96,6 +102,45 @@ impl SqliteStore {
     }
 }
 
+/// Creates `dir` (and its parents) readable by the owner only: the database holds password
+/// hashes, token digests and possibly the token signing secret. An existing directory is left as
+/// the operator made it (it may be shared on purpose, e.g. `.`); the files inside are private.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Makes the database file owner-only (0600) before SQLite opens it, creating it empty if missing,
+/// and narrows an existing file (and its `-wal`/`-shm` companions) that an earlier version left
+/// with the default umask. SQLite creates the `-wal` and `-shm` files with the database file's
+/// permissions, so they follow.
+fn restrict_database_files(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                other => other?,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Documents and times are plain text; the single writer serialises all writes, so nothing is
 /// locked; the R*Tree of site locations is kept in step by triggers, so sites carry no location
 /// column.
@@ -106,6 +151,7 @@ impl Dialect for Sqlite {
     const OUTBOX_COLUMNS: &'static str = "id, kind, version, occurred_at, payload, traceparent";
     const FOR_UPDATE: &'static str = "";
     const FOR_KEY_SHARE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()
@@ -316,13 +362,26 @@ impl Store for SqliteStore {
         Sql::all_decisions(&self.reader).await
     }
 
-    async fn save_decisions(&self, decisions: &[MatchDecision]) -> Result<(), StoreError> {
+    async fn save_decisions(
+        &self,
+        decisions: &[MatchDecision],
+    ) -> Result<Vec<StoreError>, StoreError> {
         Sql::save_decisions(&self.writer, decisions).await
     }
 
-    async fn outbox_pending(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-        // Read through the writer so the relay never lags behind a commit it was told about.
-        Sql::outbox_pending(&self.writer, limit).await
+    async fn outbox_claim(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        // Through the writer: a claim writes, and the relay never lags behind a commit it was
+        // told about.
+        let (now_ms, until_ms) = crate::claim_window(lease);
+        Sql::outbox_claim(&self.writer, limit, now_ms, until_ms).await
+    }
+
+    async fn outbox_release(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        Sql::outbox_release(&self.writer, ids).await
     }
 
     async fn outbox_remove(&self, ids: &[Uuid]) -> Result<(), StoreError> {

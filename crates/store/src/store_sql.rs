@@ -47,6 +47,9 @@ pub(crate) trait Dialect: Database {
     /// Appended to the read of a parent row a write relies on, so that it is neither deleted nor
     /// re-keyed before the write commits; empty where one writer already serialises all writes.
     const FOR_KEY_SHARE: &'static str;
+    /// Appended to the read of outbox rows to claim, so that concurrent relays take disjoint rows
+    /// instead of waiting for each other; empty where one writer already serialises all writes.
+    const SKIP_LOCKED: &'static str;
 
     /// Rows a statement wrote (sqlx has no common trait for it).
     fn rows_affected(result: &Self::QueryResult) -> u64;
@@ -299,19 +302,32 @@ where
             .collect()
     }
 
-    /// The oldest `limit` outbox entries, in commit order.
-    pub(crate) async fn outbox_pending(
+    /// Claims the oldest `limit` outbox entries nobody holds (unclaimed, or their claim ended
+    /// before `now_ms`) until `until_ms`, and returns them in commit order. One statement, so two
+    /// relays never claim the same row (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: the single
+    /// writer).
+    pub(crate) async fn outbox_claim(
         pool: &Pool<DB>,
         limit: u32,
+        now_ms: i64,
+        until_ms: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let sql = format!(
-            "SELECT {} FROM outbox ORDER BY seq LIMIT $1",
+            "UPDATE outbox SET claimed_until = $1 WHERE seq IN (
+                SELECT seq FROM outbox WHERE claimed_until IS NULL OR claimed_until < $2
+                ORDER BY seq LIMIT $3{}
+             ) RETURNING {}, seq",
+            DB::SKIP_LOCKED,
             DB::OUTBOX_COLUMNS
         );
-        let rows = sqlx::query::<DB>(&sql)
+        let mut rows = sqlx::query::<DB>(&sql)
+            .bind(until_ms)
+            .bind(now_ms)
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await?;
+        // RETURNING follows no order; the relay publishes in commit order.
+        rows.sort_by_key(|r| r.get::<i64, _>(6));
         rows.iter()
             .map(|r| {
                 outbox_entry(
@@ -324,6 +340,20 @@ where
                 )
             })
             .collect()
+    }
+
+    /// Gives claimed entries back at once (the bus refused them), so the next relay round, here
+    /// or on another instance, need not wait for the claim to end.
+    pub(crate) async fn outbox_release(pool: &Pool<DB>, ids: &[Uuid]) -> Result<(), StoreError> {
+        let mut tx = pool.begin().await?;
+        for id in ids {
+            sqlx::query::<DB>("UPDATE outbox SET claimed_until = NULL WHERE id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     // ---- writes: each whole write is one transaction on `pool` ----
@@ -448,6 +478,7 @@ where
                 &DomainEvent::SiteMoved {
                     site_id: site.id,
                     location: site.location,
+                    version: site.version,
                 },
             )
             .await?;
@@ -553,8 +584,9 @@ where
     pub(crate) async fn save_decisions(
         pool: &Pool<DB>,
         decisions: &[MatchDecision],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<StoreError>, StoreError> {
         let mut tx = pool.begin().await?;
+        let mut conflicts = Vec::new();
         let insert = format!(
             "INSERT INTO match_decisions (match_id, offer_business_id, need_business_id, status, version, doc)
              VALUES ($1, $2, $3, $4, $5, $6{}) ON CONFLICT (match_id) DO NOTHING",
@@ -566,6 +598,11 @@ where
         );
         for d in decisions {
             let id = d.match_id;
+            // Each decision in a savepoint of its own: one that lost a version race is rolled
+            // back alone, and the others (expiries of unrelated matches) are still saved.
+            sqlx::query::<DB>("SAVEPOINT decision")
+                .execute(&mut *tx)
+                .await?;
             let result = if d.version == 1 {
                 sqlx::query::<DB>(&insert)
                     .bind(id.to_string())
@@ -587,7 +624,7 @@ where
                     .await?
             };
             if DB::rows_affected(&result) == 0 {
-                return Err(Self::update_miss(
+                let miss = Self::update_miss(
                     &mut tx,
                     "match_decisions",
                     "match_id",
@@ -595,7 +632,17 @@ where
                     id,
                     d.version - 1,
                 )
-                .await);
+                .await;
+                sqlx::query::<DB>("ROLLBACK TO SAVEPOINT decision")
+                    .execute(&mut *tx)
+                    .await?;
+                match miss {
+                    conflict @ StoreError::VersionConflict { .. } => {
+                        conflicts.push(conflict);
+                        continue;
+                    }
+                    other => return Err(other),
+                }
             }
             Self::append_event(
                 &mut tx,
@@ -604,9 +651,12 @@ where
                 },
             )
             .await?;
+            sqlx::query::<DB>("RELEASE SAVEPOINT decision")
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(conflicts)
     }
 
     // ---- pieces of a write, within its transaction ----

@@ -162,17 +162,28 @@ impl Store for TracedStore {
         traced!(self, "all_decisions", self.inner.all_decisions())
     }
 
-    async fn save_decisions(&self, decisions: &[MatchDecision]) -> Result<(), StoreError> {
+    async fn save_decisions(
+        &self,
+        decisions: &[MatchDecision],
+    ) -> Result<Vec<StoreError>, StoreError> {
         traced!(self, "save_decisions", self.inner.save_decisions(decisions))
     }
 
-    async fn outbox_pending(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+    async fn outbox_claim(
+        &self,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         // The relay polls the outbox every second; a span for each poll would be a trace of its
         // own each time. Traced only as part of a larger operation.
         if tracing::Span::current().is_none() {
-            return self.inner.outbox_pending(limit).await;
+            return self.inner.outbox_claim(limit, lease).await;
         }
-        traced!(self, "outbox_pending", self.inner.outbox_pending(limit))
+        traced!(self, "outbox_claim", self.inner.outbox_claim(limit, lease))
+    }
+
+    async fn outbox_release(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        traced!(self, "outbox_release", self.inner.outbox_release(ids))
     }
 
     async fn outbox_remove(&self, ids: &[Uuid]) -> Result<(), StoreError> {
@@ -397,6 +408,30 @@ impl AccountStore for TracedStore {
 
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         traced!(self, "list_audit", self.inner.accounts().list_audit(filter))
+    }
+
+    async fn purge_audit_before(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        traced!(
+            self,
+            "purge_audit_before",
+            self.inner.accounts().purge_audit_before(before)
+        )
+    }
+
+    async fn purge_refresh_tokens_expired_before(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        traced!(
+            self,
+            "purge_refresh_tokens_expired_before",
+            self.inner
+                .accounts()
+                .purge_refresh_tokens_expired_before(before)
+        )
     }
 
     async fn signing_secret(&self, candidate: &str) -> Result<String, StoreError> {

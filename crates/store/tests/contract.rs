@@ -344,10 +344,24 @@ async fn decisions_keep_versions(store: &dyn Store) {
         .save_decisions(std::slice::from_ref(&decision))
         .await
         .expect("insert");
+    let conflicts = store
+        .save_decisions(std::slice::from_ref(&decision))
+        .await
+        .expect("saved what it could");
     assert!(matches!(
-        store.save_decisions(std::slice::from_ref(&decision)).await,
-        Err(StoreError::VersionConflict { .. })
+        conflicts.as_slice(),
+        [StoreError::VersionConflict { .. }]
     ));
+    // A batch with one lost race saves the rest: each decision is saved on its own.
+    let mut other = decision.clone();
+    other.match_id = Uuid::now_v7();
+    let conflicts = store
+        .save_decisions(&[decision.clone(), other.clone()])
+        .await
+        .expect("saved what it could");
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    let stored = store.all_decisions().await.expect("all");
+    assert!(stored.iter().any(|d| d.match_id == other.match_id));
     decision.status = MatchStatus::Negotiating;
     decision.version = 2;
     store
@@ -364,7 +378,7 @@ async fn decisions_keep_versions(store: &dyn Store) {
 async fn drain_outbox(store: &dyn Store) -> Vec<String> {
     let mut kinds = Vec::new();
     loop {
-        let batch = store.outbox_pending(100).await.expect("pending");
+        let batch = store.outbox_claim(100, LEASE).await.expect("claim");
         if batch.is_empty() {
             return kinds;
         }
@@ -388,7 +402,7 @@ async fn writes_leave_their_events_in_the_outbox(store: &dyn Store) {
     store.insert_site(&s).await.expect("insert site");
     let f = flow(&s, Direction::Offer);
     store.insert_flow(&f).await.expect("insert flow");
-    let first = store.outbox_pending(10).await.expect("pending");
+    let first = store.outbox_claim(10, LEASE).await.expect("claim");
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].traceparent.as_deref(), Some(TRACEPARENT));
     match first[0].event().expect("readable") {
@@ -398,6 +412,15 @@ async fn writes_leave_their_events_in_the_outbox(store: &dyn Store) {
         }
         other => panic!("expected flow.upserted, got {other:?}"),
     }
+    // Claimed, it is nobody else's until released.
+    assert!(
+        store
+            .outbox_claim(10, LEASE)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    store.outbox_release(&[first[0].id]).await.expect("release");
     let mut renamed = s.clone();
     renamed.name = "Renamed".into();
     renamed.version = 2;
@@ -424,7 +447,56 @@ async fn writes_leave_their_events_in_the_outbox(store: &dyn Store) {
         ],
         "a rename emits nothing"
     );
-    assert!(store.outbox_pending(10).await.expect("pending").is_empty());
+    assert!(
+        store
+            .outbox_claim(10, LEASE)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    outbox_claims_are_disjoint_and_end(store).await;
+}
+
+/// How long the contract's relays hold what they claim.
+const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Two relays over one store (two instances) never hold the same entry, so each event is
+/// published once; a claim that ended (a crashed relay's) is taken again, in commit order.
+async fn outbox_claims_are_disjoint_and_end(store: &dyn Store) {
+    drain_outbox(store).await;
+    let b = business("Claims");
+    store.insert_business(&b).await.expect("insert");
+    let s = site(&b, 41.0, 3.0);
+    store.insert_site(&s).await.expect("insert site");
+    for _ in 0..4 {
+        store
+            .insert_flow(&flow(&s, Direction::Offer))
+            .await
+            .expect("insert flow");
+    }
+    let one = store.outbox_claim(2, LEASE).await.expect("claim");
+    let two = store.outbox_claim(10, LEASE).await.expect("claim");
+    assert_eq!((one.len(), two.len()), (2, 2));
+    assert!(one.iter().all(|e| two.iter().all(|o| o.id != e.id)));
+    // The first relay "crashes": its claim ends (a zero lease stands for the time passing).
+    store.outbox_release(&[]).await.expect("release nothing");
+    let expired = store.outbox_claim(10, std::time::Duration::ZERO).await;
+    assert!(
+        expired.expect("claim").is_empty(),
+        "live claims are not taken"
+    );
+    let ids: Vec<Uuid> = one.iter().map(|e| e.id).collect();
+    store.outbox_release(&ids).await.expect("release");
+    let again = store.outbox_claim(10, LEASE).await.expect("claim");
+    assert_eq!(
+        again.iter().map(|e| e.id).collect::<Vec<_>>(),
+        ids,
+        "commit order"
+    );
+    let all: Vec<Uuid> = two.iter().chain(&again).map(|e| e.id).collect();
+    store.outbox_remove(&all).await.expect("remove");
+    store.delete_business(b.id).await.expect("delete");
+    drain_outbox(store).await;
 }
 
 async fn accounts_tokens_keys_and_audit(store: &dyn Store) {
@@ -559,6 +631,33 @@ async fn accounts_tokens_keys_and_audit(store: &dyn Store) {
             .await
             .expect("expired"),
         Rotation::Expired
+    );
+    // Retention deletes the expired token only; the live ones still rotate.
+    assert_eq!(
+        accounts
+            .purge_refresh_tokens_expired_before(now)
+            .await
+            .expect("purge"),
+        1
+    );
+    assert_eq!(
+        accounts
+            .rotate_refresh_token(&stale, &token(&third), now)
+            .await
+            .expect("purged"),
+        Rotation::Unknown
+    );
+    let fourth = format!("fourth-{}", user.id);
+    accounts
+        .insert_refresh_token(&token(&fourth))
+        .await
+        .expect("insert");
+    assert_eq!(
+        accounts
+            .purge_refresh_tokens_expired_before(now)
+            .await
+            .expect("purge"),
+        0
     );
 
     // API keys: found by hash, listed, touched, revoked.
@@ -917,6 +1016,37 @@ async fn sqlite_store_meets_the_contract() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(dir.path()).await.expect("open");
     run_all(&store).await;
+    store.close().await;
+}
+
+/// Another local user must read neither the database (password hashes, token digests, the
+/// generated signing secret) nor its WAL: the directory is 0700 and every file 0600, whatever the
+/// umask, and a file an earlier version left world-readable is narrowed when opened.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_data_directory_and_files_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let store = SqliteStore::open(&data).await.expect("open");
+    crud_and_versions(&store).await;
+    assert_eq!(mode(&data), 0o700);
+    for name in ["symbiont.db", "symbiont.db-wal", "symbiont.db-shm"] {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
+    store.close().await;
+
+    let old = data.join("symbiont.db");
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let store = SqliteStore::open(&data).await.expect("reopen");
+    assert_eq!(mode(&old), 0o600);
     store.close().await;
 }
 

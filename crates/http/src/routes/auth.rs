@@ -72,7 +72,7 @@ fn with_actor(mut response: Response, user_id: Option<Uuid>, email: &str) -> Res
     operation_id = "login",
     tag = "auth",
     summary = "Sign in",
-    description = "Returns a short-lived access token and a refresh token. Limited per client IP and per e-mail (`rate_limit.login`); every attempt is in the audit log.",
+    description = "Returns a short-lived access token and a refresh token. Limited per client IP and per e-mail (`rate_limit.login`); every attempt is in the audit log. An e-mail over 254 or a password over 256 characters (longer than any account's) is a 422 before the attempt is counted or audited.",
     request_body(content = LoginRequest, example = json!({"email": "demo@symbiont.example", "password": "symbiont-demo"})),
     responses(
         (status = 200, description = "OK", body = TokenPair),
@@ -88,7 +88,7 @@ pub async fn login(
     Json(LoginRequest { email, password }): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let ip = crate::rate_limiting::client_ip(&state.limiter, &headers, peer);
-    let email = sessions::login_email(&email);
+    let email = sessions::login_input(&email, &password)?;
     if let Err(verdict) = state.check_login_quota(&ip, &email).await {
         state
             .metrics

@@ -106,3 +106,64 @@ async fn an_invalid_new_user_is_a_422_naming_the_field() {
         assert_invalid(&answer, field);
     }
 }
+
+#[tokio::test]
+async fn retention_deletes_only_audit_entries_older_than_the_setting() {
+    use symbiont_app::retention::RetentionSettings;
+    use symbiont_store::accounts::AuditEntry;
+    let world = World::new().await;
+    let accounts = world.app.app.store.accounts();
+    let entry = |days_ago: i64, path: &str| AuditEntry {
+        seq: 0,
+        at: chrono::Utc::now() - chrono::Duration::days(days_ago),
+        user_id: None,
+        email: None,
+        api_key_id: None,
+        ip: "192.0.2.1".into(),
+        method: "POST".into(),
+        path: path.into(),
+        action: "retention.test".into(),
+        status: 201,
+        request_id: None,
+    };
+    accounts
+        .append_audit(&[entry(400, "/old"), entry(10, "/recent")])
+        .await
+        .expect("appended");
+    let settings = RetentionSettings {
+        audit_log_days: 365,
+        ..RetentionSettings::default()
+    };
+    let purged = world.app.app.purge_expired(settings).await.expect("purged");
+    assert_eq!(purged.audit_entries, 1);
+    let answer = world
+        .app
+        .get("/api/v1/admin/audit?action=retention.test", &world.admin)
+        .await;
+    let paths: Vec<&str> = answer.2["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["/recent"]);
+    // 0 keeps the audit log forever.
+    let keep = RetentionSettings {
+        audit_log_days: 0,
+        ..RetentionSettings::default()
+    };
+    accounts
+        .append_audit(&[entry(4000, "/ancient")])
+        .await
+        .expect("appended");
+    assert_eq!(
+        world
+            .app
+            .app
+            .purge_expired(keep)
+            .await
+            .expect("purged")
+            .audit_entries,
+        0
+    );
+}

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use symbiont_app::identity::{self, AuthSettings};
 use symbiont_app::rate_limit::{Quota, RateLimitSettings};
 use symbiont_http::HttpSettings;
+use symbiont_store::accounts::KeyScope;
 
 use crate::harness::*;
 
@@ -544,4 +545,211 @@ async fn login_attempts_past_their_quota_get_a_429_problem() {
         &app.post("/api/v1/auth/login", &Who::Anonymous, &right)
             .await,
     );
+}
+
+/// The gateway's layers around one test route, with a short request timeout.
+async fn gateway_around(
+    route: axum::routing::MethodRouter<symbiont_http::SharedState>,
+) -> (TestApp, axum::Router) {
+    let app = TestApp::start().await;
+    let http = HttpSettings {
+        request_timeout: std::time::Duration::from_millis(50),
+        ..HttpSettings::default()
+    };
+    let state = symbiont_http::state(
+        app.app.clone(),
+        http,
+        symbiont_http::gateway::GatewaySettings::default(),
+    );
+    let router = symbiont_http::with_gateway(axum::Router::new().route("/test", route), state);
+    (app, router)
+}
+
+async fn answer_of(router: axum::Router) -> Answer {
+    use tower::ServiceExt;
+    let request = axum::http::Request::get("/test")
+        .body(Body::empty())
+        .expect("a valid request");
+    let response = router.oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("readable");
+    (
+        status,
+        headers,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn assert_problem_with_security_headers(answer: &Answer, status: u16) {
+    assert_eq!(answer.0.as_u16(), status, "{}", answer.2);
+    assert_eq!(
+        answer
+            .1
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "{:?}",
+        answer.1
+    );
+    assert_eq!(answer.2["status"], status, "{}", answer.2);
+    for name in [
+        "x-content-type-options",
+        "content-security-policy",
+        "x-frame-options",
+    ] {
+        assert!(
+            answer.1.contains_key(name),
+            "{name} missing: {:?}",
+            answer.1
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_request_that_times_out_is_a_408_problem_with_the_security_headers() {
+    let (_app, router) = gateway_around(axum::routing::get(std::future::pending::<()>)).await;
+    assert_problem_with_security_headers(&answer_of(router).await, 408);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_a_500_problem_with_the_security_headers() {
+    async fn panics() -> &'static str {
+        panic!("a handler bug")
+    }
+    let (_app, router) = gateway_around(axum::routing::get(panics)).await;
+    let answer = answer_of(router).await;
+    assert_problem_with_security_headers(&answer, 500);
+    assert!(
+        !answer.2.to_string().contains("a handler bug"),
+        "{}",
+        answer.2
+    );
+}
+
+/// The audit entries of `action`, newest first, as the platform admin reads them.
+async fn audited(app: &TestApp, admin: &Who, action: &str) -> Vec<Value> {
+    let answer = app
+        .get(
+            &format!("/api/v1/admin/audit?action={action}&limit=50"),
+            admin,
+        )
+        .await;
+    assert_eq!(answer.0, 200, "{}", answer.2);
+    answer.2["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn writes_refused_by_the_gateway_with_401_403_or_429_are_audited() {
+    let app = limited(RateLimitSettings {
+        anonymous: generous(),
+        user: tiny(),
+        api_key: generous(),
+        ..RateLimitSettings::default()
+    })
+    .await;
+    let (_, admin) = app.user("root@example.com", true).await;
+    let (writer_id, writer) = app.user("writer@example.com", false).await;
+    let (key_id, read_key) = app.api_key(writer_id, KeyScope::Read).await;
+    let body = business_body("Refused");
+
+    assert_eq!(
+        app.post("/api/v1/businesses", &Who::Anonymous, &body)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        app.post("/api/v1/businesses", &read_key, &body).await.0,
+        403
+    );
+    // The writer's burst of one goes to the first write; the second is refused.
+    app.post("/api/v1/businesses", &writer, &body).await;
+    assert_rate_limited(&app.post("/api/v1/businesses", &writer, &body).await);
+
+    let entries = audited(&app, &admin, "business.create").await;
+    let status_of = |status: u16| {
+        entries
+            .iter()
+            .find(|e| e["status"] == status)
+            .unwrap_or_else(|| panic!("no {status} entry in {entries:?}"))
+    };
+    assert!(status_of(401)["user_id"].is_null());
+    assert_eq!(status_of(403)["api_key_id"], key_id.to_string());
+    assert_eq!(status_of(429)["email"], "writer@example.com");
+}
+
+#[tokio::test]
+async fn an_overlong_login_is_a_422_before_it_is_counted_or_its_email_audited() {
+    let app = limited(RateLimitSettings {
+        anonymous: generous(),
+        user: generous(),
+        login: tiny(),
+        ..RateLimitSettings::default()
+    })
+    .await;
+    let (_, admin) = app.user("root@example.com", true).await;
+    let long_email = format!("{}@a.example", "x".repeat(100_000));
+    for round in 0..3 {
+        let attempt =
+            json!({ "email": format!("{round}{long_email}"), "password": "wrong-password" });
+        assert_invalid(
+            &app.post("/api/v1/auth/login", &Who::Anonymous, &attempt)
+                .await,
+            "email",
+        );
+    }
+    let long_password = json!({ "email": "guessed@a.example", "password": "p".repeat(100_000) });
+    assert_invalid(
+        &app.post("/api/v1/auth/login", &Who::Anonymous, &long_password)
+            .await,
+        "password",
+    );
+    // None of them used the attempt the quota allows.
+    let attempt = json!({ "email": "guessed@a.example", "password": "wrong-password" });
+    assert_problem(
+        &app.post("/api/v1/auth/login", &Who::Anonymous, &attempt)
+            .await,
+        401,
+        "unauthorized",
+    );
+    for action in ["auth.login", "auth.login_failed"] {
+        for entry in audited(&app, &admin, action).await {
+            let email = entry["email"].as_str().unwrap_or_default();
+            assert!(email.len() <= 254, "an overlong e-mail was audited");
+        }
+    }
+}
+
+#[tokio::test]
+async fn made_up_api_keys_from_one_address_are_refused_before_the_store_is_asked() {
+    let app = limited(RateLimitSettings {
+        anonymous: generous(),
+        api_key: generous(),
+        login: tiny(),
+        ..RateLimitSettings::default()
+    })
+    .await;
+    let (user, _) = app.user("keyholder@example.com", false).await;
+    let (_, valid_key) = app.api_key(user, KeyScope::Read).await;
+    let guess = |n: u32| Who::Bearer(format!("sym_made-up-{n}"));
+    // The quota allows one failed lookup; the second still fails as unknown, and counts past it.
+    assert_problem(
+        &app.get("/api/v1/businesses", &guess(1)).await,
+        401,
+        "unauthorized",
+    );
+    assert_problem(
+        &app.get("/api/v1/businesses", &guess(2)).await,
+        401,
+        "unauthorized",
+    );
+    // From then on no key from this address is looked up, not even a valid one.
+    assert_rate_limited(&app.get("/api/v1/businesses", &guess(3)).await);
+    assert_rate_limited(&app.get("/api/v1/businesses", &valid_key).await);
+    // Access tokens cost no lookup to refuse and are not affected.
+    let (_, token) = app.user("other@example.com", false).await;
+    assert_eq!(app.get("/api/v1/businesses", &token).await.0, 200);
 }

@@ -127,3 +127,35 @@ async fn an_invalid_decision_is_a_422_naming_the_field() {
         assert_invalid(&answer, field);
     }
 }
+
+/// While every full-scan turn is taken, only cached lists over all matches can be answered: the
+/// same query with its parameters in another order is one of them (the key is the parsed query),
+/// and a new one waits briefly, then is a 503 with Retry-After.
+#[tokio::test]
+async fn full_match_lists_share_a_cache_entry_across_parameter_order_and_are_bounded() {
+    let world = World::new().await;
+    let first = world
+        .app
+        .get("/api/v1/matches?min_score=0.1&limit=5", &world.admin)
+        .await;
+    assert_eq!(first.0, 200, "{}", first.2);
+
+    let scans = &world.app.app.full_scans;
+    let _all_turns = scans
+        .acquire_many(u32::try_from(scans.available_permits()).expect("few permits"))
+        .await
+        .expect("the semaphore is open");
+    let reordered = world
+        .app
+        .get("/api/v1/matches?limit=5&min_score=0.1", &world.admin)
+        .await;
+    assert_eq!(reordered.0, 200, "not a cache hit: {}", reordered.2);
+    assert_eq!(reordered.2, first.2);
+
+    let new_query = world
+        .app
+        .get("/api/v1/matches?limit=6&min_score=0.1", &world.admin)
+        .await;
+    assert_problem(&new_query, 503, "overloaded");
+    assert!(new_query.1.contains_key("retry-after"), "{:?}", new_query.1);
+}

@@ -297,6 +297,10 @@ pub fn heat_flow(site_id: &str, direction: &str, temperature_c: f64, kw: f64) ->
 /// A throw-away PostgreSQL database on `SYMBIONT_TEST_POSTGRES_URL` (default: the loopback
 /// server), dropped when this value goes. `None` when the server is unreachable, which fails the
 /// test under `CI=true`.
+/// The signing secret every PostgreSQL-backed test server gets (`serve` requires one with
+/// PostgreSQL); instances over one database share it, as a real deployment's would.
+pub const POSTGRES_SIGNING_SECRET: &str = "e2e-signing-secret-of-at-least-32-characters";
+
 pub struct TestDatabase {
     pub url: String,
     admin_url: String,

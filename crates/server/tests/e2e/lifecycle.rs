@@ -105,7 +105,10 @@ async fn kill_9_on_postgres_loses_no_acknowledged_write() {
     let dir = temp_dir();
     kill_9_loses_no_acknowledged_write(
         &data_dir(&dir),
-        &[("SYMBIONT_DATABASE_URL", database.url.as_str())],
+        &[
+            ("SYMBIONT_DATABASE_URL", database.url.as_str()),
+            ("SYMBIONT_SIGNING_SECRET", POSTGRES_SIGNING_SECRET),
+        ],
     )
     .await;
 }
@@ -168,11 +171,37 @@ async fn serve_demo_loads_the_region_once() {
         .filter_map(|b| b["industry"].as_str().map(|i| i[..3].to_string()))
         .collect();
     assert!(industries.len() >= 15, "{industries:?}");
+    // The demo login comes with the demo data.
+    server.login("demo@symbiont.example", "symbiont-demo");
     assert!(server.terminate().success());
     // A second start with --demo keeps the data as it is.
     let server = Server::start(&data_dir(&dir), &["--demo"]);
     let (_, page) = server.get("/api/v1/businesses?limit=1000").await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(count));
+}
+
+/// `serve --demo` over a store with real data loads nothing and creates no demo login, so the
+/// documented demo password owns no real business.
+#[tokio::test]
+async fn serve_demo_on_a_store_with_data_creates_no_demo_login() {
+    let dir = temp_dir();
+    let server = Server::start(&data_dir(&dir), &[]);
+    let (status, _) = server
+        .post("/api/v1/businesses", &business_body("Real Brewery"))
+        .await;
+    assert_eq!(status, 201);
+    assert!(server.terminate().success());
+
+    let server = Server::start(&data_dir(&dir), &["--demo"]);
+    let response = reqwest::Client::new()
+        .post(server.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({ "email": "demo@symbiont.example", "password": "symbiont-demo" }))
+        .send()
+        .await
+        .expect("login answered");
+    assert_eq!(response.status().as_u16(), 401);
+    let (_, page) = server.get("/api/v1/businesses?limit=10").await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
 }
 
 #[test]
@@ -190,6 +219,25 @@ fn startup_fails_with_one_clear_line() {
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with("error: ") && last.contains("data directory"),
+        "{stderr}"
+    );
+
+    // PostgreSQL without an explicit signing secret: refused before the database is reached.
+    let output = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env(
+            "SYMBIONT_DATABASE_URL",
+            "postgres://nobody@127.0.0.1:1/none",
+        )
+        .env_remove("SYMBIONT_SIGNING_SECRET")
+        .env_remove("SYMBIONT_CONFIG")
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: ") && last.contains("SYMBIONT_SIGNING_SECRET"),
         "{stderr}"
     );
 

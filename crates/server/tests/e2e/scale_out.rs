@@ -30,6 +30,7 @@ async fn two_instances_share_matches_and_decisions(
     let mut env = vec![("SYMBIONT_BUS_URL", bus_url), ("SYMBIONT_BUS_TOPIC", topic)];
     if let Some(url) = database_url {
         env.push(("SYMBIONT_DATABASE_URL", url));
+        env.push(("SYMBIONT_SIGNING_SECRET", POSTGRES_SIGNING_SECRET));
     }
     let one = Server::start_with_env(&data_dir(&dir), &[], &env);
     let two = Server::start_with_env(&data_dir(&dir), &[], &env);

@@ -11,11 +11,20 @@ use uuid::Uuid;
 
 pub use generator::{DEMO_BUSINESSES, DEMO_SEED, DEMO_TABLES, DemoBusiness, DemoSite, region};
 
-/// Loads the demo when the store has no business yet; returns what was loaded.
+/// What [`load_if_empty`] just loaded.
+pub struct LoadedDemo {
+    pub counts: Counts,
+    /// The demo businesses in creation order: only these may be given to the demo login, never a
+    /// business that was in the store before.
+    pub business_ids: Vec<Uuid>,
+}
+
+/// Loads the demo when the store has no business yet; returns what was loaded (`None`: the store
+/// held data, nothing was loaded).
 pub async fn load_if_empty(
     store: &dyn Store,
     taxonomy: &Taxonomy,
-) -> anyhow::Result<Option<Counts>> {
+) -> anyhow::Result<Option<LoadedDemo>> {
     load_region_if_empty(store, taxonomy, DEMO_SEED, DEMO_BUSINESSES).await
 }
 
@@ -26,7 +35,7 @@ pub async fn load_region_if_empty(
     taxonomy: &Taxonomy,
     seed: u64,
     business_count: usize,
-) -> anyhow::Result<Option<Counts>> {
+) -> anyhow::Result<Option<LoadedDemo>> {
     if store.counts().await?.businesses > 0 {
         return Ok(None);
     }
@@ -58,11 +67,15 @@ pub async fn load_region_if_empty(
         }
         businesses.push(business);
     }
+    let business_ids = businesses.iter().map(|b| b.id).collect();
     let batch = symbiont_app::bulk_registry::NewEntities {
         businesses,
         sites,
         flows,
     };
     symbiont_app::bulk_registry::register_batch(store, &batch).await?;
-    Ok(Some(store.counts().await?))
+    Ok(Some(LoadedDemo {
+        counts: store.counts().await?,
+        business_ids,
+    }))
 }
