@@ -7,12 +7,14 @@
 //! score level, all computed from the pair as it would be with both sites snapped to the centres of
 //! their [`GRID_KM`] cells ([`coarsen`]). No field is a function of where in its cell either site
 //! is, so a stranger who moves a probe site learns the hidden site's cell and nothing finer, and a
-//! stranger's list is ordered by those same levels and bands (ADR 0013). What this does not hide:
-//! whether the match exists at all is still decided on the exact distance (see the ADR).
+//! stranger's list is ordered by those same levels and bands (ADR 0013). Whether such a match exists
+//! at all is decided by the engine with the anonymous site at its cell centre, so the edge where a
+//! match appears or disappears says no more than the cell either.
 
 use std::hash::{Hash, Hasher};
 
 use serde_json::{Value, json};
+pub use symbiont_core::geo::{GRID_KM, coarsen};
 use symbiont_core::{GeoPoint, MatchDecision, MatchStatus};
 use uuid::Uuid;
 
@@ -82,30 +84,6 @@ impl Viewer {
         };
         (hidden(offer, need), hidden(need, offer))
     }
-}
-
-/// Side of the square cells anonymous sites are snapped to before a stranger's view is computed.
-/// A stranger can learn which cell a hidden site is in, never where in it (ADR 0013).
-pub const GRID_KM: f64 = 5.0;
-
-/// km per degree of latitude on the sphere the engine measures with (R = 6371 km).
-const KM_PER_DEGREE: f64 = 6371.0 * std::f64::consts::PI / 180.0;
-
-/// The centre of the ~`GRID_KM` cell holding `point`. Rows are fixed bands of latitude; each row
-/// is cut into cells `GRID_KM` wide at its centre latitude, so cells stay roughly square. Pure and
-/// stateless: the same point always lands on the same centre, so nothing has to be stored, and
-/// averaging many reads learns nothing more than one read.
-pub fn coarsen(point: GeoPoint) -> GeoPoint {
-    if !point.is_valid() {
-        return point;
-    }
-    let lat_step = GRID_KM / KM_PER_DEGREE;
-    let row = (point.lat / lat_step).floor();
-    let lat = ((row + 0.5) * lat_step).clamp(-90.0, 90.0);
-    // Near the poles a cell would span the whole circle; 0.01 keeps the step finite.
-    let lon_step = lat_step / lat.to_radians().cos().max(0.01);
-    let lon = (((point.lon / lon_step).floor() + 0.5) * lon_step).clamp(-180.0, 180.0);
-    GeoPoint { lat, lon }
 }
 
 /// `(low, high)` of the 1–2.5–5 band holding `value` (`(0, 0)` for zero or less).

@@ -60,6 +60,30 @@ pub fn haversine_km(a: GeoPoint, b: GeoPoint) -> f64 {
     2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
 }
 
+/// Side of the square cells anonymous sites are snapped to before a stranger's view is computed.
+/// A stranger can learn which cell a hidden site is in, never where in it (ADR 0013).
+pub const GRID_KM: f64 = 5.0;
+
+/// km per degree of latitude on the sphere the grid is laid on (R = 6371 km).
+const KM_PER_DEGREE: f64 = 6371.0 * std::f64::consts::PI / 180.0;
+
+/// The centre of the ~`GRID_KM` cell holding `point`. Rows are fixed bands of latitude; each row
+/// is cut into cells `GRID_KM` wide at its centre latitude, so cells stay roughly square. Pure and
+/// stateless: the same point always lands on the same centre, so nothing has to be stored, and
+/// averaging many reads learns nothing more than one read.
+pub fn coarsen(point: GeoPoint) -> GeoPoint {
+    if !point.is_valid() {
+        return point;
+    }
+    let lat_step = GRID_KM / KM_PER_DEGREE;
+    let row = (point.lat / lat_step).floor();
+    let lat = ((row + 0.5) * lat_step).clamp(-90.0, 90.0);
+    // Near the poles a cell would span the whole circle; 0.01 keeps the step finite.
+    let lon_step = lat_step / lat.to_radians().cos().max(0.01);
+    let lon = (((point.lon / lon_step).floor() + 0.5) * lon_step).clamp(-180.0, 180.0);
+    GeoPoint { lat, lon }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

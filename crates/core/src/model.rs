@@ -17,6 +17,8 @@ const MAX_NAME_CHARS: usize = 200;
 const MAX_TEXT_CHARS: usize = 5000;
 /// Half the Earth's circumference: no exchange is further apart than this.
 const MAX_DISTANCE_KM: f64 = 20_037.5;
+/// The most counterparts a flow may ask to be proposed.
+const MAX_PROPOSALS: u32 = 100;
 /// Largest flow in canonical units (kW, MWh/year, t/year, m3/year): beyond the world's whole energy
 /// use or material throughput, so only a typo or an attack gets here; it keeps every product of
 /// amounts, prices and distances finite.
@@ -397,6 +399,14 @@ pub struct Flow {
     /// not its business, site or exact figures, until the owner accepts a contact request.
     #[serde(default)]
     pub anonymous: bool,
+    /// How many counterparts the engine proposes to this flow, when it asks for other than the
+    /// configured number (1 to 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_proposals: Option<u32>,
+    /// A need whose owner pays for avoided CO2: pairs that cost more than they save are proposed
+    /// to it too.
+    #[serde(default)]
+    pub pays_for_co2: bool,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -440,6 +450,15 @@ pub struct FlowDraft {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(default = false))]
     pub anonymous: bool,
+    /// How many counterparts to propose to this flow, if not the platform's default (10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
+    pub max_proposals: Option<u32>,
+    /// Needs only: also propose offers that cost more than they save (the owner pays for the CO2
+    /// avoided).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
+    pub pays_for_co2: bool,
 }
 
 impl From<&Flow> for FlowDraft {
@@ -462,6 +481,8 @@ impl From<&Flow> for FlowDraft {
             valid_until: f.valid_until,
             status: f.status,
             anonymous: f.anonymous,
+            max_proposals: f.max_proposals,
+            pays_for_co2: f.pays_for_co2,
         }
     }
 }
@@ -590,6 +611,16 @@ impl FlowDraft {
                 || format!("must be between 0 and {MAX_DISTANCE_KM} km, got {d}"),
             );
         }
+        if let Some(k) = self.max_proposals {
+            errors.check((1..=MAX_PROPOSALS).contains(&k), "max_proposals", || {
+                format!("must be between 1 and {MAX_PROPOSALS}, got {k}")
+            });
+        }
+        errors.check(
+            !self.pays_for_co2 || self.direction == Direction::Need,
+            "pays_for_co2",
+            || "only a need can pay for CO2".into(),
+        );
         if let (Some(from), Some(until)) = (self.valid_from, self.valid_until) {
             errors.check(until >= from, "valid_until", || {
                 format!("{until} is before valid_from {from}")
@@ -623,6 +654,8 @@ impl FlowDraft {
             valid_until: self.valid_until,
             status: self.status,
             anonymous: self.anonymous,
+            max_proposals: self.max_proposals,
+            pays_for_co2: self.pays_for_co2,
             version: identity.version,
             created_at: identity.created_at,
             updated_at: identity.updated_at,
@@ -770,6 +803,8 @@ mod tests {
             valid_until: None,
             status: FlowStatus::Active,
             anonymous: false,
+            max_proposals: None,
+            pays_for_co2: false,
         };
         for (value, unit) in [
             (1.428_485_580_258_747e308, "t/day"),

@@ -250,6 +250,8 @@ impl<'a> Generator<'a> {
             valid_until,
             status,
             anonymous: false,
+            max_proposals: None,
+            pays_for_co2: false,
             version: 1,
             created_at: epoch,
             updated_at: epoch,

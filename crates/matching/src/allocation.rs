@@ -32,7 +32,8 @@ pub(crate) enum Share {
     Zero,
 }
 
-/// A match as its offer sees it, for allocation: kept in rank order in the offer's record.
+/// A match as its offer sees it, for allocation: kept in rank order in the offer's record. The
+/// engine keeps a match's allocation here and nowhere else.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct OfferLink {
     pub score: f64,
@@ -40,16 +41,32 @@ pub(crate) struct OfferLink {
     /// Offer amount per year the need could take: `delivered_annual_amount / conversion`.
     pub wanted: f64,
     pub share: Share,
+    /// Offer amount per year it gets (`wanted` when the share is full).
+    pub taken: f64,
 }
 
 impl OfferLink {
     /// A new match takes all it wants until allocation says otherwise (as `evaluate` sets it).
     pub fn of(m: &Match) -> Self {
+        Self::new(m.id, m.score, wanted(m))
+    }
+
+    pub fn new(id: Uuid, score: f64, wanted: f64) -> Self {
         Self {
-            score: m.score,
-            id: m.id,
-            wanted: wanted(m),
+            score,
+            id,
+            wanted,
             share: Share::Full,
+            taken: wanted,
+        }
+    }
+
+    /// What the need gets, in the need's canonical unit, of a match delivering `delivered_quantity`.
+    pub fn allocatable(&self, delivered_quantity: f64) -> f64 {
+        match self.share {
+            Share::Full => delivered_quantity,
+            Share::Partial => delivered_quantity * (self.taken / self.wanted),
+            Share::Zero => 0.0,
         }
     }
 }
@@ -112,6 +129,7 @@ pub(crate) fn allocate<T>(
     let mut links: Vec<OfferLink> = items.iter().map(|it| OfferLink::of(get(it))).collect();
     walk(offer_annual_amount, &mut links, |i, link, share, taken| {
         link.share = share;
+        link.taken = taken;
         let m = get_mut(&mut items[i]);
         m.allocatable_quantity = allocatable(m, share, taken);
     });

@@ -187,20 +187,25 @@ pub struct RemovedMatch {
 /// What one change did to the matches. Each list is sorted by match id; a match appears at most once.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MatchDiff {
+    /// Pairs proposed now that were not before.
     pub added: Vec<Arc<Match>>,
     /// Matches that still hold but whose figures, score or allocation changed (new version).
     pub changed: Vec<Arc<Match>>,
+    /// Pairs that stopped holding: a hard constraint fails now (a decision on them expires).
     pub removed: Vec<RemovedMatch>,
+    /// Pairs that still hold but are no longer proposed: better ones ranked above them, or they
+    /// cost more than they save. Nobody decided on them (decided pairs stay proposed).
+    pub withdrawn: Vec<RemovedMatch>,
 }
 
 impl MatchDiff {
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+        self.len() == 0
     }
 
     /// Number of matches touched.
     pub fn len(&self) -> usize {
-        self.added.len() + self.changed.len() + self.removed.len()
+        self.added.len() + self.changed.len() + self.removed.len() + self.withdrawn.len()
     }
 }
 

@@ -1,16 +1,26 @@
-//! The engine: the flow table, the spatial index and the current matches, kept up to date one change
-//! at a time (`upsert_flow`, `remove_flow(s)`, `move_site`) or recomputed whole in parallel
-//! (`rebuild`). Every change returns the `MatchDiff` it caused.
+//! The engine: the flow table, the spatial index, each flow's best counterparts and the live
+//! matches, kept up to date one change at a time (`upsert_flow`, `remove_flow(s)`, `move_site`,
+//! `pin`) or recomputed whole in parallel (`rebuild`). Every change returns the `MatchDiff` it caused.
+//!
+//! **What is live** (`docs/matching.md`, "Proposals"): every pair that passes the hard constraints is
+//! evaluated, but a flow proposes only its best K counterparts (score, then the counterpart's id;
+//! K from the configuration or the flow's own `max_proposals`), and only pairs that save money unless
+//! the need pays for CO2. A pair is live if it is in the best list of its offer or of its need, or if
+//! it is pinned (someone decided on it) and holds.
+//!
+//! **Storage**: a live match is its two slots under its id; its figures, explanation and units are
+//! computed again when it is read (`materialize`), and its allocation sits in its offer's links.
 //!
 //! Incremental algorithm (the same for every kind of change):
-//! 1. *Detach* the current matches of the touched flows (remember them as `old`).
+//! 1. Remember the touched flows' live matches (as they read now) and unlink them; note the flows
+//!    whose best lists name a touched flow ("dirty": they lost an entry).
 //! 2. Apply the change to the flow table and the R-trees.
-//! 3. For each touched flow that can be matched, query the counterpart trees of the compatible
-//!    categories within its allowed distance and evaluate each candidate pair; attach the pairs that
-//!    hold.
-//! 4. Re-allocate the offers on either side of an old or new match (allocation is per offer).
-//! 5. Diff: new and not old → added; both but different → changed; old and not new → removed, with
-//!    the reason the pair now fails; untouched matches whose allocation moved → changed.
+//! 3. For each touched flow, evaluate its neighbourhood and take its best list; a pair that ranks
+//!    into a clean counterpart's list enters it, evicting that list's last entry.
+//! 4. Recompute the dirty flows' best lists from their neighbourhoods.
+//! 5. Decide every pair named on the way: live or not; re-allocate the offers around them.
+//! 6. Diff: added, changed (figures or allocation), removed (a hard constraint fails, with why),
+//!    withdrawn (still holds, no longer proposed, with why).
 //!
 //! Nothing else is looked at, so the cost of a change is that of its neighbourhood. The engine does
 //! no I/O and holds no locks; the service wraps it in its own lock.
@@ -20,21 +30,18 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 // Maps keyed by ids: foldhash rather than SipHash (a business's match list looks up hundreds of ids).
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
 use rayon::prelude::*;
 use symbiont_core::{Direction, GeoPoint, Taxonomy};
 use uuid::Uuid;
 
-use crate::allocation::{OfferLink, Share, allocatable, allocate, link_rank, rank, walk};
-use crate::boundary::{FlowInput, Match, MatchDiff, RemovedMatch};
+use crate::allocation::{OfferLink, Share, link_rank, rank, walk};
+use crate::boundary::{FlowInput, Match, MatchDiff, RemovedMatch, match_id};
 use crate::catalog::Catalog;
-use crate::pair::evaluate;
-use crate::record::{FlowRecord, ProfileInterner, tree_of};
+use crate::pair::{PairFigures, assess, build, evaluate};
+use crate::record::{FlowRecord, ProfileInterner, Ranked, tree_of};
 use crate::score_settings::{ConfigError, MatchingConfig};
 use crate::spatial::{IndexedPoint, SpatialIndex};
-
-/// One offer's slot, its links in rank order and its matches with the need's slot (rebuild).
-type OfferMatches = (u32, Vec<OfferLink>, Vec<(u32, Arc<Match>)>);
 
 /// Sizes of the engine's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -45,11 +52,23 @@ pub struct EngineStats {
     pub matchable_flows: usize,
     pub offers: usize,
     pub needs: usize,
+    /// Live matches: proposed pairs and pinned pairs that hold.
     pub matches: usize,
+    /// Pairs someone decided on, kept live while they hold.
+    pub pinned: usize,
     /// Distinct weekly profiles (each stored once).
     pub distinct_profiles: usize,
     /// Estimated heap and inline bytes of the whole state (flows, indexes, matches).
     pub approx_memory_bytes: usize,
+    /// Estimated bytes per live match (its map entry, its offer link, its need link).
+    pub bytes_per_match: usize,
+}
+
+/// A live match as stored: the slots of its offer and its need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LivePair {
+    offer: u32,
+    need: u32,
 }
 
 /// The matching engine. See the module documentation for the incremental algorithm.
@@ -64,7 +83,12 @@ pub struct Engine {
     by_business: HashMap<Uuid, Vec<u32>>,
     profiles: ProfileInterner,
     index: SpatialIndex,
-    matches: HashMap<Uuid, Arc<Match>>,
+    /// Per tree, the largest distance limit of a flow in it (the category's, or a flow's own when
+    /// larger): how far a counterpart must search. Only grows.
+    tree_reach: Vec<f64>,
+    matches: HashMap<Uuid, LivePair>,
+    /// Pairs someone decided on, by match id: (offer flow, need flow).
+    pinned: HashMap<Uuid, (Uuid, Uuid)>,
 }
 
 impl Engine {
@@ -73,6 +97,7 @@ impl Engine {
         config.validate()?;
         let catalog = Catalog::new(taxonomy);
         let index = SpatialIndex::new(catalog.categories.len());
+        let tree_reach = category_reach(&catalog);
         Ok(Self {
             catalog,
             config,
@@ -83,7 +108,9 @@ impl Engine {
             by_business: HashMap::new(),
             profiles: ProfileInterner::default(),
             index,
+            tree_reach,
             matches: HashMap::new(),
+            pinned: HashMap::new(),
         })
     }
 
@@ -97,9 +124,9 @@ impl Engine {
 
     // ----- full recompute -----
 
-    /// Replaces the whole state with these flows and computes every match, in parallel (rayon).
-    /// When an id appears twice, the later flow wins. Returns nothing: after a rebuild the service
-    /// reconciles its stored decisions with [`Engine::iter`].
+    /// Replaces the whole state with these flows and computes every best list and live match, in
+    /// parallel (rayon). Pins stay. When an id appears twice, the later flow wins. Returns nothing:
+    /// after a rebuild the service reconciles its stored decisions with [`Engine::iter`].
     pub fn rebuild(&mut self, flows: Vec<FlowInput>) {
         let mut last: HashMap<Uuid, usize> = HashMap::with_capacity(flows.len());
         for (i, f) in flows.iter().enumerate() {
@@ -112,11 +139,13 @@ impl Engine {
             .filter(|(i, f)| last.get(&f.flow.id) == Some(i))
             .map(|(_, f)| FlowRecord::new(f, &self.catalog, &mut profiles))
             .collect();
+        drop(last);
         let categories = self.catalog.categories.len();
         let mut groups: Vec<Vec<IndexedPoint>> = vec![Vec::new(); categories * 2];
         let mut by_id = HashMap::with_capacity(records.len());
         let mut by_site: HashMap<Uuid, Vec<u32>> = HashMap::new();
         let mut by_business: HashMap<Uuid, Vec<u32>> = HashMap::new();
+        let mut tree_reach = category_reach(&self.catalog);
         for (i, r) in records.iter().enumerate() {
             let slot = slot_number(i);
             by_id.insert(r.id, slot);
@@ -124,6 +153,7 @@ impl Engine {
             by_business.entry(r.business_id).or_default().push(slot);
             if let (true, Some(tree)) = (r.matchable(), r.tree()) {
                 groups[tree].push(IndexedPoint::new(r.point, slot));
+                tree_reach[tree] = tree_reach[tree].max(self.limit_of(r));
             }
         }
         self.slots = records.into_iter().map(Some).collect();
@@ -133,44 +163,80 @@ impl Engine {
         self.by_business = by_business;
         self.profiles = profiles;
         self.index = SpatialIndex::bulk(categories, groups);
+        self.tree_reach = tree_reach;
         self.matches = HashMap::new();
 
-        // Every pair is found once, from its offer; each offer allocates its own matches.
+        // Each flow ranks its own neighbourhood, so every pair is assessed from both sides.
         let this = &*self;
-        let per_offer: Vec<OfferMatches> = (0..this.slots.len())
+        let best: Vec<Vec<Ranked>> = (0..this.slots.len())
             .into_par_iter()
-            .map(slot_number)
-            .filter_map(|s| {
-                let offer = this
-                    .record(s)
-                    .filter(|r| r.direction == Direction::Offer && r.matchable())?;
-                let mut found = this.candidates(s);
-                if found.is_empty() {
-                    return None;
-                }
-                let links = allocate(offer.annual_amount, &mut found, |(_, m)| m, |(_, m)| m);
-                Some((
-                    s,
-                    links,
-                    found
-                        .into_iter()
-                        .map(|(need, m)| (need, Arc::new(m)))
-                        .collect(),
-                ))
+            .map(|i| {
+                let slot = slot_number(i);
+                this.best_of(slot, &this.candidates(slot))
             })
             .collect();
-        let total: usize = per_offer.iter().map(|(_, links, _)| links.len()).sum();
-        self.matches.reserve(total);
-        for (offer_slot, links, found) in per_offer {
-            for (need_slot, m) in found {
-                if let Some(need) = self.record_mut(need_slot) {
-                    need.need_links.push(m.id);
-                }
-                self.matches.insert(m.id, m);
+        for (record, best) in self.slots.iter_mut().zip(best) {
+            if let Some(record) = record {
+                record.best = best;
             }
-            if let Some(offer) = self.record_mut(offer_slot) {
-                offer.offer_links = links;
+        }
+        self.link_all();
+    }
+
+    /// Links every pair proposed by a best list or pinned and holding, then allocates each offer.
+    fn link_all(&mut self) {
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        for (i, record) in self.slots.iter().enumerate() {
+            let Some(record) = record else { continue };
+            let slot = slot_number(i);
+            for entry in &record.best {
+                pairs.push(orient(record, slot, entry.other));
             }
+        }
+        for (offer, need) in self.pinned.values() {
+            if let (Some(&o), Some(&n)) = (self.by_id.get(offer), self.by_id.get(need)) {
+                pairs.push((o, n));
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        let this = &*self;
+        let live: Vec<(u32, u32, Uuid, f64, f64)> = pairs
+            .par_iter()
+            .filter_map(|&(o, n)| {
+                let (offer, need) = (this.record(o)?, this.record(n)?);
+                let f = assess(&this.catalog, &this.config, offer, need).ok()?;
+                Some((o, n, match_id(offer.id, need.id), f.score, f.wanted()))
+            })
+            .collect();
+        drop(pairs);
+        self.matches.reserve(live.len());
+        for (o, n, id, score, wanted) in live {
+            self.matches.insert(id, LivePair { offer: o, need: n });
+            if let Some(offer) = self.record_mut(o) {
+                offer.offer_links.push(OfferLink::new(id, score, wanted));
+            }
+            if let Some(need) = self.record_mut(n) {
+                need.need_links.push(id);
+            }
+        }
+        self.slots.par_iter_mut().flatten().for_each(|record| {
+            if record.offer_links.is_empty() {
+                return;
+            }
+            record.offer_links.sort_by(link_rank);
+            record.offer_links.shrink_to_fit();
+            walk(
+                record.annual_amount,
+                &mut record.offer_links,
+                |_, link, share, taken| {
+                    link.share = share;
+                    link.taken = taken;
+                },
+            );
+        });
+        for record in self.slots.iter_mut().flatten() {
+            record.need_links.shrink_to_fit();
         }
     }
 
@@ -180,15 +246,15 @@ impl Engine {
     /// Pausing a flow is an upsert with `status: paused`.
     pub fn upsert_flow(&mut self, input: FlowInput) -> MatchDiff {
         let existing = self.by_id.get(&input.flow.id).copied();
-        let touched: Vec<u32> = existing.into_iter().collect();
-        let old = self.detach(&touched);
-        // Build the new record before releasing the old one, so a shared profile stays interned.
-        let record = FlowRecord::new(input, &self.catalog, &mut self.profiles);
-        if let Some(slot) = existing {
-            self.unplace(slot);
-        }
-        let slot = self.place(record);
-        self.finish(old, &[slot])
+        let before: Vec<u32> = existing.into_iter().collect();
+        self.change(&before, move |engine| {
+            // Build the new record before releasing the old one, so a shared profile stays interned.
+            let record = FlowRecord::new(input, &engine.catalog, &mut engine.profiles);
+            if let Some(slot) = existing {
+                engine.unplace(slot);
+            }
+            vec![engine.place(record)]
+        })
     }
 
     /// Removes a flow (deleted, or its site or business deleted). Unknown ids change nothing.
@@ -207,11 +273,12 @@ impl Engine {
         if slots.is_empty() {
             return MatchDiff::default();
         }
-        let old = self.detach(&slots);
-        for &slot in &slots {
-            self.unplace(slot);
-        }
-        self.finish(old, &[])
+        self.change(&slots.clone(), move |engine| {
+            for &slot in &slots {
+                engine.unplace(slot);
+            }
+            Vec::new()
+        })
     }
 
     /// Moves every flow of a site to a new location.
@@ -220,20 +287,252 @@ impl Engine {
         if slots.is_empty() {
             return MatchDiff::default();
         }
-        let old = self.detach(&slots);
-        for &slot in &slots {
-            self.index_remove(slot);
-            if let Some(r) = self.record_mut(slot) {
-                r.relocate(location);
+        self.change(&slots.clone(), move |engine| {
+            for &slot in &slots {
+                engine.index_remove(slot);
+                if let Some(r) = engine.record_mut(slot) {
+                    r.relocate(location);
+                }
+                engine.index_insert(slot);
             }
-            self.index_insert(slot);
+            slots
+        })
+    }
+
+    /// Pins the pair of an offer and a need because someone decided on it: from now on it is live
+    /// whenever it holds, whatever its rank. Pinning a pinned pair changes nothing.
+    pub fn pin(&mut self, offer_flow_id: Uuid, need_flow_id: Uuid) -> MatchDiff {
+        let id = match_id(offer_flow_id, need_flow_id);
+        if self
+            .pinned
+            .insert(id, (offer_flow_id, need_flow_id))
+            .is_some()
+            || self.matches.contains_key(&id)
+        {
+            return MatchDiff::default();
         }
-        self.finish(old, &slots)
+        let (Some(&o), Some(&n)) = (self.by_id.get(&offer_flow_id), self.by_id.get(&need_flow_id))
+        else {
+            return MatchDiff::default();
+        };
+        let mut check = BTreeSet::new();
+        check.insert((o, n));
+        self.settle(HashMap::new(), check)
+    }
+
+    /// Pins pairs without computing anything: for the pairs known before a [`Engine::rebuild`].
+    pub fn pin_all(&mut self, pairs: impl IntoIterator<Item = (Uuid, Uuid)>) {
+        for (offer, need) in pairs {
+            self.pinned.insert(match_id(offer, need), (offer, need));
+        }
+    }
+
+    pub fn is_pinned(&self, match_id: Uuid) -> bool {
+        self.pinned.contains_key(&match_id)
+    }
+
+    /// Steps 1 to 6 of the algorithm around `apply`, which changes the flows in the slots `before`
+    /// and returns the slots of the flows it placed or moved.
+    fn change(&mut self, before: &[u32], apply: impl FnOnce(&mut Self) -> Vec<u32>) -> MatchDiff {
+        // 1. What the touched flows had, and who ranked them.
+        let mut old: HashMap<Uuid, Arc<Match>> = HashMap::new();
+        let mut dirty: BTreeSet<Uuid> = BTreeSet::new();
+        for &t in before {
+            let Some(record) = self.record(t) else {
+                continue;
+            };
+            for id in record.match_ids().collect::<Vec<_>>() {
+                if !old.contains_key(&id)
+                    && let Some(m) = self.materialize(id)
+                {
+                    old.insert(id, Arc::new(m));
+                }
+            }
+            for g in self.neighbours(t) {
+                if self
+                    .record(g)
+                    .is_some_and(|r| r.best.iter().any(|e| e.other == t))
+                {
+                    dirty.insert(self.id_of(g));
+                }
+            }
+        }
+        for id in old.keys() {
+            self.unlink(*id);
+        }
+
+        // 2. The change itself.
+        let touched = apply(self);
+        let touched_ids: HashSet<Uuid> = touched.iter().map(|&t| self.id_of(t)).collect();
+
+        // 3. The touched flows' own lists, and the clean lists they rank into.
+        let mut check: BTreeSet<(u32, u32)> = BTreeSet::new();
+        for &t in &touched {
+            let Some(record) = self.record(t) else {
+                continue;
+            };
+            let candidates = if record.matchable() {
+                self.candidates(t)
+            } else {
+                Vec::new()
+            };
+            let best = self.best_of(t, &candidates);
+            if let Some(record) = self.record_mut(t) {
+                record.best = best;
+            }
+            for (g, figures) in &candidates {
+                let (o, n) = self.orient_slots(t, *g);
+                check.insert((o, n));
+                let other = self.id_of(*g);
+                if touched_ids.contains(&other) || dirty.contains(&other) {
+                    continue;
+                }
+                if self.record(n).is_some_and(|need| eligible(need, figures))
+                    && let Some(evicted) = self.rank_into(*g, t, figures.score)
+                {
+                    check.insert(self.orient_slots(*g, evicted));
+                }
+            }
+        }
+
+        // 4. The lists that lost an entry, recomputed.
+        for id in &dirty {
+            if touched_ids.contains(id) {
+                continue;
+            }
+            let Some(&g) = self.by_id.get(id) else {
+                continue;
+            };
+            let candidates = if self.record(g).is_some_and(FlowRecord::matchable) {
+                self.candidates(g)
+            } else {
+                Vec::new()
+            };
+            let best = self.best_of(g, &candidates);
+            let previous = self
+                .record_mut(g)
+                .map(|r| std::mem::replace(&mut r.best, best))
+                .unwrap_or_default();
+            let named: Vec<u32> = previous
+                .iter()
+                .chain(self.record(g).map_or(&[][..], |r| &r.best[..]))
+                .map(|e| e.other)
+                .collect();
+            for other in named {
+                if self.record(other).is_some() {
+                    check.insert(self.orient_slots(g, other));
+                }
+            }
+        }
+        self.settle(old, check)
+    }
+
+    /// Step 5 and 6: decides each pair in `check`, re-allocates around them and writes the diff
+    /// against `old` (the touched flows' matches before the change, already unlinked).
+    fn settle(
+        &mut self,
+        old: HashMap<Uuid, Arc<Match>>,
+        check: BTreeSet<(u32, u32)>,
+    ) -> MatchDiff {
+        let mut linked: Vec<Uuid> = Vec::new();
+        let mut withdrawn: Vec<RemovedMatch> = Vec::new();
+        let mut offers: BTreeSet<u32> = BTreeSet::new();
+        for (o, n) in check {
+            let (Some(offer), Some(need)) = (self.record(o), self.record(n)) else {
+                continue;
+            };
+            if offer.direction != Direction::Offer || need.direction != Direction::Need {
+                continue;
+            }
+            let id = match_id(offer.id, need.id);
+            let figures = assess(&self.catalog, &self.config, offer, need).ok();
+            let proposed = figures.is_some()
+                && (self.pinned.contains_key(&id)
+                    || offer.best.iter().any(|e| e.other == n)
+                    || need.best.iter().any(|e| e.other == o));
+            match (proposed, self.matches.contains_key(&id), figures) {
+                (true, false, Some(figures)) => {
+                    self.link(id, o, n, &figures);
+                    linked.push(id);
+                    offers.insert(o);
+                }
+                (false, true, Some(figures)) => {
+                    if let Some(last) = self.materialize(id) {
+                        let reason = self.withdrawal_reason(o, n, &figures);
+                        withdrawn.push(removed_match(Arc::new(last), reason));
+                    }
+                    self.unlink(id);
+                    offers.insert(o);
+                }
+                _ => {}
+            }
+        }
+        for m in old.values() {
+            if let Some(&slot) = self.by_id.get(&m.offer_flow_id) {
+                offers.insert(slot);
+            }
+        }
+        let mut moved: Vec<Uuid> = Vec::new();
+        for offer in offers {
+            self.reallocate(offer, &mut moved);
+        }
+
+        let linked_set: HashSet<Uuid> = linked.iter().copied().collect();
+        let mut diff = MatchDiff {
+            withdrawn,
+            ..MatchDiff::default()
+        };
+        for id in &linked {
+            let Some(current) = self.materialize(*id) else {
+                continue;
+            };
+            match old.get(id) {
+                None => diff.added.push(Arc::new(current)),
+                Some(previous) if **previous != current => diff.changed.push(Arc::new(current)),
+                Some(_) => {}
+            }
+        }
+        for id in moved {
+            if !linked_set.contains(&id)
+                && !old.contains_key(&id)
+                && let Some(current) = self.materialize(id)
+            {
+                diff.changed.push(Arc::new(current));
+            }
+        }
+        for (id, previous) in old {
+            if linked_set.contains(&id) {
+                continue;
+            }
+            let slots = (
+                self.by_id.get(&previous.offer_flow_id).copied(),
+                self.by_id.get(&previous.need_flow_id).copied(),
+            );
+            let still_holds = match slots {
+                (Some(o), Some(n)) => self.pair_figures(o, n).ok().map(|f| (o, n, f)),
+                _ => None,
+            };
+            match still_holds {
+                Some((o, n, figures)) => {
+                    let reason = self.withdrawal_reason(o, n, &figures);
+                    diff.withdrawn.push(removed_match(previous, reason));
+                }
+                None => {
+                    let reason = self.removal_reason(&previous);
+                    diff.removed.push(removed_match(previous, reason));
+                }
+            }
+        }
+        diff.added.sort_by_key(|m| m.id);
+        diff.changed.sort_by_key(|m| m.id);
+        diff.changed.dedup_by_key(|m| m.id);
+        diff.removed.sort_by_key(|m| m.id);
+        diff.withdrawn.sort_by_key(|m| m.id);
+        diff
     }
 
     // ----- queries -----
 
-    /// The match with this id, if the pair currently holds.
     /// The figures a pair would have if each site stood where `place` puts it, or `None` if the
     /// flows are unknown or would not match there. The redacted view of an anonymous side is
     /// computed from coarsened places, so it cannot depend on where exactly the site is.
@@ -250,8 +549,14 @@ impl Engine {
         evaluate(&self.catalog, &self.config, &offer, &need).ok()
     }
 
-    pub fn get(&self, match_id: Uuid) -> Option<&Arc<Match>> {
-        self.matches.get(&match_id)
+    /// The live match with this id, as it reads now.
+    pub fn get(&self, match_id: Uuid) -> Option<Arc<Match>> {
+        self.materialize(match_id).map(Arc::new)
+    }
+
+    /// Whether the pair with this id is live (cheaper than [`Engine::get`]).
+    pub fn contains_match(&self, match_id: Uuid) -> bool {
+        self.matches.contains_key(&match_id)
     }
 
     /// Matches of a flow (as offer or as need), best first (score descending, then id).
@@ -264,17 +569,17 @@ impl Engine {
         ranked(self.business_matches(business_id))
     }
 
-    /// Matches of a flow, in no particular order, borrowed (for callers that pick a page).
-    pub fn flow_matches(&self, flow_id: Uuid) -> impl Iterator<Item = &Arc<Match>> + '_ {
+    /// Matches of a flow, in no particular order (for callers that pick a page).
+    pub fn flow_matches(&self, flow_id: Uuid) -> impl Iterator<Item = Arc<Match>> + '_ {
         self.by_id
             .get(&flow_id)
             .into_iter()
             .flat_map(|&s| self.matches_of_slot(s))
     }
 
-    /// Matches in which the business is on either side, in no particular order, borrowed. A
-    /// business never matches itself, so each match appears once.
-    pub fn business_matches(&self, business_id: Uuid) -> impl Iterator<Item = &Arc<Match>> + '_ {
+    /// Matches in which the business is on either side, in no particular order. A business never
+    /// matches itself, so each match appears once.
+    pub fn business_matches(&self, business_id: Uuid) -> impl Iterator<Item = Arc<Match>> + '_ {
         self.by_business
             .get(&business_id)
             .into_iter()
@@ -282,15 +587,15 @@ impl Engine {
             .flat_map(|&s| self.matches_of_slot(s))
     }
 
-    fn matches_of_slot(&self, slot: u32) -> impl Iterator<Item = &Arc<Match>> + '_ {
+    fn matches_of_slot(&self, slot: u32) -> impl Iterator<Item = Arc<Match>> + '_ {
         self.record(slot)
             .into_iter()
-            .flat_map(|r| r.match_ids().filter_map(|id| self.matches.get(&id)))
+            .flat_map(|r| r.match_ids().filter_map(|id| self.get(id)))
     }
 
-    /// Every current match, in no particular order (the caller filters and sorts).
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<Match>> + '_ {
-        self.matches.values()
+    /// Every live match, in no particular order (the caller filters and sorts).
+    pub fn iter(&self) -> impl Iterator<Item = Arc<Match>> + '_ {
+        self.matches.keys().filter_map(|&id| self.get(id))
     }
 
     pub fn match_count(&self) -> usize {
@@ -315,8 +620,10 @@ impl Engine {
                 .count(),
             needs: records().filter(|r| r.direction == Direction::Need).count(),
             matches: self.matches.len(),
+            pinned: self.pinned.len(),
             distinct_profiles: self.profiles.len(),
             approx_memory_bytes: 0,
+            bytes_per_match: 0,
         };
         let size = std::mem::size_of::<Option<FlowRecord>>;
         let flows =
@@ -324,10 +631,14 @@ impl Engine {
         let lists = |m: &HashMap<Uuid, Vec<u32>>| {
             map_bytes(m) + m.values().map(|v| v.capacity() * 4).sum::<usize>()
         };
-        // A match has no heap parts of its own (categories and nouns are shared): each costs its
-        // size plus the `Arc` counts, so the figure needs no walk over millions of matches.
-        let matches =
-            map_bytes(&self.matches) + self.matches.len() * (std::mem::size_of::<Match>() + 16);
+        let links: usize = records()
+            .map(|r| {
+                r.offer_links.capacity() * std::mem::size_of::<OfferLink>()
+                    + r.need_links.capacity() * std::mem::size_of::<Uuid>()
+            })
+            .sum();
+        let matches = map_bytes(&self.matches) + links;
+        stats.bytes_per_match = matches.checked_div(self.matches.len()).unwrap_or(0);
         stats.approx_memory_bytes = std::mem::size_of::<Self>()
             + self.catalog.memory_bytes()
             + flows
@@ -337,7 +648,8 @@ impl Engine {
             + lists(&self.by_business)
             + self.profiles.memory_bytes()
             + self.index.memory_bytes()
-            + matches;
+            + map_bytes(&self.matches)
+            + map_bytes(&self.pinned);
         stats
     }
 
@@ -349,6 +661,108 @@ impl Engine {
 
     fn record_mut(&mut self, slot: u32) -> Option<&mut FlowRecord> {
         self.slots.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    fn id_of(&self, slot: u32) -> Uuid {
+        self.record(slot).map_or(Uuid::nil(), |r| r.id)
+    }
+
+    /// (offer slot, need slot) of the pair of the flow in `slot` and `other`.
+    fn orient_slots(&self, slot: u32, other: u32) -> (u32, u32) {
+        match self.record(slot) {
+            Some(record) => orient(record, slot, other),
+            None => (slot, other),
+        }
+    }
+
+    fn pair_figures(&self, offer: u32, need: u32) -> Result<PairFigures, ()> {
+        let (Some(o), Some(n)) = (self.record(offer), self.record(need)) else {
+            return Err(());
+        };
+        assess(&self.catalog, &self.config, o, n).map_err(|_| ())
+    }
+
+    /// A live match as it reads now: its figures computed again, its allocation from its offer link.
+    fn materialize(&self, id: Uuid) -> Option<Match> {
+        let pair = self.matches.get(&id)?;
+        let (offer, need) = (self.record(pair.offer)?, self.record(pair.need)?);
+        let figures = assess(&self.catalog, &self.config, offer, need).ok()?;
+        let mut m = build(&self.catalog, offer, need, &figures);
+        if let Some(link) = offer.offer_links.iter().find(|l| l.id == id) {
+            m.allocatable_quantity = link.allocatable(m.delivered_quantity);
+        }
+        Some(m)
+    }
+
+    /// How many counterparts the flow proposes.
+    fn proposals_of(&self, record: &FlowRecord) -> usize {
+        let configured = match record.direction {
+            Direction::Offer => self.config.proposals.per_offer,
+            Direction::Need => self.config.proposals.per_need,
+        };
+        record.max_proposals.unwrap_or(configured) as usize
+    }
+
+    /// The flow's own distance limit: its `max_distance_km`, or its category's.
+    fn limit_of(&self, record: &FlowRecord) -> f64 {
+        let category = record
+            .category
+            .map_or(0.0, |c| self.catalog.category(c).max_distance_km);
+        record.max_distance_km.unwrap_or(category)
+    }
+
+    /// Higher score first, then the counterpart with the lower id.
+    fn rank_entries(&self, a: &Ranked, b: &Ranked) -> Ordering {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| self.id_of(a.other).cmp(&self.id_of(b.other)))
+    }
+
+    /// The flow's best list from its candidates: eligible pairs, best first, at most its K.
+    fn best_of(&self, slot: u32, candidates: &[(u32, PairFigures)]) -> Vec<Ranked> {
+        let Some(record) = self.record(slot) else {
+            return Vec::new();
+        };
+        let mut best: Vec<Ranked> = candidates
+            .iter()
+            .filter(|(other, figures)| {
+                let need = if record.direction == Direction::Need {
+                    Some(record)
+                } else {
+                    self.record(*other)
+                };
+                need.is_some_and(|need| eligible(need, figures))
+            })
+            .map(|(other, figures)| Ranked {
+                score: figures.score,
+                other: *other,
+            })
+            .collect();
+        best.sort_by(|a, b| self.rank_entries(a, b));
+        best.truncate(self.proposals_of(record));
+        best.shrink_to_fit();
+        best
+    }
+
+    /// Puts `other` into the best list of `slot` if it ranks there; returns the counterpart it
+    /// pushed out, if any.
+    fn rank_into(&mut self, slot: u32, other: u32, score: f64) -> Option<u32> {
+        let record = self.record(slot)?;
+        let k = self.proposals_of(record);
+        let entry = Ranked { score, other };
+        let at = record
+            .best
+            .partition_point(|e| self.rank_entries(e, &entry) == Ordering::Less);
+        if at >= k {
+            return None;
+        }
+        let record = self.record_mut(slot)?;
+        record.best.insert(at, entry);
+        if record.best.len() > k {
+            record.best.pop().map(|e| e.other)
+        } else {
+            None
+        }
     }
 
     /// Puts a record into the table, the id/site/business maps and (if matchable) the index.
@@ -371,7 +785,7 @@ impl Engine {
         slot
     }
 
-    /// Takes a record out of everything `place` put it in. Its matches must be detached already.
+    /// Takes a record out of everything `place` put it in. Its matches must be unlinked already.
     fn unplace(&mut self, slot: u32) {
         self.index_remove(slot);
         let Some(record) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
@@ -394,12 +808,15 @@ impl Engine {
     }
 
     fn index_insert(&mut self, slot: u32) {
-        if let Some((tree, point)) = self
-            .record(slot)
-            .and_then(|r| Some((r.tree()?, r.point)).filter(|_| r.matchable()))
-        {
-            self.index.insert(tree, IndexedPoint::new(point, slot));
-        }
+        let Some(record) = self.record(slot).filter(|r| r.matchable()) else {
+            return;
+        };
+        let Some(tree) = record.tree() else {
+            return;
+        };
+        let (point, limit) = (record.point, self.limit_of(record));
+        self.tree_reach[tree] = self.tree_reach[tree].max(limit);
+        self.index.insert(tree, IndexedPoint::new(point, slot));
     }
 
     fn index_remove(&mut self, slot: u32) {
@@ -411,8 +828,9 @@ impl Engine {
         }
     }
 
-    /// Every pair the flow in `slot` forms now, found through the index, with the other flow's slot.
-    fn candidates(&self, slot: u32) -> Vec<(u32, Match)> {
+    /// Counterpart flows of compatible categories within reach of the flow in `slot` (from the
+    /// index alone; nothing is evaluated).
+    fn neighbours(&self, slot: u32) -> Vec<u32> {
         let Some(flow) = self.record(slot).filter(|r| r.matchable()) else {
             return Vec::new();
         };
@@ -429,221 +847,118 @@ impl Engine {
                 Direction::Offer,
             ),
         };
-        let own_max = flow
-            .max_distance_km
-            .unwrap_or(f64::INFINITY)
-            .min(self.catalog.category(category).max_distance_km);
+        let own = self.limit_of(flow);
         let mut found = Vec::new();
         for &other_category in counterparts {
-            let radius = own_max.min(self.catalog.category(other_category).max_distance_km);
-            for other_slot in
-                self.index
-                    .within(tree_of(other_category, other_direction), flow.point, radius)
-            {
-                let Some(other) = self.record(other_slot) else {
-                    continue;
-                };
+            let tree = tree_of(other_category, other_direction);
+            let radius = own.min(self.tree_reach[tree]);
+            found.extend(self.index.within(tree, flow.point, radius));
+        }
+        found
+    }
+
+    /// Every pair the flow in `slot` forms now, with the other flow's slot and the pair's figures.
+    fn candidates(&self, slot: u32) -> Vec<(u32, PairFigures)> {
+        let Some(flow) = self.record(slot) else {
+            return Vec::new();
+        };
+        self.neighbours(slot)
+            .into_iter()
+            .filter_map(|other_slot| {
+                let other = self.record(other_slot)?;
                 let (offer, need) = if flow.direction == Direction::Offer {
                     (flow, other)
                 } else {
                     (other, flow)
                 };
-                if let Ok(m) = evaluate(&self.catalog, &self.config, offer, need) {
-                    found.push((other_slot, m));
-                }
-            }
-        }
-        found
+                let figures = assess(&self.catalog, &self.config, offer, need).ok()?;
+                Some((other_slot, figures))
+            })
+            .collect()
     }
 
-    /// Adds a match between the flows in two slots (offer first).
-    fn attach(&mut self, offer_slot: u32, need_slot: u32, m: Match) {
+    /// Makes the pair live: its id, its offer link (in rank order) and its need link.
+    fn link(&mut self, id: Uuid, offer_slot: u32, need_slot: u32, figures: &PairFigures) {
         if let Some(offer) = self.record_mut(offer_slot) {
-            let link = OfferLink::of(&m);
+            let link = OfferLink::new(id, figures.score, figures.wanted());
             let at = offer
                 .offer_links
                 .partition_point(|l| link_rank(l, &link) == Ordering::Less);
             offer.offer_links.insert(at, link);
         }
         if let Some(need) = self.record_mut(need_slot) {
-            need.need_links.push(m.id);
+            need.need_links.push(id);
         }
-        self.matches.insert(m.id, Arc::new(m));
-    }
-
-    /// Takes the matches of the given flows out of the state and returns them.
-    /// Their entries stay in the id map until `finish` knows which pairs still hold, so a pair that
-    /// holds is overwritten in place rather than removed and re-inserted.
-    fn detach(&mut self, slots: &[u32]) -> HashMap<Uuid, Arc<Match>> {
-        let mut old = HashMap::new();
-        for &slot in slots {
-            let Some(record) = self.record_mut(slot) else {
-                continue;
-            };
-            let ids: Vec<Uuid> = std::mem::take(&mut record.offer_links)
-                .into_iter()
-                .map(|l| l.id)
-                .collect();
-            let ids = ids
-                .into_iter()
-                .chain(std::mem::take(&mut record.need_links));
-            for id in ids.collect::<Vec<_>>() {
-                if old.contains_key(&id) {
-                    continue; // both flows were touched; detached from the other side already
-                }
-                let Some(m) = self.matches.get(&id).cloned() else {
-                    continue;
-                };
-                let (offer_slot, need_slot) = (
-                    self.by_id.get(&m.offer_flow_id).copied(),
-                    self.by_id.get(&m.need_flow_id).copied(),
-                );
-                if let Some(r) = offer_slot
-                    .filter(|&s| s != slot)
-                    .and_then(|s| self.record_mut(s))
-                {
-                    let probe = OfferLink::of(&m);
-                    let at = r
-                        .offer_links
-                        .partition_point(|l| link_rank(l, &probe) == Ordering::Less);
-                    match r.offer_links.get(at) {
-                        Some(l) if l.id == id => {
-                            r.offer_links.remove(at);
-                        }
-                        _ => r.offer_links.retain(|l| l.id != id),
-                    }
-                }
-                if let Some(r) = need_slot
-                    .filter(|&s| s != slot)
-                    .and_then(|s| self.record_mut(s))
-                    && let Some(pos) = r.need_links.iter().position(|x| *x == id)
-                {
-                    r.need_links.swap_remove(pos);
-                }
-                old.insert(id, m);
-            }
-        }
-        old
-    }
-
-    /// Steps 3 to 5 of the algorithm: find the touched flows' pairs, re-allocate, diff against `old`.
-    fn finish(&mut self, old: HashMap<Uuid, Arc<Match>>, touched: &[u32]) -> MatchDiff {
-        let mut fresh: Vec<Uuid> = Vec::new();
-        let mut fresh_set: HashSet<Uuid> = HashSet::new();
-        for &slot in touched {
-            let is_offer = self
-                .record(slot)
-                .is_some_and(|r| r.direction == Direction::Offer);
-            for (other, m) in self.candidates(slot) {
-                if !fresh_set.insert(m.id) {
-                    continue; // both flows were touched; found from the other side already
-                }
-                fresh.push(m.id);
-                let (offer, need) = if is_offer {
-                    (slot, other)
-                } else {
-                    (other, slot)
-                };
-                self.attach(offer, need, m);
-            }
-        }
-        for id in old.keys() {
-            if !fresh_set.contains(id) {
-                self.matches.remove(id);
-            }
-        }
-
-        let offers: BTreeSet<Uuid> = old
-            .values()
-            .map(|m| m.offer_flow_id)
-            .chain(
-                fresh
-                    .iter()
-                    .filter_map(|id| self.matches.get(id))
-                    .map(|m| m.offer_flow_id),
-            )
-            .collect();
-        let mut reallocated: Vec<Uuid> = Vec::new();
-        for offer in offers {
-            if let Some(&slot) = self.by_id.get(&offer) {
-                self.reallocate(slot, &mut reallocated);
-            }
-        }
-
-        let mut diff = MatchDiff::default();
-        for id in &fresh {
-            let Some(current) = self.matches.get(id) else {
-                continue;
-            };
-            match old.get(id) {
-                None => diff.added.push(Arc::clone(current)),
-                Some(previous) if previous != current => diff.changed.push(Arc::clone(current)),
-                Some(_) => {}
-            }
-        }
-        for id in reallocated {
-            if !fresh_set.contains(&id)
-                && !old.contains_key(&id)
-                && let Some(current) = self.matches.get(&id)
-            {
-                diff.changed.push(Arc::clone(current));
-            }
-        }
-        for (id, previous) in old {
-            if !fresh_set.contains(&id) {
-                diff.removed.push(RemovedMatch {
-                    id,
-                    offer_flow_id: previous.offer_flow_id,
-                    need_flow_id: previous.need_flow_id,
-                    offer_business_id: previous.offer_business_id,
-                    need_business_id: previous.need_business_id,
-                    reason: self.removal_reason(&previous),
-                    last: previous,
-                });
-            }
-        }
-        diff.added.sort_by_key(|m| m.id);
-        diff.changed.sort_by_key(|m| m.id);
-        diff.changed.dedup_by_key(|m| m.id);
-        diff.removed.sort_by_key(|m| m.id);
-        diff
-    }
-
-    /// Re-runs the allocation of one offer over its links (already in rank order); updates and records
-    /// the matches whose allocatable quantity moved.
-    fn reallocate(&mut self, offer_slot: u32, moved: &mut Vec<Uuid>) {
-        // The id may now name a need (a flow can change direction); only offers allocate.
-        let Some(offer) = self
-            .slots
-            .get_mut(offer_slot as usize)
-            .and_then(Option::as_mut)
-        else {
-            return;
-        };
-        if offer.direction != Direction::Offer {
-            return;
-        }
-        let matches = &mut self.matches;
-        walk(
-            offer.annual_amount,
-            &mut offer.offer_links,
-            |_, link, share, taken| {
-                if share == link.share && share != Share::Partial {
-                    return; // Full stays the delivered quantity, Zero stays zero
-                }
-                link.share = share;
-                if let Some(m) = matches.get_mut(&link.id) {
-                    let value = allocatable(m, share, taken);
-                    if m.allocatable_quantity.to_bits() != value.to_bits() {
-                        Arc::make_mut(m).allocatable_quantity = value;
-                        moved.push(link.id);
-                    }
-                }
+        self.matches.insert(
+            id,
+            LivePair {
+                offer: offer_slot,
+                need: need_slot,
             },
         );
     }
 
-    /// Why a pair that was a match is not one any more.
+    /// Takes a live pair out of the id map and both flows' links.
+    fn unlink(&mut self, id: Uuid) {
+        let Some(pair) = self.matches.remove(&id) else {
+            return;
+        };
+        if let Some(offer) = self.record_mut(pair.offer) {
+            offer.offer_links.retain(|l| l.id != id);
+        }
+        if let Some(need) = self.record_mut(pair.need)
+            && let Some(at) = need.need_links.iter().position(|x| *x == id)
+        {
+            need.need_links.swap_remove(at);
+        }
+    }
+
+    /// Re-runs the allocation of one offer over its links (already in rank order); records the
+    /// matches whose allocatable quantity moved.
+    fn reallocate(&mut self, offer_slot: u32, moved: &mut Vec<Uuid>) {
+        // The slot may now hold a need (a flow can change direction); only offers allocate.
+        let Some(offer) = self
+            .slots
+            .get_mut(offer_slot as usize)
+            .and_then(Option::as_mut)
+            .filter(|r| r.direction == Direction::Offer)
+        else {
+            return;
+        };
+        walk(
+            offer.annual_amount,
+            &mut offer.offer_links,
+            |_, link, share, taken| {
+                let same = share == link.share
+                    && (share != Share::Partial || taken.to_bits() == link.taken.to_bits());
+                if !same {
+                    moved.push(link.id);
+                }
+                link.share = share;
+                link.taken = taken;
+            },
+        );
+    }
+
+    /// Why a pair that holds is not proposed (any more).
+    fn withdrawal_reason(&self, offer: u32, need: u32, figures: &PairFigures) -> String {
+        let (Some(o), Some(n)) = (self.record(offer), self.record(need)) else {
+            return "no longer proposed".to_string();
+        };
+        if !eligible(n, figures) {
+            return "no longer proposed: it costs more than it saves, and the need does not pay \
+                    for CO2"
+                .to_string();
+        }
+        format!(
+            "no longer proposed: the offer has {} better-ranked needs and the need {} \
+             better-ranked offers",
+            o.best.len(),
+            n.best.len()
+        )
+    }
+
+    /// Why a pair that was a match does not hold any more.
     fn removal_reason(&self, previous: &Match) -> String {
         let offer = self
             .by_id
@@ -658,16 +973,52 @@ impl Engine {
             (_, None) => "need deleted".to_string(),
             (Some(offer), Some(need)) => match evaluate(&self.catalog, &self.config, offer, need) {
                 Err(rejection) => rejection.to_string(),
-                // Unreachable while the index is consistent; say something true rather than panic.
+                // Unreachable: only pairs that fail are removed; say something true rather than panic.
                 Ok(_) => "no longer a match".to_string(),
             },
         }
     }
 }
 
-/// The matches in rank order (best first), as owned handles.
-fn ranked<'a>(matches: impl Iterator<Item = &'a Arc<Match>>) -> Vec<Arc<Match>> {
-    let mut out: Vec<Arc<Match>> = matches.cloned().collect();
+/// Whether a pair that holds may be proposed: it saves money, or the need pays for CO2.
+fn eligible(need: &FlowRecord, figures: &PairFigures) -> bool {
+    figures.savings_eur_per_year >= 0.0 || need.pays_for_co2
+}
+
+/// (offer slot, need slot) of the pair of `record` (in `slot`) and the flow in `other`.
+fn orient(record: &FlowRecord, slot: u32, other: u32) -> (u32, u32) {
+    if record.direction == Direction::Offer {
+        (slot, other)
+    } else {
+        (other, slot)
+    }
+}
+
+fn removed_match(last: Arc<Match>, reason: String) -> RemovedMatch {
+    RemovedMatch {
+        id: last.id,
+        offer_flow_id: last.offer_flow_id,
+        need_flow_id: last.need_flow_id,
+        offer_business_id: last.offer_business_id,
+        need_business_id: last.need_business_id,
+        reason,
+        last,
+    }
+}
+
+/// Each tree's reach before any flow raises it: its category's typical maximum distance.
+fn category_reach(catalog: &Catalog) -> Vec<f64> {
+    (0..catalog.categories.len())
+        .flat_map(|c| {
+            let km = catalog.category(slot_number(c)).max_distance_km;
+            [km, km]
+        })
+        .collect()
+}
+
+/// The matches in rank order (best first).
+fn ranked(matches: impl Iterator<Item = Arc<Match>>) -> Vec<Arc<Match>> {
+    let mut out: Vec<Arc<Match>> = matches.collect();
     out.sort_by(|a, b| rank(a, b));
     out
 }

@@ -26,4 +26,6 @@ pub use boundary::{
     match_id,
 };
 pub use engine::{Engine, EngineStats};
-pub use score_settings::{ConfigError, MatchingConfig, ScoreScales, ScoreWeights};
+pub use score_settings::{
+    ConfigError, MAX_PROPOSALS, MatchingConfig, ProposalLimits, ScoreScales, ScoreWeights,
+};

@@ -20,7 +20,12 @@ pub(crate) enum Rejection {
     SameBusiness,
     NoRule { offer: String, need: String },
     ValidityDisjoint,
-    TooFar { distance_km: f64, allowed_km: f64 },
+    TooFar {
+        distance_km: f64,
+        allowed_km: f64,
+        /// Measured from an anonymous site's grid cell centre.
+        from_cell: bool,
+    },
     Quality { constraint: String },
     NothingDelivered,
 }
@@ -41,13 +46,18 @@ impl std::fmt::Display for Rejection {
             Rejection::TooFar {
                 distance_km,
                 allowed_km,
+                from_cell,
             } => {
                 write!(
                     f,
                     "distance now {} km > {} km",
                     km(*distance_km),
                     km(*allowed_km)
-                )
+                )?;
+                if *from_cell {
+                    write!(f, " (from the anonymous site's grid cell centre)")?;
+                }
+                Ok(())
             }
             Rejection::Quality { constraint } => write!(f, "quality no longer meets {constraint}"),
             Rejection::NothingDelivered => {
@@ -75,6 +85,32 @@ fn km(x: f64) -> String {
     }
 }
 
+/// The figures of a pair that holds: plain numbers, what ranking and allocation read. The rest of a
+/// [`Match`] (ids, categories, units, the sentence) is put together by [`build`] when it is read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PairFigures {
+    pub score: f64,
+    pub components: ScoreComponents,
+    pub distance_km: f64,
+    pub allowed_km: f64,
+    /// Per year, in the need's amount unit.
+    pub delivered: f64,
+    pub delivered_quantity: f64,
+    pub covered_share: f64,
+    pub conversion: f64,
+    pub temporal_overlap: f64,
+    pub quality_margin: Option<f64>,
+    pub savings_eur_per_year: f64,
+    pub co2_t_per_year: f64,
+}
+
+impl PairFigures {
+    /// Offer amount per year the need could take: what allocation hands out.
+    pub fn wanted(&self) -> f64 {
+        self.delivered / self.conversion
+    }
+}
+
 /// Checks every hard constraint and, if the pair holds, computes its match (with
 /// `allocatable_quantity` equal to the delivered quantity; allocation runs afterwards).
 pub(crate) fn evaluate(
@@ -83,6 +119,60 @@ pub(crate) fn evaluate(
     offer: &FlowRecord,
     need: &FlowRecord,
 ) -> Result<Match, Rejection> {
+    let figures = assess(catalog, config, offer, need)?;
+    Ok(build(catalog, offer, need, &figures))
+}
+
+/// The whole match of a pair from its figures (`allocatable_quantity` = delivered quantity).
+pub(crate) fn build(
+    catalog: &Catalog,
+    offer: &FlowRecord,
+    need: &FlowRecord,
+    f: &PairFigures,
+) -> Match {
+    // `assess` succeeded, so both flows have a category.
+    let (oc, nc) = (
+        catalog.category(offer.category.unwrap_or_default()),
+        catalog.category(need.category.unwrap_or_default()),
+    );
+    Match {
+        id: match_id(offer.id, need.id),
+        offer_flow_id: offer.id,
+        need_flow_id: need.id,
+        offer_business_id: offer.business_id,
+        need_business_id: need.business_id,
+        offer_anonymous: offer.anonymous,
+        need_anonymous: need.anonymous,
+        offer_category: oc.code.clone(),
+        need_category: nc.code.clone(),
+        score: f.score,
+        components: f.components,
+        distance_km: f.distance_km,
+        allowed_distance_km: f.allowed_km,
+        delivered_annual_amount: f.delivered,
+        amount_unit: nc.dimension.amount_unit(),
+        delivered_quantity: f.delivered_quantity,
+        quantity_unit: nc.dimension.canonical_unit(),
+        covered_share: f.covered_share,
+        allocatable_quantity: f.delivered_quantity,
+        conversion: f.conversion,
+        temporal_overlap: f.temporal_overlap,
+        quality_margin: f.quality_margin,
+        savings_eur_per_year: f.savings_eur_per_year,
+        co2_t_per_year: f.co2_t_per_year,
+        explanation: Explanation {
+            noun: nc.noun.clone(),
+        },
+    }
+}
+
+/// Checks every hard constraint and, if the pair holds, computes its figures.
+pub(crate) fn assess(
+    catalog: &Catalog,
+    config: &MatchingConfig,
+    offer: &FlowRecord,
+    need: &FlowRecord,
+) -> Result<PairFigures, Rejection> {
     if offer.direction != Direction::Offer || need.direction != Direction::Need {
         return Err(Rejection::NotOfferAndNeed);
     }
@@ -121,22 +211,22 @@ pub(crate) fn evaluate(
     {
         return Err(Rejection::ValidityDisjoint);
     }
-    let allowed_km = [
-        offer.max_distance_km,
-        need.max_distance_km,
-        Some(oc.max_distance_km),
-        Some(nc.max_distance_km),
-    ]
-    .into_iter()
-    .flatten()
-    .fold(f64::INFINITY, f64::min);
-    let distance_km = haversine_km(offer.location, need.location);
-    if distance_km.is_nan() || distance_km > allowed_km {
+    // Each side's own limit, or its category's typical one; transport cost carries the economics.
+    let allowed_km = offer
+        .max_distance_km
+        .unwrap_or(oc.max_distance_km)
+        .min(need.max_distance_km.unwrap_or(nc.max_distance_km));
+    // The limit is checked between the gates (an anonymous site's cell centre), the figures are
+    // measured between the sites.
+    let gate_km = haversine_km(offer.gate_location, need.gate_location);
+    if gate_km.is_nan() || gate_km > allowed_km {
         return Err(Rejection::TooFar {
-            distance_km,
+            distance_km: gate_km,
             allowed_km,
+            from_cell: offer.anonymous || need.anonymous,
         });
     }
+    let distance_km = haversine_km(offer.location, need.location);
     if !rule.parsed.holds(&offer.quality, &need.quality) {
         return Err(Rejection::Quality {
             constraint: rule.constraint.clone(),
@@ -217,35 +307,19 @@ pub(crate) fn evaluate(
         .sum();
     let score = (weighted / config.weights.sum()).clamp(0.0, 1.0);
 
-    let explanation = Explanation {
-        noun: nc.noun.clone(),
-    };
-    Ok(Match {
-        id: match_id(offer.id, need.id),
-        offer_flow_id: offer.id,
-        need_flow_id: need.id,
-        offer_business_id: offer.business_id,
-        need_business_id: need.business_id,
-        offer_anonymous: offer.anonymous,
-        need_anonymous: need.anonymous,
-        offer_category: oc.code.clone(),
-        need_category: nc.code.clone(),
+    Ok(PairFigures {
         score,
         components,
         distance_km,
-        allowed_distance_km: allowed_km,
-        delivered_annual_amount: delivered,
-        amount_unit: nc.dimension.amount_unit(),
+        allowed_km,
+        delivered,
         delivered_quantity,
-        quantity_unit: nc.dimension.canonical_unit(),
         covered_share,
-        allocatable_quantity: delivered_quantity,
         conversion,
         temporal_overlap,
         quality_margin,
         savings_eur_per_year,
         co2_t_per_year,
-        explanation,
     })
 }
 

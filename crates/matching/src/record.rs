@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use symbiont_core::profile::HOURS_PER_WEEK;
+use symbiont_core::geo::coarsen;
 use symbiont_core::{Direction, FlowStatus, GeoPoint, Quality};
 use uuid::Uuid;
 
@@ -137,14 +138,33 @@ pub(crate) struct FlowRecord {
     pub max_distance_km: Option<f64>,
     pub valid_from: Option<NaiveDate>,
     pub valid_until: Option<NaiveDate>,
+    /// Where the site is: the figures (distance, transport cost) are measured from here.
     pub location: GeoPoint,
+    /// Where the distance limit is checked from and where the flow sits in the spatial index: the
+    /// site itself, or for an anonymous flow the centre of its grid cell, so that whether a match
+    /// exists says no more about a hidden site than its redacted view does (ADR 0013).
+    pub gate_location: GeoPoint,
+    /// `gate_location` as a unit vector (the spatial index's coordinates).
     pub point: [f64; 3],
     /// Why the flow cannot be matched at all (unknown category, bad figures), if it cannot.
     pub defect: Option<&'static str>,
-    /// For an offer: its matches in rank order, with what allocation needs.
+    /// Proposals this flow asks for, if not the configured number.
+    pub max_proposals: Option<u32>,
+    /// A need that accepts pairs costing more than they save.
+    pub pays_for_co2: bool,
+    /// Its best counterparts, best first: the pairs it proposes (at most its K, eligible only).
+    pub best: Vec<Ranked>,
+    /// For an offer: its live matches in rank order, with what allocation needs.
     pub offer_links: Vec<OfferLink>,
-    /// For a need: the ids of its matches.
+    /// For a need: the ids of its live matches.
     pub need_links: Vec<Uuid>,
+}
+
+/// A counterpart in a flow's best list: its slot and the pair's score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Ranked {
+    pub score: f64,
+    pub other: u32,
 }
 
 impl FlowRecord {
@@ -176,16 +196,16 @@ impl FlowRecord {
             valid_from: flow.valid_from,
             valid_until: flow.valid_until,
             location,
-            point: if location.is_valid() {
-                unit_vector(location)
-            } else {
-                [0.0; 3]
-            },
+            gate_location: location,
+            point: [0.0; 3],
             defect: None,
+            max_proposals: flow.max_proposals,
+            pays_for_co2: flow.pays_for_co2,
+            best: Vec::new(),
             offer_links: Vec::new(),
             need_links: Vec::new(),
         };
-        record.defect = record.find_defect();
+        record.relocate(location);
         record
     }
 
@@ -219,25 +239,32 @@ impl FlowRecord {
 
     pub fn relocate(&mut self, location: GeoPoint) {
         self.location = location;
-        self.point = if location.is_valid() {
-            unit_vector(location)
+        self.gate_location = if self.anonymous {
+            coarsen(location)
+        } else {
+            location
+        };
+        self.point = if self.gate_location.is_valid() {
+            unit_vector(self.gate_location)
         } else {
             [0.0; 3]
         };
         self.defect = self.find_defect();
     }
 
-    /// A copy standing at `location`, without the match links (only the pair figures are wanted).
+    /// A copy whose figures are measured from `location`, without the match links (only the pair
+    /// figures are wanted). The distance limit is still checked from the flow's own gate, so the
+    /// copy matches exactly when the flow does.
     pub fn relocated(&self, location: GeoPoint) -> Self {
-        let mut copy = Self {
+        Self {
+            best: Vec::new(),
             offer_links: Vec::new(),
             need_links: Vec::new(),
             profile: Arc::clone(&self.profile),
             quality: self.quality.clone(),
+            location,
             ..*self
-        };
-        copy.relocate(location);
-        copy
+        }
     }
 
     /// Ids of the matches this flow is a side of.
@@ -249,7 +276,8 @@ impl FlowRecord {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.offer_links.capacity() * std::mem::size_of::<OfferLink>()
+        self.best.capacity() * std::mem::size_of::<Ranked>()
+            + self.offer_links.capacity() * std::mem::size_of::<OfferLink>()
             + self.need_links.capacity() * std::mem::size_of::<Uuid>()
     }
 }

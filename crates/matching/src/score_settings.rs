@@ -90,7 +90,31 @@ impl Default for ScoreScales {
 pub struct MatchingConfig {
     pub weights: ScoreWeights,
     pub scales: ScoreScales,
+    pub proposals: ProposalLimits,
 }
+
+/// How many counterparts the engine proposes per flow: its best K by score (`docs/matching.md`,
+/// "Proposals"). A pair is proposed if it is among the best K of its offer or of its need.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProposalLimits {
+    /// Needs proposed to each offer.
+    pub per_offer: u32,
+    /// Offers proposed to each need, unless the need asks for more (`max_proposals`).
+    pub per_need: u32,
+}
+
+impl Default for ProposalLimits {
+    fn default() -> Self {
+        Self {
+            per_offer: 10,
+            per_need: 10,
+        }
+    }
+}
+
+/// The most proposals a flow may ask for, or the configuration give.
+pub const MAX_PROPOSALS: u32 = 100;
 
 /// Why a configuration cannot be used; names the offending key.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -103,6 +127,8 @@ pub enum ConfigError {
     BadScale { field: &'static str, value: f64 },
     #[error("matching.scales.quality_unconstrained must be between 0 and 1, got {0}")]
     BadUnconstrainedQuality(f64),
+    #[error("matching.proposals.{field} must be between 1 and {MAX_PROPOSALS}, got {value}")]
+    BadProposals { field: &'static str, value: u32 },
 }
 
 impl MatchingConfig {
@@ -143,6 +169,12 @@ impl MatchingConfig {
             return Err(ConfigError::BadUnconstrainedQuality(
                 s.quality_unconstrained,
             ));
+        }
+        let p = &self.proposals;
+        for (field, value) in [("per_offer", p.per_offer), ("per_need", p.per_need)] {
+            if !(1..=MAX_PROPOSALS).contains(&value) {
+                return Err(ConfigError::BadProposals { field, value });
+            }
         }
         Ok(())
     }

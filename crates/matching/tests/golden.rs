@@ -452,7 +452,7 @@ fn rebuild_equals_the_incremental_result_for_the_golden_scenarios() {
     let mut rebuilt = Engine::new(taxonomy(), MatchingConfig::default()).expect("valid");
     rebuilt.rebuild(flows);
     let sorted = |e: &Engine| {
-        let mut v: Vec<_> = e.iter().map(|m| (**m).clone()).collect();
+        let mut v: Vec<_> = e.iter().map(|m| (*m).clone()).collect();
         v.sort_by_key(|m| m.id);
         v
     };
@@ -491,6 +491,8 @@ fn shipped_taxonomy_data_centre_heat_serves_a_heat_pump_but_not_a_60_c_need() {
                 valid_until: None,
                 status: FlowStatus::Active,
                 anonymous: false,
+                max_proposals: None,
+                pays_for_co2: false,
             };
             let now = DateTime::<Utc>::UNIX_EPOCH;
             let identity = FlowIdentity {

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use common::*;
 use proptest::prelude::*;
 use symbiont_core::{Direction, GeoPoint, haversine_km};
-use symbiont_matching::{Engine, FlowInput, Match, MatchDiff, MatchingConfig, reference};
+use symbiont_matching::{
+    Engine, FlowInput, Match, MatchDiff, MatchingConfig, ProposalLimits, reference,
+};
 use uuid::Uuid;
 
 const FLOWS: u128 = 24;
@@ -48,6 +50,8 @@ struct FlowSpec {
     price: Option<f64>,
     validity: u8,
     paused: bool,
+    max_proposals: Option<u32>,
+    pays_for_co2: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +60,8 @@ enum Op {
     Remove(u128),
     RemoveSeveral(u128, u128),
     MoveSite(u128, f64, f64),
+    /// Someone decides on the pair of these two flows (if they are an offer and a need).
+    Pin(u128, u128),
 }
 
 fn flow_spec() -> impl Strategy<Value = FlowSpec> {
@@ -88,6 +94,10 @@ fn flow_spec() -> impl Strategy<Value = FlowSpec> {
             prop::sample::select(vec![0u8, 0, 0, 0, 1, 2, 3]),
             prop::bool::weighted(0.1),
         ),
+        (
+            prop::sample::select(vec![None, None, None, Some(1), Some(4)]),
+            prop::bool::weighted(0.3),
+        ),
     )
         .prop_map(
             |(
@@ -95,6 +105,7 @@ fn flow_spec() -> impl Strategy<Value = FlowSpec> {
                 (temperature, purity, annual),
                 (schedule, max_km),
                 (price, validity, paused),
+                (max_proposals, pays_for_co2),
             )| {
                 FlowSpec {
                     site,
@@ -108,6 +119,8 @@ fn flow_spec() -> impl Strategy<Value = FlowSpec> {
                     price,
                     validity,
                     paused,
+                    max_proposals,
+                    pays_for_co2: pays_for_co2 && !offer,
                 }
             },
         )
@@ -119,13 +132,15 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..FLOWS).prop_map(Op::Remove),
         1 => (0..FLOWS, 0..FLOWS).prop_map(|(a, b)| Op::RemoveSeveral(a, b)),
         2 => (0..SITES, -0.05..0.05f64, -0.08..0.08f64).prop_map(|(s, dlat, dlon)| Op::MoveSite(s, dlat, dlon)),
+        2 => (0..FLOWS, 0..FLOWS).prop_map(|(a, b)| Op::Pin(a, b)),
     ]
 }
 
-/// The world as the store would see it: flows and site locations.
+/// The world as the store would see it: flows, site locations and decided pairs.
 struct World {
     sites: BTreeMap<u128, GeoPoint>,
     flows: BTreeMap<u128, FlowSpec>,
+    pinned: Vec<(Uuid, Uuid)>,
 }
 
 fn site_business(site: u128) -> u128 {
@@ -153,6 +168,7 @@ impl World {
         Self {
             sites,
             flows: BTreeMap::new(),
+            pinned: Vec::new(),
         }
     }
 
@@ -192,7 +208,10 @@ impl World {
         if spec.paused {
             b = b.paused();
         }
-        b.at(self.sites[&spec.site])
+        let mut input = b.at(self.sites[&spec.site]);
+        input.flow.max_proposals = spec.max_proposals;
+        input.flow.pays_for_co2 = spec.pays_for_co2;
+        input
     }
 
     fn inputs(&self) -> Vec<FlowInput> {
@@ -201,7 +220,7 @@ impl World {
 }
 
 fn sorted(engine: &Engine) -> Vec<Match> {
-    let mut v: Vec<Match> = engine.iter().map(|m| (**m).clone()).collect();
+    let mut v: Vec<Match> = engine.iter().map(|m| (*m).clone()).collect();
     v.sort_by_key(|m| m.id);
     v
 }
@@ -228,7 +247,7 @@ fn replay(mirror: &mut HashMap<Uuid, Arc<Match>>, diff: &MatchDiff) -> Result<()
             m.id
         );
     }
-    for r in &diff.removed {
+    for r in diff.removed.iter().chain(&diff.withdrawn) {
         let previous = mirror.remove(&r.id);
         prop_assert!(
             previous.is_some(),
@@ -271,13 +290,11 @@ fn check_hard_constraints(world: &World, m: &Match) -> Result<(), TestCaseError>
         "quality"
     );
     let d = haversine_km(oi.location, ni.location);
-    let limits = [
-        o.max_km,
-        n.max_km,
-        taxonomy.category(oc).map(|c| c.max_distance_km),
-        taxonomy.category(nc).map(|c| c.max_distance_km),
-    ];
-    let allowed = limits.into_iter().flatten().fold(f64::INFINITY, f64::min);
+    let limit = |own: Option<f64>, code: &str| {
+        own.or(taxonomy.category(code).map(|c| c.max_distance_km))
+            .unwrap_or(f64::INFINITY)
+    };
+    let allowed = limit(o.max_km, oc).min(limit(n.max_km, nc));
     prop_assert!(d <= allowed, "distance {d} > {allowed}");
     prop_assert!((m.distance_km - d).abs() < 1e-9);
     prop_assert!(
@@ -320,9 +337,17 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
 
     #[test]
-    fn incremental_state_equals_rebuild_and_brute_force(ops in prop::collection::vec(op(), 1..120)) {
+    fn incremental_state_equals_rebuild_and_brute_force(
+        ops in prop::collection::vec(op(), 1..120),
+        per_offer in 1u32..4,
+        per_need in 1u32..4,
+    ) {
+        let config = MatchingConfig {
+            proposals: ProposalLimits { per_offer, per_need },
+            ..MatchingConfig::default()
+        };
         let mut world = World::new();
-        let mut engine = engine();
+        let mut engine = Engine::new(taxonomy(), config).expect("valid");
         let mut mirror: HashMap<Uuid, Arc<Match>> = HashMap::new();
         for op in &ops {
             let diff = match op {
@@ -344,6 +369,12 @@ proptest! {
                     world.sites.insert(*s, p);
                     engine.move_site(site_id(*s), p)
                 }
+                Op::Pin(a, b) => {
+                    if !world.pinned.contains(&(id(*a), id(*b))) {
+                        world.pinned.push((id(*a), id(*b)));
+                    }
+                    engine.pin(id(*a), id(*b))
+                }
             };
             replay(&mut mirror, &diff)?;
         }
@@ -353,12 +384,37 @@ proptest! {
         replayed.sort_by_key(|m| m.id);
         prop_assert_eq!(&replayed, &incremental, "the diffs replay to the engine's state");
 
-        let mut rebuilt = Engine::new(taxonomy(), MatchingConfig::default()).expect("valid");
+        let mut rebuilt = Engine::new(taxonomy(), config).expect("valid");
+        rebuilt.pin_all(world.pinned.iter().copied());
         rebuilt.rebuild(world.inputs());
         prop_assert_eq!(&sorted(&rebuilt), &incremental, "rebuild equals incremental");
 
-        let brute = reference::all_pairs(taxonomy(), &MatchingConfig::default(), world.inputs());
+        let brute = reference::proposed_pairs(taxonomy(), &config, world.inputs(), &world.pinned);
         prop_assert_eq!(&brute, &incremental, "brute force equals incremental");
+
+        // Pinned pairs are never dropped while they hold: every pinned pair that holds at all (as
+        // a brute force proposing everything sees it) is live.
+        let everything = MatchingConfig {
+            proposals: ProposalLimits { per_offer: 100, per_need: 100 },
+            ..config
+        };
+        let mut unbounded: Vec<FlowInput> = world.inputs();
+        for input in &mut unbounded {
+            input.flow.max_proposals = None;
+            input.flow.pays_for_co2 = input.flow.direction == Direction::Need;
+        }
+        let holding = reference::all_pairs(taxonomy(), &everything, unbounded);
+        for (offer, need) in &world.pinned {
+            let pair = symbiont_matching::match_id(*offer, *need);
+            if holding.iter().any(|m| m.id == pair) {
+                prop_assert!(incremental.iter().any(|m| m.id == pair), "pinned pair {pair} dropped");
+            }
+        }
+        // Nothing live that does not hold.
+        for m in &incremental {
+            let holds = holding.iter().any(|h| h.id == m.id);
+            prop_assert!(holds, "live pair {} does not hold", m.id);
+        }
 
         // Deterministic: a rebuild from the flows in reverse order gives the very same matches.
         let mut reversed = world.inputs();

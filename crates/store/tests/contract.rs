@@ -60,6 +60,8 @@ fn flow(site: &Site, direction: Direction) -> Flow {
         valid_until: None,
         status: FlowStatus::Active,
         anonymous: false,
+        max_proposals: None,
+        pays_for_co2: false,
     }
     .validate(
         &taxonomy,

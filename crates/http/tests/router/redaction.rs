@@ -227,6 +227,56 @@ async fn trilateration_from_three_probes_cannot_place_a_hidden_site_inside_its_c
     }
 }
 
+/// Before, whether the match existed was decided on the exact distance: a probe walking outwards
+/// saw it vanish exactly where its distance to the hidden site reached the 10 km limit, and three
+/// such edges trilaterate the site. Now the limit is checked from the hidden site's cell centre:
+/// the probe walks east across the edge in 250 m steps while the hidden site stands at five places
+/// in its cell up to ~3 km apart, and sees the match appear and vanish at the same steps each time,
+/// at 10 km from the cell centre.
+#[tokio::test]
+async fn the_edge_where_a_match_with_a_hidden_side_vanishes_says_only_the_cell() {
+    let places = inside_cell(
+        HIDDEN,
+        &[
+            (0.0, 0.0),
+            (0.3, 0.3),
+            (-0.3, 0.3),
+            (0.3, -0.3),
+            (-0.3, -0.3),
+        ],
+    );
+    let centre = coarsen(HIDDEN);
+    let walk: Vec<GeoPoint> = (0..28)
+        .map(|step| offset(centre, 0.0, 6.6 + 0.25 * f64::from(step)))
+        .collect();
+    let scene = scene(places[0], walk[0]).await;
+    let mut seen: Vec<Vec<bool>> = Vec::new();
+    for place in &places {
+        scene
+            .move_site(&scene.hidden_site, &scene.hider, *place)
+            .await;
+        let mut exists = Vec::new();
+        for at in &walk {
+            scene.move_site(&scene.probe_site, &scene.probe, *at).await;
+            let page = scene
+                .app
+                .get(&format!("/api/v1/flows/{}/matches", scene.need), &scene.probe)
+                .await;
+            assert_eq!(page.0, 200, "{}", page.2);
+            exists.push(!page.2["items"].as_array().is_none_or(Vec::is_empty));
+        }
+        seen.push(exists);
+    }
+    let edge = walk
+        .iter()
+        .position(|at| symbiont_core::haversine_km(centre, *at) > 10.0)
+        .unwrap_or(walk.len());
+    let expected: Vec<bool> = (0..walk.len()).map(|step| step < edge).collect();
+    for (place, exists) in places.iter().zip(&seen) {
+        assert_eq!(exists, &expected, "hidden site at {place:?}");
+    }
+}
+
 /// Before, any signed-in writer got the 409 "match … has expired (distance now 61.2 km > 10 km)"
 /// for any expired match id, and the hidden distance with it.
 #[tokio::test]

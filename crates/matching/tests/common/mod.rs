@@ -230,6 +230,8 @@ impl FlowBuilder {
                 valid_until: None,
                 status: FlowStatus::Active,
                 anonymous: false,
+                max_proposals: None,
+                pays_for_co2: false,
                 version: 1,
                 created_at: epoch,
                 updated_at: epoch,

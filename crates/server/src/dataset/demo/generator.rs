@@ -549,6 +549,8 @@ fn flow_draft(rng: &mut Rng, spec: &FlowSpec) -> FlowDraft {
         valid_until: None,
         status: FlowStatus::Active,
         anonymous: false,
+        max_proposals: None,
+        pays_for_co2: false,
     }
 }
 

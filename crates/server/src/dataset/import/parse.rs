@@ -406,6 +406,8 @@ fn flow_draft(
         valid_until,
         status,
         anonymous,
+        max_proposals: None,
+        pays_for_co2: false,
     })
 }
 
