@@ -226,11 +226,7 @@ pub struct MatchSummary {
 /// A match that passed a list's filters, before its view is built.
 enum Candidate<'a> {
     /// With the coarse figures when a side is hidden from the viewer (computed once, for the key).
-    Live(
-        &'a Arc<Match>,
-        Option<&'a MatchDecision>,
-        Option<CoarseFigures>,
-    ),
+    Live(Arc<Match>, Option<&'a MatchDecision>, Option<CoarseFigures>),
     Kept(&'a MatchDecision, &'a Value),
 }
 
@@ -328,6 +324,19 @@ impl LiveMatches {
             .into_iter()
             .map(|f| FlowInput::new(f.flow, f.location))
             .collect();
+        let mut decisions: HashMap<Uuid, MatchDecision> = store
+            .all_decisions()
+            .await?
+            .into_iter()
+            .map(|d| (d.match_id, d))
+            .collect();
+        // Pairs people acted on stay proposed whatever their rank.
+        engine.pin_all(
+            decisions
+                .values()
+                .filter(|d| d.pins_pair())
+                .map(|d| (d.offer_flow_id, d.need_flow_id)),
+        );
         let started = std::time::Instant::now();
         let flow_count = inputs.len();
         let engine = tokio::task::spawn_blocking(move || {
@@ -342,17 +351,11 @@ impl LiveMatches {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "matching engine rebuilt"
         );
-        let mut decisions: HashMap<Uuid, MatchDecision> = store
-            .all_decisions()
-            .await?
-            .into_iter()
-            .map(|d| (d.match_id, d))
-            .collect();
         let mut changed = Vec::new();
         for decision in decisions.values_mut() {
             let live = engine.get(decision.match_id);
             let update = match (decision.status, live) {
-                (MatchStatus::Expired, Some(m)) => Some(revived(decision, m)),
+                (MatchStatus::Expired, Some(m)) => Some(revived(decision, &m)),
                 (status, None) if status != MatchStatus::Expired => Some(expired(
                     decision,
                     "no longer satisfies the hard constraints (found at start-up)",
@@ -467,13 +470,23 @@ impl LiveMatches {
                         .decisions
                         .write()
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    let (offer, need, pins) = (
+                        decision.offer_flow_id,
+                        decision.need_flow_id,
+                        decision.pins_pair(),
+                    );
                     if decisions
                         .get(&decision.match_id)
                         .is_none_or(|d| d.version < decision.version)
                     {
                         decisions.insert(decision.match_id, *decision);
                     }
-                    MatchDiff::default()
+                    drop(decisions);
+                    if pins {
+                        engine.pin(offer, need)
+                    } else {
+                        MatchDiff::default()
+                    }
                 }
             }
         };
@@ -659,7 +672,7 @@ impl LiveMatches {
                 (live.offer_anonymous, live.offer_business_id),
                 (live.need_anonymous, live.need_business_id),
                 d,
-                || coarse_figures(&engine, live),
+                || coarse_figures(&engine, &live),
             ),
             (None, Some(d)) => {
                 let last = d.last_match.as_ref()?;
@@ -767,7 +780,7 @@ impl LiveMatches {
                 page.offer(key, d.match_id, Candidate::Kept(d, last));
             }
         } else {
-            let candidates: Box<dyn Iterator<Item = &Arc<Match>>> =
+            let candidates: Box<dyn Iterator<Item = Arc<Match>>> =
                 match (filter.flow_id, filter.business_id) {
                     (Some(flow), _) => Box::new(engine.flow_matches(flow)),
                     (None, Some(business)) => Box::new(engine.business_matches(business)),
@@ -797,7 +810,7 @@ impl LiveMatches {
                     let key = sort_key(sort, m.score, m.savings_eur_per_year, m.co2_t_per_year);
                     (m.score, key, None)
                 } else {
-                    let coarse = coarse_figures(&engine, m);
+                    let coarse = coarse_figures(&engine, &m);
                     let level = coarse
                         .as_ref()
                         .map_or(f64::NEG_INFINITY, |c| c.score_level());
@@ -879,7 +892,7 @@ impl LiveMatches {
         let decisions = self.decisions();
         let mut by_status: HashMap<MatchStatus, usize> =
             MatchStatus::ALL.into_iter().map(|s| (s, 0)).collect();
-        let mut best_per_need: HashMap<Uuid, &Arc<Match>> = HashMap::new();
+        let mut best_per_need: HashMap<Uuid, Arc<Match>> = HashMap::new();
         let mut agreed = Totals::default();
         for m in engine.iter() {
             let status = decisions
@@ -891,7 +904,9 @@ impl LiveMatches {
                 agreed.savings_eur_per_year += m.savings_eur_per_year;
                 agreed.co2_t_per_year += m.co2_t_per_year;
             }
-            let best = best_per_need.entry(m.need_flow_id).or_insert(m);
+            let best = best_per_need
+                .entry(m.need_flow_id)
+                .or_insert_with(|| Arc::clone(&m));
             if (m.score, std::cmp::Reverse(m.id)) > (best.score, std::cmp::Reverse(best.id)) {
                 *best = m;
             }

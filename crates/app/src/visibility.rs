@@ -15,7 +15,7 @@ use std::hash::{Hash, Hasher};
 
 use serde_json::{Value, json};
 pub use symbiont_core::geo::{GRID_KM, coarsen};
-use symbiont_core::{GeoPoint, MatchDecision, MatchStatus};
+use symbiont_core::{MatchDecision, MatchStatus};
 use uuid::Uuid;
 
 use crate::identity::Caller;
@@ -382,7 +382,7 @@ mod tests {
     #[test]
     fn a_cell_centre_stays_within_half_a_diagonal_of_every_point_in_it() {
         for (lat, lon) in [(50.94, 6.95), (-33.9, 151.2), (0.0, 0.0), (64.1, -21.9)] {
-            let point = GeoPoint { lat, lon };
+            let point = symbiont_core::GeoPoint { lat, lon };
             let centre = coarsen(point);
             assert_eq!(coarsen(centre), centre);
             let km = symbiont_core::geo::haversine_km(point, centre);

@@ -100,6 +100,18 @@ pub struct MatchDecision {
     pub updated_at: DateTime<Utc>,
 }
 
+impl MatchDecision {
+    /// Whether a person acted on the pair (contacted, negotiating, agreed, rejected, or one of
+    /// these before it expired): such a pair stays proposed whatever its rank.
+    pub fn pins_pair(&self) -> bool {
+        let status = match self.status {
+            MatchStatus::Expired => self.status_before_expiry.unwrap_or(MatchStatus::Suggested),
+            status => status,
+        };
+        !matches!(status, MatchStatus::Suggested | MatchStatus::Expired)
+    }
+}
+
 /// The live pair a person decides on: the match and its two sides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pair {

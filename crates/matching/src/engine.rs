@@ -311,8 +311,10 @@ impl Engine {
         {
             return MatchDiff::default();
         }
-        let (Some(&o), Some(&n)) = (self.by_id.get(&offer_flow_id), self.by_id.get(&need_flow_id))
-        else {
+        let (Some(&o), Some(&n)) = (
+            self.by_id.get(&offer_flow_id),
+            self.by_id.get(&need_flow_id),
+        ) else {
             return MatchDiff::default();
         };
         let mut check = BTreeSet::new();
@@ -429,11 +431,7 @@ impl Engine {
 
     /// Step 5 and 6: decides each pair in `check`, re-allocates around them and writes the diff
     /// against `old` (the touched flows' matches before the change, already unlinked).
-    fn settle(
-        &mut self,
-        old: HashMap<Uuid, Arc<Match>>,
-        check: BTreeSet<(u32, u32)>,
-    ) -> MatchDiff {
+    fn settle(&mut self, old: HashMap<Uuid, Arc<Match>>, check: BTreeSet<(u32, u32)>) -> MatchDiff {
         let mut linked: Vec<Uuid> = Vec::new();
         let mut withdrawn: Vec<RemovedMatch> = Vec::new();
         let mut offers: BTreeSet<u32> = BTreeSet::new();

@@ -18,7 +18,10 @@ pub(crate) enum Rejection {
     Paused(Direction),
     Defective(Direction, &'static str),
     SameBusiness,
-    NoRule { offer: String, need: String },
+    NoRule {
+        offer: String,
+        need: String,
+    },
     ValidityDisjoint,
     TooFar {
         distance_km: f64,
@@ -26,7 +29,9 @@ pub(crate) enum Rejection {
         /// Measured from an anonymous site's grid cell centre.
         from_cell: bool,
     },
-    Quality { constraint: String },
+    Quality {
+        constraint: String,
+    },
     NothingDelivered,
 }
 

@@ -9,8 +9,8 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use symbiont_core::profile::HOURS_PER_WEEK;
 use symbiont_core::geo::coarsen;
+use symbiont_core::profile::HOURS_PER_WEEK;
 use symbiont_core::{Direction, FlowStatus, GeoPoint, Quality};
 use uuid::Uuid;
 

@@ -64,7 +64,7 @@ fn matches(count: usize) -> Vec<Arc<Match>> {
     let mut engine =
         Engine::new(taxonomy, MatchingConfig::default()).expect("default configuration");
     engine.rebuild(inputs);
-    let mut all: Vec<Arc<Match>> = engine.iter().cloned().collect();
+    let mut all: Vec<Arc<Match>> = engine.iter().collect();
     all.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
     all.truncate(count);
     assert_eq!(all.len(), count, "the region has enough matches");

@@ -260,7 +260,10 @@ async fn the_edge_where_a_match_with_a_hidden_side_vanishes_says_only_the_cell()
             scene.move_site(&scene.probe_site, &scene.probe, *at).await;
             let page = scene
                 .app
-                .get(&format!("/api/v1/flows/{}/matches", scene.need), &scene.probe)
+                .get(
+                    &format!("/api/v1/flows/{}/matches", scene.need),
+                    &scene.probe,
+                )
                 .await;
             assert_eq!(page.0, 200, "{}", page.2);
             exists.push(!page.2["items"].as_array().is_none_or(Vec::is_empty));
