@@ -249,7 +249,11 @@ fn local_nodes(problem: &AllocationProblem, edges: &[u32]) -> LocalNodes {
 
 /// A capacity or demand as the programme uses it: negative or not-a-number counts as 0.
 fn limit(amount: f64) -> f64 {
-    if amount.is_nan() { 0.0 } else { amount.max(0.0) }
+    if amount.is_nan() {
+        0.0
+    } else {
+        amount.max(0.0)
+    }
 }
 
 fn solve_lp(
@@ -333,7 +337,11 @@ fn solve_lp(
             }
         }
     }
-    for (o, row) in offer_rows.iter().enumerate().filter(|(o, _)| offer_binds[*o]) {
+    for (o, row) in offer_rows
+        .iter()
+        .enumerate()
+        .filter(|(o, _)| offer_binds[*o])
+    {
         lp.add_constraint(
             row.as_slice(),
             ComparisonOp::Le,
@@ -766,7 +774,8 @@ impl GlobalAllocation {
         self.need_edges.resize(problem.needs.len(), Vec::new());
         self.offer_component
             .resize(problem.offers.len(), NO_COMPONENT);
-        self.need_component.resize(problem.needs.len(), NO_COMPONENT);
+        self.need_component
+            .resize(problem.needs.len(), NO_COMPONENT);
     }
 
     fn link(&mut self, e: u32, edge: &Edge) {
@@ -788,7 +797,11 @@ impl GlobalAllocation {
     }
 
     fn drop_component(&mut self, slot: u32) {
-        let Some(c) = self.components.get_mut(slot as usize).and_then(Option::take) else {
+        let Some(c) = self
+            .components
+            .get_mut(slot as usize)
+            .and_then(Option::take)
+        else {
             return;
         };
         for &e in &c.edges {

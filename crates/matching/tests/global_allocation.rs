@@ -43,7 +43,11 @@ fn one_offer_two_needs_global_serves_the_more_valuable_need_the_greedy_rule_rank
     let (global, report) = GlobalAllocation::solve(&problem);
     assert!(report.fallbacks.is_empty());
     assert!(close(global.amount(0), 0.0, 100.0), "{}", global.amount(0));
-    assert!(close(global.amount(1), 100.0, 100.0), "{}", global.amount(1));
+    assert!(
+        close(global.amount(1), 100.0, 100.0),
+        "{}",
+        global.amount(1)
+    );
     assert!(close(global.totals().value_eur, 5_000.0, 5_000.0));
     assert!(close(global.totals().co2_t, 10.0, 10.0));
     let c = global.component_of_edge(1).expect("edge 1 is live");
@@ -144,8 +148,14 @@ fn arb_amount() -> impl Strategy<Value = f64> {
 fn arb_problem(max_nodes: u32, max_edges: usize) -> impl Strategy<Value = AllocationProblem> {
     (1..=max_nodes, 1..=max_nodes).prop_flat_map(move |(o, n)| {
         (
-            prop::collection::vec(arb_amount().prop_map(|amount| Capacity { amount }), o as usize),
-            prop::collection::vec(arb_amount().prop_map(|amount| Demand { amount }), n as usize),
+            prop::collection::vec(
+                arb_amount().prop_map(|amount| Capacity { amount }),
+                o as usize,
+            ),
+            prop::collection::vec(
+                arb_amount().prop_map(|amount| Demand { amount }),
+                n as usize,
+            ),
             prop::collection::vec(arb_edge(o, n), 0..=max_edges),
         )
             .prop_map(|(offers, needs, edges)| AllocationProblem {
@@ -170,7 +180,10 @@ fn assert_feasible(problem: &AllocationProblem, amounts: &[f64]) {
     }
     for (o, used) in offer_used.iter().enumerate() {
         let cap = problem.offers[o].amount;
-        assert!(*used <= cap * (1.0 + 1e-9) + 1e-9, "offer {o}: {used} > {cap}");
+        assert!(
+            *used <= cap * (1.0 + 1e-9) + 1e-9,
+            "offer {o}: {used} > {cap}"
+        );
     }
     for (n, used) in need_used.iter().enumerate() {
         let demand = problem.needs[n].amount;
@@ -267,11 +280,12 @@ fn solve_square(rows: &[(Vec<f64>, f64)], choice: &[usize]) -> Option<Vec<f64>> 
             return None;
         }
         m.swap(col, pivot);
-        for r in 0..n {
+        let pivot_row = m[col].clone();
+        for (r, row) in m.iter_mut().enumerate() {
             if r != col {
-                let f = m[r][col] / m[col][col];
-                for c in col..=n {
-                    m[r][c] -= f * m[col][c];
+                let f = row[col] / pivot_row[col];
+                for (x, p) in row.iter_mut().zip(&pivot_row).skip(col) {
+                    *x -= f * p;
                 }
             }
         }
