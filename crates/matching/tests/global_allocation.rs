@@ -53,6 +53,38 @@ fn one_offer_two_needs_global_serves_the_more_valuable_need_the_greedy_rule_rank
     let c = global.component_of_edge(1).expect("edge 1 is live");
     assert_eq!(c.solved_by, SolvedBy::LinearProgramme);
     assert_eq!(c.edges, vec![0, 1]);
+
+    // The same with the edges listed the other way round: the order decides nothing.
+    let mut swapped = problem.clone();
+    swapped.edges.swap(0, 1);
+    let (global, _) = GlobalAllocation::solve(&swapped);
+    assert!(
+        close(global.amount(0), 100.0, 100.0),
+        "{}",
+        global.amount(0)
+    );
+    assert!(close(global.amount(1), 0.0, 100.0), "{}", global.amount(1));
+}
+
+#[test]
+fn an_update_on_a_problem_that_shrank_solves_it_afresh() {
+    let mut problem = AllocationProblem {
+        offers: vec![Capacity { amount: 50.0 }, Capacity { amount: 50.0 }],
+        needs: vec![Demand { amount: 60.0 }],
+        edges: vec![
+            edge(0, 0, 50.0, 1.0, 10.0, 0.5),
+            edge(1, 0, 50.0, 1.0, 20.0, 0.5),
+        ],
+    };
+    let (mut global, _) = GlobalAllocation::solve(&problem);
+    assert!(close(global.amount(1), 50.0, 50.0));
+    assert!(close(global.amount(0), 10.0, 50.0));
+    problem.edges.pop();
+    let report = global.update(&problem, &Touched::default());
+    assert_eq!(report.components_solved, 1);
+    assert_eq!(global.amounts().len(), 1);
+    assert!(close(global.amount(0), 50.0, 50.0));
+    assert_eq!(global.amount(1), 0.0);
 }
 
 #[test]
