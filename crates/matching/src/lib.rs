@@ -15,6 +15,7 @@ pub mod boundary;
 mod catalog;
 mod engine;
 mod explain;
+pub mod global_allocation;
 mod pair;
 mod record;
 pub mod reference;
