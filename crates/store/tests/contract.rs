@@ -1016,7 +1016,8 @@ async fn invitations(store: &dyn Store) {
         .insert_business_owned_by(&b, owner.id)
         .await
         .expect("owned business");
-    let now = Utc::now();
+    // Stored times keep microseconds.
+    let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
     let invitee = format!("{}@invitee.test", Uuid::now_v7().simple());
     let invitation = |email: &str, role: Role, expires_in: chrono::Duration| Invitation {
         id: Uuid::now_v7(),
