@@ -76,7 +76,8 @@ pub(crate) fn membership_row(
 }
 
 /// Adds a member or changes their role: `put_membership` and accepting an invitation.
-pub(crate) const UPSERT_MEMBERSHIP: &str = "INSERT INTO memberships (business_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+pub(crate) const UPSERT_MEMBERSHIP: &str =
+    "INSERT INTO memberships (business_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
      ON CONFLICT (business_id, user_id) DO UPDATE SET role = excluded.role";
 
 pub(crate) const INVITATION_COLUMNS: &str =

@@ -1047,15 +1047,16 @@ async fn invitations(store: &dyn Store) {
         accounts.get_invitation(first.id).await.expect("get"),
         Some(refreshed.clone())
     );
-    assert_eq!(
-        accounts.get_invitation(again.id).await.expect("get"),
-        None
-    );
+    assert_eq!(accounts.get_invitation(again.id).await.expect("get"), None);
 
     // An unknown business is a NotFound of the business.
     let stray = Invitation {
         business_id: Uuid::now_v7(),
-        ..invitation("stray@invitee.test", Role::Member, chrono::Duration::days(1))
+        ..invitation(
+            "stray@invitee.test",
+            Role::Member,
+            chrono::Duration::days(1),
+        )
     };
     assert!(matches!(
         accounts.put_invitation(&stray).await,
@@ -1112,7 +1113,11 @@ async fn invitations(store: &dyn Store) {
             .expect("accept lapsed")
     );
     assert_eq!(
-        accounts.members_of_business(b.id).await.expect("members").len(),
+        accounts
+            .members_of_business(b.id)
+            .await
+            .expect("members")
+            .len(),
         1
     );
 
@@ -1139,10 +1144,24 @@ async fn invitations(store: &dyn Store) {
     assert_eq!(accounts.get_invitation(first.id).await.expect("get"), None);
 
     // Declining or revoking deletes; retention deletes what expired.
-    let declined = invitation("declines@invitee.test", Role::Member, chrono::Duration::days(1));
+    let declined = invitation(
+        "declines@invitee.test",
+        Role::Member,
+        chrono::Duration::days(1),
+    );
     accounts.put_invitation(&declined).await.expect("invite");
-    assert!(accounts.remove_invitation(declined.id).await.expect("remove"));
-    assert!(!accounts.remove_invitation(declined.id).await.expect("again"));
+    assert!(
+        accounts
+            .remove_invitation(declined.id)
+            .await
+            .expect("remove")
+    );
+    assert!(
+        !accounts
+            .remove_invitation(declined.id)
+            .await
+            .expect("again")
+    );
     assert_eq!(
         accounts
             .purge_invitations_expired_before(Utc::now())
@@ -1153,10 +1172,17 @@ async fn invitations(store: &dyn Store) {
     assert_eq!(accounts.get_invitation(lapsed.id).await.expect("get"), None);
 
     // Invitations go with their business.
-    let pending = invitation("pending@invitee.test", Role::Member, chrono::Duration::days(1));
+    let pending = invitation(
+        "pending@invitee.test",
+        Role::Member,
+        chrono::Duration::days(1),
+    );
     accounts.put_invitation(&pending).await.expect("invite");
     store.delete_business(b.id).await.expect("delete business");
-    assert_eq!(accounts.get_invitation(pending.id).await.expect("get"), None);
+    assert_eq!(
+        accounts.get_invitation(pending.id).await.expect("get"),
+        None
+    );
 }
 
 async fn run_all(store: &dyn Store) {

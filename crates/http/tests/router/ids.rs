@@ -54,7 +54,11 @@ fn routes_with_an_id(world: &World) -> Vec<(Method, String, Option<Value>)> {
             format!("/api/v1/businesses/{a}/members/{{x}}"),
             Some(json!({ "role": "owner" })),
         ),
-        (Method::GET, "/api/v1/businesses/{x}/invitations".into(), None),
+        (
+            Method::GET,
+            "/api/v1/businesses/{x}/invitations".into(),
+            None,
+        ),
         (
             Method::DELETE,
             format!("/api/v1/businesses/{{x}}/invitations/{}", Uuid::now_v7()),

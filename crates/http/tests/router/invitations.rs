@@ -38,7 +38,11 @@ async fn an_owner_probing_addresses_gets_the_same_answer_for_registered_and_unkn
     let before = world.app.get(&members, &world.owner).await;
     let registered = world
         .app
-        .post(&members, &world.owner, &json!({ "email": "owner@b.example" }))
+        .post(
+            &members,
+            &world.owner,
+            &json!({ "email": "owner@b.example" }),
+        )
         .await;
     let unknown = world
         .app
@@ -437,10 +441,7 @@ async fn only_owners_list_and_revoke_a_businesss_invitations() {
         assert_eq!(answer.2["items"][0]["id"], invited.2["id"]);
     }
     // Through another business the invitation is not found.
-    let elsewhere = format!(
-        "/api/v1/businesses/{}/invitations/{id}",
-        world.business_b
-    );
+    let elsewhere = format!("/api/v1/businesses/{}/invitations/{id}", world.business_b);
     assert_problem(
         &world.app.delete(&elsewhere, &world.other).await,
         404,
@@ -543,7 +544,10 @@ async fn inviting_accepting_declining_and_revoking_are_audited() {
     ] {
         let answer = world
             .app
-            .get(&format!("/api/v1/admin/audit?action={action}"), &world.admin)
+            .get(
+                &format!("/api/v1/admin/audit?action={action}"),
+                &world.admin,
+            )
             .await;
         assert_eq!(answer.0, 200, "{}", answer.2);
         let entries = answer.2["items"].as_array().cloned().unwrap_or_default();

@@ -112,7 +112,11 @@ async fn an_owner_changes_a_members_role() {
     );
     let answer = world
         .app
-        .patch(&demote_first_owner, &world.member, &json!({ "role": "member" }))
+        .patch(
+            &demote_first_owner,
+            &world.member,
+            &json!({ "role": "member" }),
+        )
         .await;
     assert_eq!(answer.0, 200, "{}", answer.2);
 }

@@ -436,7 +436,9 @@ fn cases() -> Vec<Case> {
 async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says() {
     let (_dir, world) = world(&[]).await;
     create_user(&world.server, "carol@c.example", "carol-password").await;
-    let carol = client_with_token(Some(&world.server.login("carol@c.example", "carol-password")));
+    let carol = client_with_token(Some(
+        &world.server.login("carol@c.example", "carol-password"),
+    ));
     let mut failures = Vec::new();
     let mut cells = 0;
     for case in cases() {
