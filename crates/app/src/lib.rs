@@ -13,6 +13,7 @@
 //! - [`identity`]: passwords, access tokens, API keys and the [`identity::Caller`] every use case
 //!   checks; [`sessions`]: login, token refresh, logout, who am I, the caller's API keys;
 //!   [`users`]: creating and listing accounts; [`memberships`]: who belongs to a business;
+//!   [`invitations`]: how people join one (invited by e-mail, accepted by the invitee);
 //!   [`audit`]: the audit log, written and read;
 //! - [`event_pipeline`]: the outbox relay and the bus consumer that feeds the engine;
 //! - ports of outside services beside the store and the bus: [`response_cache`] and
@@ -28,6 +29,7 @@ pub mod error;
 pub mod event_pipeline;
 pub mod flight_recorder;
 pub mod identity;
+pub mod invitations;
 pub mod json_body;
 pub mod live_matches;
 pub mod match_queries;

@@ -1,5 +1,6 @@
-//! Who belongs to a business: its members see the list; its owners add people (by e-mail), change
-//! their roles and remove them; a member may leave. A business always keeps at least one owner.
+//! Who belongs to a business: its members see the list; its owners change members' roles and remove
+//! them; a member may leave. A business always keeps at least one owner. People join by accepting an
+//! invitation ([`crate::invitations`]), never by being added directly.
 //!
 //! Every change clears the account cache of this instance, so the new rights hold at once here
 //! (other instances follow within the cache's lifetime, see [`crate::identity::AccountCache`]).
@@ -10,7 +11,7 @@ use uuid::Uuid;
 
 use crate::App;
 use crate::error::AppError;
-use crate::identity::{Caller, normalize_email};
+use crate::identity::Caller;
 
 /// A member of a business with their e-mail address.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,15 +21,6 @@ pub struct MemberEntry {
     pub email: Option<String>,
     pub role: Role,
     pub created_at: DateTime<Utc>,
-}
-
-/// What [`App::put_member`] did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MemberChange {
-    /// The user was not a member and now is.
-    Added(MemberEntry),
-    /// The user was a member already; their role is now the one asked for.
-    RoleChanged(MemberEntry),
 }
 
 fn is_last_owner(members: &[Membership], user: Uuid) -> bool {
@@ -89,47 +81,45 @@ impl App {
         Ok(entries)
     }
 
-    /// An owner (or an administrator) adds an existing user, named by e-mail, to a business, or
-    /// changes the role of a member. Demoting the last owner is a `Conflict`.
-    pub async fn put_member(
+    /// An owner (or an administrator) changes the role of a member. Demoting the last owner is a
+    /// `Conflict`; someone who is not a member is `NotFound` (they join by invitation).
+    pub async fn change_member_role(
         &self,
         caller: &Caller,
         business_id: Uuid,
-        email: &str,
+        user_id: Uuid,
         role: Role,
-    ) -> Result<MemberChange, AppError> {
+    ) -> Result<MemberEntry, AppError> {
         let business = self.business(business_id).await?;
         caller.require_owner(business.id)?;
-        let email = normalize_email("email", email)?;
         let accounts = self.store.accounts();
-        let user = accounts
-            .user_by_email(&email)
-            .await?
-            .ok_or_else(|| AppError::invalid("email", format!("no user has the e-mail {email}")))?;
         let existing = accounts.members_of_business(business.id).await?;
-        if role == Role::Member && is_last_owner(&existing, user.id) {
+        let current = existing
+            .iter()
+            .find(|m| m.user_id == user_id)
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "user {user_id} is not a member of business {}",
+                    business.id
+                ))
+            })?;
+        if role == Role::Member && is_last_owner(&existing, user_id) {
             return Err(AppError::Conflict(
-                "a business keeps at least one owner; add another owner first".into(),
+                "a business keeps at least one owner; make another member an owner first".into(),
             ));
         }
         let membership = Membership {
-            business_id: business.id,
-            user_id: user.id,
             role,
-            created_at: Utc::now(),
+            ..current.clone()
         };
         accounts.put_membership(&membership).await?;
         self.account_cache.clear();
-        let entry = MemberEntry {
-            user_id: user.id,
-            email: Some(user.email),
+        let email = accounts.get_user(user_id).await?.map(|u| u.email);
+        Ok(MemberEntry {
+            user_id,
+            email,
             role: membership.role,
             created_at: membership.created_at,
-        };
-        Ok(if existing.iter().any(|m| m.user_id == user.id) {
-            MemberChange::RoleChanged(entry)
-        } else {
-            MemberChange::Added(entry)
         })
     }
 

@@ -1,6 +1,7 @@
-//! Retention: the audit log and spent refresh tokens would grow without bound (every write and
-//! every login attempt is an entry; every refresh leaves a token row), so a periodic task deletes
-//! audit entries older than the configured number of days and refresh tokens that have expired.
+//! Retention: the audit log, spent refresh tokens and lapsed invitations would grow without bound
+//! (every write and every login attempt is an entry; every refresh leaves a token row; an
+//! invitation nobody answers stays), so a periodic task deletes audit entries older than the
+//! configured number of days, and refresh tokens and invitations that have expired.
 //! The task is tracked and stops with the others on shutdown; a failed round is logged and tried
 //! again at the next one.
 
@@ -37,6 +38,7 @@ impl Default for RetentionSettings {
 pub struct Purged {
     pub audit_entries: u64,
     pub refresh_tokens: u64,
+    pub invitations: u64,
 }
 
 impl App {
@@ -51,9 +53,11 @@ impl App {
             accounts.purge_audit_before(cutoff).await?
         };
         let refresh_tokens = accounts.purge_refresh_tokens_expired_before(now).await?;
+        let invitations = accounts.purge_invitations_expired_before(now).await?;
         Ok(Purged {
             audit_entries,
             refresh_tokens,
+            invitations,
         })
     }
 }
@@ -79,6 +83,7 @@ pub fn start(
                 Ok(purged) if purged != Purged::default() => tracing::info!(
                     audit_entries = purged.audit_entries,
                     refresh_tokens = purged.refresh_tokens,
+                    invitations = purged.invitations,
                     "retention: expired records deleted"
                 ),
                 Ok(_) => {}

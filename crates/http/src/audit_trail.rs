@@ -30,9 +30,36 @@ fn singular(word: &str) -> String {
     }
 }
 
-/// `flow.create`, `site.update`, `match.update`, `auth.login`, `business.members.create`…:
-/// the route's resource path (parameters dropped) and the method as a verb.
+/// Routes whose action is not their resource and method: adding a member invites them, and the
+/// invitee's answers are actions on the invitation.
+const NAMED_ACTIONS: [(Method, &str, &str); 3] = [
+    (
+        Method::POST,
+        "/api/v1/businesses/{id}/members",
+        "business.invitation.create",
+    ),
+    (
+        Method::POST,
+        "/api/v1/invitations/{id}/accept",
+        "invitation.accept",
+    ),
+    (
+        Method::POST,
+        "/api/v1/invitations/{id}/decline",
+        "invitation.decline",
+    ),
+];
+
+/// `flow.create`, `site.update`, `match.update`, `auth.login`, `business.member.update`…:
+/// the route's resource path (parameters dropped) and the method as a verb, unless the route's
+/// action is named in [`NAMED_ACTIONS`].
 pub fn action_of(method: &Method, route: &str) -> String {
+    if let Some((_, _, action)) = NAMED_ACTIONS
+        .iter()
+        .find(|(m, r, _)| m == method && *r == route)
+    {
+        return (*action).to_string();
+    }
     let resource: Vec<String> = route
         .trim_start_matches("/api/v1/")
         .split('/')
@@ -155,7 +182,26 @@ mod tests {
         );
         assert_eq!(
             action_of(&Method::POST, "/api/v1/businesses/{id}/members"),
-            "business.member.create"
+            "business.invitation.create"
+        );
+        assert_eq!(
+            action_of(&Method::PATCH, "/api/v1/businesses/{id}/members/{user_id}"),
+            "business.member.update"
+        );
+        assert_eq!(
+            action_of(&Method::POST, "/api/v1/invitations/{id}/accept"),
+            "invitation.accept"
+        );
+        assert_eq!(
+            action_of(&Method::POST, "/api/v1/invitations/{id}/decline"),
+            "invitation.decline"
+        );
+        assert_eq!(
+            action_of(
+                &Method::DELETE,
+                "/api/v1/businesses/{id}/invitations/{invitation_id}"
+            ),
+            "business.invitation.delete"
         );
         assert_eq!(action_of(&Method::POST, "/api/v1/auth/login"), "auth.login");
         assert_eq!(

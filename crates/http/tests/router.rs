@@ -27,6 +27,8 @@ mod flows;
 mod gateway;
 #[path = "router/ids.rs"]
 mod ids;
+#[path = "router/invitations.rs"]
+mod invitations;
 #[path = "router/matches.rs"]
 mod matches;
 #[path = "router/members.rs"]

@@ -1,5 +1,5 @@
-//! The accounts port: users, business memberships, refresh tokens, API keys, the audit log and the
-//! token signing secret. Secrets never reach the store in clear: passwords arrive as argon2id PHC
+//! The accounts port: users, business memberships, invitations to businesses, refresh tokens, API
+//! keys, the audit log and the token signing secret. Secrets never reach the store in clear: passwords arrive as argon2id PHC
 //! strings, refresh tokens and API keys as SHA-256 digests (hex) of the random value.
 
 use async_trait::async_trait;
@@ -66,6 +66,24 @@ pub struct Membership {
     pub user_id: Uuid,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+}
+
+/// An owner's invitation of an e-mail address to a business, waiting for the person with that
+/// address to accept or decline it. It names an address, not a user: whether an account has the
+/// address is never looked up when inviting, so inviting tells nothing about accounts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub business_id: Uuid,
+    /// Lower-case; one pending invitation per business and address.
+    pub email: String,
+    /// The role accepting gives.
+    pub role: Role,
+    /// Who invited; None when that user no longer exists.
+    pub invited_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    /// After this the invitation can no longer be accepted, and retention deletes it.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// One refresh token of a login. Each refresh replaces the token with a new one of the same family;
@@ -213,6 +231,39 @@ pub trait AccountStore: Send + Sync {
     /// Whether there was such a membership.
     async fn remove_membership(&self, business_id: Uuid, user_id: Uuid)
     -> Result<bool, StoreError>;
+
+    /// Stores an invitation, or refreshes the one the business already has for the address (its
+    /// id and `created_at` stay; role, inviter and expiry are the new ones). The stored invitation;
+    /// `StoreError::NotFound` when the business does not exist.
+    async fn put_invitation(&self, invitation: &Invitation) -> Result<Invitation, StoreError>;
+    async fn get_invitation(&self, id: Uuid) -> Result<Option<Invitation>, StoreError>;
+    /// A business's invitations, expired ones included, oldest first.
+    async fn invitations_of_business(
+        &self,
+        business_id: Uuid,
+    ) -> Result<Vec<Invitation>, StoreError>;
+    /// The invitations to `email` that expire after `now`, oldest first.
+    async fn invitations_to_email(
+        &self,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>, StoreError>;
+    /// Deletes an invitation (declined or revoked); whether it existed.
+    async fn remove_invitation(&self, id: Uuid) -> Result<bool, StoreError>;
+    /// In one transaction: deletes the invitation `id` if it still expires after `now`, and stores
+    /// `membership` (adding the member or setting their role). Whether the invitation was there;
+    /// when it was not, nothing changed.
+    async fn accept_invitation(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        membership: &Membership,
+    ) -> Result<bool, StoreError>;
+    /// Deletes the invitations that expired before `before`; returns how many.
+    async fn purge_invitations_expired_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
 
     async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError>;
     /// Atomically checks the token with hash `presented` and replaces it by `next` (same family).

@@ -5,7 +5,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
-use crate::accounts::{ApiKey, KeyScope, Membership, Role, User};
+use crate::accounts::{ApiKey, Invitation, KeyScope, Membership, Role, User};
 use crate::codec::parse_uuid;
 use crate::{Entity, StoreError};
 
@@ -75,6 +75,35 @@ pub(crate) fn membership_row(
     })
 }
 
+/// Adds a member or changes their role: `put_membership` and accepting an invitation.
+pub(crate) const UPSERT_MEMBERSHIP: &str =
+    "INSERT INTO memberships (business_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (business_id, user_id) DO UPDATE SET role = excluded.role";
+
+pub(crate) const INVITATION_COLUMNS: &str =
+    "id, business_id, email, role, invited_by, created_at, expires_at";
+
+pub(crate) fn invitation_row(
+    id: &str,
+    business_id: &str,
+    email: String,
+    role: &str,
+    invited_by: Option<&str>,
+    created_at: &str,
+    expires_at: &str,
+) -> Result<Invitation, StoreError> {
+    Ok(Invitation {
+        id: parse_uuid(Entity::Invitation, id)?,
+        business_id: parse_uuid(Entity::Invitation, business_id)?,
+        email,
+        role: Role::parse(role)
+            .ok_or_else(|| corrupt(Entity::Invitation, id, format!("role '{role}'")))?,
+        invited_by: optional_uuid(Entity::Invitation, invited_by)?,
+        created_at: parse_time(Entity::Invitation, created_at)?,
+        expires_at: parse_time(Entity::Invitation, expires_at)?,
+    })
+}
+
 pub(crate) const API_KEY_COLUMNS: &str =
     "id, user_id, name, prefix, scope, created_at, last_used_at, revoked_at";
 
@@ -141,6 +170,33 @@ macro_rules! impl_account_store {
                 rows.iter()
                     .map(|r| {
                         $crate::accounts_sql::membership_row(r.get(0), r.get(1), r.get(2), r.get(3))
+                    })
+                    .collect()
+            }
+
+            /// The invitations matching `condition` over the parameters `binds` ($1, $2 ...), oldest
+            /// first.
+            async fn invitations_where(
+                &self,
+                condition: &str,
+                binds: &[String],
+            ) -> Result<Vec<$crate::accounts::Invitation>, $crate::StoreError> {
+                use sqlx::Row;
+                let $r = self;
+                let sql = format!(
+                    "SELECT {} FROM invitations WHERE {condition} ORDER BY id",
+                    $crate::accounts_sql::INVITATION_COLUMNS
+                );
+                let mut query = sqlx::query::<$db>(&sql);
+                for value in binds {
+                    query = query.bind(value.as_str());
+                }
+                let rows = query.fetch_all($reader).await?;
+                rows.iter()
+                    .map(|r| {
+                        $crate::accounts_sql::invitation_row(
+                            r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6),
+                        )
                     })
                     .collect()
             }
@@ -348,10 +404,7 @@ macro_rules! impl_account_store {
                 m: &$crate::accounts::Membership,
             ) -> Result<(), $crate::StoreError> {
                 let $w = self;
-                sqlx::query::<$db>(
-                    "INSERT INTO memberships (business_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (business_id, user_id) DO UPDATE SET role = excluded.role",
-                )
+                sqlx::query::<$db>($crate::accounts_sql::UPSERT_MEMBERSHIP)
                 .bind(m.business_id.to_string())
                 .bind(m.user_id.to_string())
                 .bind(m.role.as_str())
@@ -384,6 +437,134 @@ macro_rules! impl_account_store {
                 .execute($writer)
                 .await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn put_invitation(
+                &self,
+                invitation: &$crate::accounts::Invitation,
+            ) -> Result<$crate::accounts::Invitation, $crate::StoreError> {
+                use sqlx::Row;
+                let $w = self;
+                // One statement: two owners inviting the same address at once leave one invitation.
+                let row = sqlx::query::<$db>(&format!(
+                    "INSERT INTO invitations ({columns}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (business_id, email) DO UPDATE
+                     SET role = excluded.role, invited_by = excluded.invited_by,
+                         expires_at = excluded.expires_at
+                     RETURNING {columns}",
+                    columns = $crate::accounts_sql::INVITATION_COLUMNS
+                ))
+                .bind(invitation.id.to_string())
+                .bind(invitation.business_id.to_string())
+                .bind(&invitation.email)
+                .bind(invitation.role.as_str())
+                .bind(invitation.invited_by.map(|u| u.to_string()))
+                .bind($crate::accounts_sql::time_text(invitation.created_at))
+                .bind($crate::accounts_sql::time_text(invitation.expires_at))
+                .fetch_one($writer)
+                .await
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        $crate::StoreError::NotFound {
+                            entity: $crate::Entity::Business,
+                            id: invitation.business_id,
+                        }
+                    }
+                    _ => e.into(),
+                })?;
+                $crate::accounts_sql::invitation_row(
+                    row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6),
+                )
+            }
+
+            async fn get_invitation(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::accounts::Invitation>, $crate::StoreError> {
+                let found = self.invitations_where("id = $1", &[id.to_string()]).await?;
+                Ok(found.into_iter().next())
+            }
+
+            async fn invitations_of_business(
+                &self,
+                business_id: uuid::Uuid,
+            ) -> Result<Vec<$crate::accounts::Invitation>, $crate::StoreError> {
+                self.invitations_where("business_id = $1", &[business_id.to_string()])
+                    .await
+            }
+
+            async fn invitations_to_email(
+                &self,
+                email: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::accounts::Invitation>, $crate::StoreError> {
+                // Times are fixed-width RFC 3339 text in UTC, so text order is time order.
+                self.invitations_where(
+                    "email = $1 AND expires_at > $2",
+                    &[email.to_string(), $crate::accounts_sql::time_text(now)],
+                )
+                .await
+            }
+
+            async fn remove_invitation(&self, id: uuid::Uuid) -> Result<bool, $crate::StoreError> {
+                let $w = self;
+                let done = sqlx::query::<$db>("DELETE FROM invitations WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute($writer)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn accept_invitation(
+                &self,
+                id: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+                m: &$crate::accounts::Membership,
+            ) -> Result<bool, $crate::StoreError> {
+                let $w = self;
+                let mut tx = ($writer).begin().await?;
+                // Taking the invitation first: of two concurrent accepts (or an accept racing a
+                // revoke) one deletes the row and the other finds nothing.
+                let taken = sqlx::query::<$db>(
+                    "DELETE FROM invitations WHERE id = $1 AND expires_at > $2",
+                )
+                .bind(id.to_string())
+                .bind($crate::accounts_sql::time_text(now))
+                .execute(&mut *tx)
+                .await?;
+                if taken.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                sqlx::query::<$db>($crate::accounts_sql::UPSERT_MEMBERSHIP)
+                    .bind(m.business_id.to_string())
+                    .bind(m.user_id.to_string())
+                    .bind(m.role.as_str())
+                    .bind($crate::accounts_sql::time_text(m.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| match &e {
+                        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                            $crate::StoreError::NotFound {
+                                entity: $crate::Entity::User,
+                                id: m.user_id,
+                            }
+                        }
+                        _ => e.into(),
+                    })?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn purge_invitations_expired_before(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::StoreError> {
+                let $w = self;
+                let result = sqlx::query::<$db>("DELETE FROM invitations WHERE expires_at < $1")
+                    .bind($crate::accounts_sql::time_text(before))
+                    .execute($writer)
+                    .await?;
+                Ok(result.rows_affected())
             }
 
             async fn insert_refresh_token(

@@ -14,7 +14,8 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::accounts::{
-    AccountStore, ApiKey, AuditEntry, AuditFilter, Membership, RefreshToken, Rotation, User,
+    AccountStore, ApiKey, AuditEntry, AuditFilter, Invitation, Membership, RefreshToken, Rotation,
+    User,
 };
 use crate::{
     BusinessFilter, Counts, FlowFilter, LocatedFlow, Page, PageRequest, PoolStatus, Removed,
@@ -319,6 +320,79 @@ impl AccountStore for TracedStore {
             self.inner
                 .accounts()
                 .remove_membership(business_id, user_id)
+        )
+    }
+
+    async fn put_invitation(&self, invitation: &Invitation) -> Result<Invitation, StoreError> {
+        traced!(
+            self,
+            "put_invitation",
+            self.inner.accounts().put_invitation(invitation)
+        )
+    }
+
+    async fn get_invitation(&self, id: Uuid) -> Result<Option<Invitation>, StoreError> {
+        traced!(
+            self,
+            "get_invitation",
+            self.inner.accounts().get_invitation(id)
+        )
+    }
+
+    async fn invitations_of_business(
+        &self,
+        business_id: Uuid,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        traced!(
+            self,
+            "invitations_of_business",
+            self.inner.accounts().invitations_of_business(business_id)
+        )
+    }
+
+    async fn invitations_to_email(
+        &self,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        traced!(
+            self,
+            "invitations_to_email",
+            self.inner.accounts().invitations_to_email(email, now)
+        )
+    }
+
+    async fn remove_invitation(&self, id: Uuid) -> Result<bool, StoreError> {
+        traced!(
+            self,
+            "remove_invitation",
+            self.inner.accounts().remove_invitation(id)
+        )
+    }
+
+    async fn accept_invitation(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        membership: &Membership,
+    ) -> Result<bool, StoreError> {
+        traced!(
+            self,
+            "accept_invitation",
+            self.inner.accounts().accept_invitation(id, now, membership)
+        )
+    }
+
+    async fn purge_invitations_expired_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        traced!(
+            self,
+            "purge_invitations_expired_before",
+            self.inner
+                .accounts()
+                .purge_invitations_expired_before(before)
         )
     }
 

@@ -1000,8 +1000,196 @@ async fn account_lifecycle(store: &dyn Store) {
     );
 }
 
+async fn invitations(store: &dyn Store) {
+    use symbiont_store::accounts::{Invitation, Membership, Role, User};
+    let accounts = store.accounts();
+    let owner = User {
+        id: Uuid::now_v7(),
+        email: format!("{}@owner.test", Uuid::now_v7().simple()),
+        password_hash: "$argon2id$not-a-real-hash".into(),
+        is_admin: false,
+        created_at: Utc::now(),
+        token_epoch: 0,
+        disabled_at: None,
+    };
+    accounts.insert_user(&owner).await.expect("insert owner");
+    let b = business("Inviting");
+    accounts
+        .insert_business_owned_by(&b, owner.id)
+        .await
+        .expect("owned business");
+    // Stored times keep microseconds.
+    let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+    let invitee = format!("{}@invitee.test", Uuid::now_v7().simple());
+    let invitation = |email: &str, role: Role, expires_in: chrono::Duration| Invitation {
+        id: Uuid::now_v7(),
+        business_id: b.id,
+        email: email.to_string(),
+        role,
+        invited_by: Some(owner.id),
+        created_at: now,
+        expires_at: now + expires_in,
+    };
+    let first = invitation(&invitee, Role::Member, chrono::Duration::days(14));
+    assert_eq!(
+        accounts.put_invitation(&first).await.expect("invite"),
+        first
+    );
+
+    // Inviting the same address again refreshes the invitation: same id, new role and expiry.
+    let again = invitation(&invitee, Role::Owner, chrono::Duration::days(20));
+    let refreshed = accounts.put_invitation(&again).await.expect("invite again");
+    assert_eq!(refreshed.id, first.id);
+    assert_eq!(refreshed.created_at, first.created_at);
+    assert_eq!(
+        (refreshed.role, refreshed.expires_at),
+        (Role::Owner, again.expires_at)
+    );
+    assert_eq!(
+        accounts.get_invitation(first.id).await.expect("get"),
+        Some(refreshed.clone())
+    );
+    assert_eq!(accounts.get_invitation(again.id).await.expect("get"), None);
+
+    // An unknown business is a NotFound of the business.
+    let stray = Invitation {
+        business_id: Uuid::now_v7(),
+        ..invitation(
+            "stray@invitee.test",
+            Role::Member,
+            chrono::Duration::days(1),
+        )
+    };
+    assert!(matches!(
+        accounts.put_invitation(&stray).await,
+        Err(StoreError::NotFound {
+            entity: Entity::Business,
+            ..
+        })
+    ));
+
+    // The addressee sees only invitations that have not expired; the business sees all.
+    let lapsed_address = format!("{}@lapsed.test", Uuid::now_v7().simple());
+    let lapsed = invitation(&lapsed_address, Role::Member, -chrono::Duration::hours(1));
+    accounts.put_invitation(&lapsed).await.expect("lapsed");
+    assert_eq!(
+        accounts
+            .invitations_to_email(&invitee, Utc::now())
+            .await
+            .expect("to invitee"),
+        vec![refreshed.clone()]
+    );
+    assert!(
+        accounts
+            .invitations_to_email(&lapsed_address, Utc::now())
+            .await
+            .expect("to lapsed")
+            .is_empty()
+    );
+    let of_business = accounts
+        .invitations_of_business(b.id)
+        .await
+        .expect("of business");
+    assert_eq!(
+        of_business.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![first.id, lapsed.id]
+    );
+
+    // An expired invitation cannot be accepted: nothing changes.
+    let member = User {
+        id: Uuid::now_v7(),
+        email: invitee.clone(),
+        ..owner.clone()
+    };
+    accounts.insert_user(&member).await.expect("insert invitee");
+    let membership = |role| Membership {
+        business_id: b.id,
+        user_id: member.id,
+        role,
+        created_at: Utc::now(),
+    };
+    assert!(
+        !accounts
+            .accept_invitation(lapsed.id, Utc::now(), &membership(Role::Member))
+            .await
+            .expect("accept lapsed")
+    );
+    assert_eq!(
+        accounts
+            .members_of_business(b.id)
+            .await
+            .expect("members")
+            .len(),
+        1
+    );
+
+    // Accepting takes the invitation and adds the member in one go; a second accept finds nothing.
+    assert!(
+        accounts
+            .accept_invitation(first.id, Utc::now(), &membership(Role::Owner))
+            .await
+            .expect("accept")
+    );
+    assert!(
+        !accounts
+            .accept_invitation(first.id, Utc::now(), &membership(Role::Owner))
+            .await
+            .expect("accept twice")
+    );
+    let members = accounts.members_of_business(b.id).await.expect("members");
+    assert!(
+        members
+            .iter()
+            .any(|m| m.user_id == member.id && m.role == Role::Owner),
+        "{members:?}"
+    );
+    assert_eq!(accounts.get_invitation(first.id).await.expect("get"), None);
+
+    // Declining or revoking deletes; retention deletes what expired.
+    let declined = invitation(
+        "declines@invitee.test",
+        Role::Member,
+        chrono::Duration::days(1),
+    );
+    accounts.put_invitation(&declined).await.expect("invite");
+    assert!(
+        accounts
+            .remove_invitation(declined.id)
+            .await
+            .expect("remove")
+    );
+    assert!(
+        !accounts
+            .remove_invitation(declined.id)
+            .await
+            .expect("again")
+    );
+    assert_eq!(
+        accounts
+            .purge_invitations_expired_before(Utc::now())
+            .await
+            .expect("purge"),
+        1
+    );
+    assert_eq!(accounts.get_invitation(lapsed.id).await.expect("get"), None);
+
+    // Invitations go with their business.
+    let pending = invitation(
+        "pending@invitee.test",
+        Role::Member,
+        chrono::Duration::days(1),
+    );
+    accounts.put_invitation(&pending).await.expect("invite");
+    store.delete_business(b.id).await.expect("delete business");
+    assert_eq!(
+        accounts.get_invitation(pending.id).await.expect("get"),
+        None
+    );
+}
+
 async fn run_all(store: &dyn Store) {
     accounts_tokens_keys_and_audit(store).await;
+    invitations(store).await;
     account_lifecycle(store).await;
     anonymous_flows_are_left_out_for_others(store).await;
     writes_leave_their_events_in_the_outbox(store).await;

@@ -5,8 +5,8 @@
 use utoipa::OpenApi;
 
 use super::{
-    admin, auth, businesses, categories, flight_recorder, flows, health, matches, members, sites,
-    stats,
+    admin, auth, businesses, categories, flight_recorder, flows, health, invitations, matches,
+    members, sites, stats,
 };
 use crate::openapi::{self as doc, Gateway};
 
@@ -22,6 +22,7 @@ use crate::openapi::{self as doc, Gateway};
         (name = "categories", description = "The resource taxonomy and its compatibility rules"),
         (name = "auth", description = "Sign in, tokens and API keys"),
         (name = "members", description = "Who belongs to a business"),
+        (name = "invitations", description = "Joining a business: invitations by e-mail, accepted by the invitee"),
         (name = "admin", description = "Platform administration"),
         (name = "operations", description = "Probes, metrics and this document"),
     ),
@@ -53,7 +54,13 @@ use crate::openapi::{self as doc, Gateway};
         categories::get,
         members::list,
         members::add,
+        members::change_role,
         members::remove,
+        invitations::of_business,
+        invitations::revoke,
+        invitations::mine,
+        invitations::accept,
+        invitations::decline,
         auth::login,
         auth::refresh,
         auth::logout,

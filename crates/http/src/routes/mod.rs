@@ -8,6 +8,7 @@ mod doc;
 mod flight_recorder;
 mod flows;
 mod health;
+mod invitations;
 mod match_views;
 mod matches;
 mod members;
@@ -66,8 +67,19 @@ pub fn router() -> Router<SharedState> {
         )
         .route(
             "/businesses/{id}/members/{user_id}",
-            axum::routing::delete(members::remove),
+            axum::routing::patch(members::change_role).delete(members::remove),
         )
+        .route(
+            "/businesses/{id}/invitations",
+            get(invitations::of_business),
+        )
+        .route(
+            "/businesses/{id}/invitations/{invitation_id}",
+            axum::routing::delete(invitations::revoke),
+        )
+        .route("/invitations", get(invitations::mine))
+        .route("/invitations/{id}/accept", post(invitations::accept))
+        .route("/invitations/{id}/decline", post(invitations::decline))
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))

@@ -257,6 +257,16 @@ async fn every_route_answers_405_with_allow_to_a_method_it_does_not_serve() {
             Method::GET,
             format!("/api/v1/businesses/{a}/members/{member_id}"),
         ),
+        (Method::POST, format!("/api/v1/businesses/{a}/invitations")),
+        (Method::POST, "/api/v1/invitations".to_string()),
+        (
+            Method::GET,
+            format!("/api/v1/invitations/{member_id}/accept"),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/invitations/{member_id}/decline"),
+        ),
         (Method::GET, "/api/v1/auth/login".to_string()),
         (Method::GET, "/api/v1/auth/refresh".to_string()),
         (Method::GET, "/api/v1/auth/logout".to_string()),

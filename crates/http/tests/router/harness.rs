@@ -277,6 +277,18 @@ impl TestApp {
         ))
     }
 
+    /// The invitation `invitee` sees from `business`, through `GET /api/v1/invitations`.
+    pub async fn invitation_to(&self, invitee: &Who, business: &str) -> Option<Value> {
+        let (status, _, list) = self.get("/api/v1/invitations", invitee).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["business_id"] == business)
+            .cloned()
+    }
+
     pub async fn add_member(&self, business: &str, user: Uuid, role: Role) {
         self.app
             .store
@@ -597,8 +609,28 @@ impl World {
                 Some(json!({ "email": "owner@b.example" })),
             ),
             write(
+                Method::PATCH,
+                format!("/api/v1/businesses/{a}/members/{member_id}"),
+                Some(json!({ "role": "owner" })),
+            ),
+            write(
                 Method::DELETE,
                 format!("/api/v1/businesses/{a}/members/{member_id}"),
+                None,
+            ),
+            write(
+                Method::DELETE,
+                format!("/api/v1/businesses/{a}/invitations/{}", Uuid::now_v7()),
+                None,
+            ),
+            write(
+                Method::POST,
+                format!("/api/v1/invitations/{}/accept", Uuid::now_v7()),
+                None,
+            ),
+            write(
+                Method::POST,
+                format!("/api/v1/invitations/{}/decline", Uuid::now_v7()),
                 None,
             ),
             open_write(

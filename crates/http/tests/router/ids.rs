@@ -44,6 +44,33 @@ fn routes_with_an_id(world: &World) -> Vec<(Method, String, Option<Value>)> {
             format!("/api/v1/businesses/{a}/members/{{x}}"),
             None,
         ),
+        (
+            Method::PATCH,
+            format!("/api/v1/businesses/{{x}}/members/{owner}"),
+            Some(json!({ "role": "owner" })),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/businesses/{a}/members/{{x}}"),
+            Some(json!({ "role": "owner" })),
+        ),
+        (
+            Method::GET,
+            "/api/v1/businesses/{x}/invitations".into(),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/businesses/{{x}}/invitations/{}", Uuid::now_v7()),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/businesses/{a}/invitations/{{x}}"),
+            None,
+        ),
+        (Method::POST, "/api/v1/invitations/{x}/accept".into(), None),
+        (Method::POST, "/api/v1/invitations/{x}/decline".into(), None),
         (Method::GET, "/api/v1/flows/{x}/matches".into(), None),
         (Method::GET, "/api/v1/matches/{x}".into(), None),
         (
