@@ -1,5 +1,5 @@
 //! Symbiont's domain: businesses, sites, resource flows, units, weekly profiles and the resource
-//! taxonomy with its compatibility rules, plus the validation that turns user input into them.
+//! taxonomy with its compatibility rules and the European Waste Catalogue mapped onto it, plus the validation that turns user input into them.
 //!
 //! This crate does no I/O (beyond parsing a taxonomy text handed to it) and knows nothing of HTTP,
 //! databases or async runtimes; every other crate builds on it.
@@ -7,6 +7,7 @@
 pub mod decision;
 pub mod error;
 pub mod events;
+pub mod ewc;
 pub mod geo;
 pub mod model;
 pub mod profile;
@@ -17,6 +18,7 @@ pub mod units;
 
 pub use decision::{MatchDecision, MatchStatus};
 pub use error::{FieldError, ValidationError};
+pub use ewc::{EwcCatalogue, EwcEntry, EwcHeading, HAZARDOUS_WASTE_NOTE};
 pub use geo::{GeoPoint, haversine_km};
 pub use model::{
     Business, BusinessDraft, Contact, Direction, Flow, FlowDraft, FlowStatus, PhysicalForm,
