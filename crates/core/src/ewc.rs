@@ -256,7 +256,7 @@ impl EwcCatalogue {
     /// Entries in code order that match `query`: a code or code prefix (`16 08`, `1608`, `16`)
     /// matches by prefix; words match when every one appears in the entry's title or in the titles
     /// of its section or chapter (case-insensitive).
-    pub fn search<'a>(&'a self, query: &'a str) -> impl Iterator<Item = &'a EwcEntry> + 'a {
+    pub fn search<'a>(&'a self, query: &str) -> impl Iterator<Item = &'a EwcEntry> + use<'a> {
         let query = query.trim();
         let prefix = normalise_prefix(query);
         let words: Vec<String> = if prefix.is_some() {

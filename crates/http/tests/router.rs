@@ -37,3 +37,5 @@ mod queries;
 mod redaction;
 #[path = "router/sites.rs"]
 mod sites;
+#[path = "router/waste_codes.rs"]
+mod waste_codes;

@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 
 use super::{
     admin, auth, businesses, categories, flight_recorder, flows, health, matches, members, sites,
-    stats,
+    stats, waste_codes,
 };
 use crate::openapi::{self as doc, Gateway};
 
@@ -19,7 +19,7 @@ use crate::openapi::{self as doc, Gateway};
         (name = "sites", description = "Where businesses are; also as GeoJSON"),
         (name = "flows", description = "Offers of surplus and needs for input"),
         (name = "matches", description = "Ranked, explained exchanges and their lifecycle"),
-        (name = "categories", description = "The resource taxonomy and its compatibility rules"),
+        (name = "categories", description = "The resource taxonomy, its compatibility rules and the European Waste Catalogue mapped onto it"),
         (name = "auth", description = "Sign in, tokens and API keys"),
         (name = "members", description = "Who belongs to a business"),
         (name = "admin", description = "Platform administration"),
@@ -51,6 +51,8 @@ use crate::openapi::{self as doc, Gateway};
         stats::stats,
         categories::list,
         categories::get,
+        waste_codes::list,
+        waste_codes::get,
         members::list,
         members::add,
         members::remove,

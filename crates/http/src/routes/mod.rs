@@ -14,6 +14,7 @@ mod members;
 mod pages;
 mod sites;
 mod stats;
+mod waste_codes;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -60,6 +61,8 @@ pub fn router() -> Router<SharedState> {
         )
         .route("/categories", get(categories::list))
         .route("/categories/{code}", get(categories::get))
+        .route("/ewc", get(waste_codes::list))
+        .route("/ewc/{code}", get(waste_codes::get))
         .route(
             "/businesses/{id}/members",
             get(members::list).post(members::add),

@@ -533,6 +533,7 @@ fn flow_draft(rng: &mut Rng, spec: &FlowSpec) -> FlowDraft {
         site_id: Uuid::nil(),
         direction: spec.direction,
         category: spec.category.clone(),
+        ewc_code: None,
         description: spec.description.clone(),
         quality,
         quantity: Quantity {
