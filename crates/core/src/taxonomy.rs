@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ewc::{BUILTIN_EWC, EwcCatalogue};
+use crate::templates::{BUILTIN_TEMPLATES, NaceTemplates};
 use crate::model::Quality;
 use crate::units::Dimension;
 
@@ -111,15 +112,60 @@ pub struct Taxonomy {
     rules_by_need: HashMap<String, Vec<usize>>,
     /// Empty unless attached with `with_ewc_catalogue` (the built-in taxonomy has it).
     ewc: EwcCatalogue,
+    /// Empty unless attached with `with_templates` (the built-in taxonomy has them).
+    templates: NaceTemplates,
 }
 
 /// The taxonomy shipped with Symbiont, compiled into the binary so it always has one.
 pub const BUILTIN_TAXONOMY: &str = include_str!("../../../configs/taxonomy.toml");
 
 impl Taxonomy {
-    /// The shipped taxonomy with the shipped European Waste Catalogue attached.
+    /// The shipped taxonomy with the shipped European Waste Catalogue and NACE templates attached.
     pub fn builtin() -> Result<Self, TaxonomyError> {
-        Self::from_toml(BUILTIN_TAXONOMY)?.with_ewc_catalogue(EwcCatalogue::from_toml(BUILTIN_EWC)?)
+        Self::from_toml(BUILTIN_TAXONOMY)?
+            .with_ewc_catalogue(EwcCatalogue::from_toml(BUILTIN_EWC)?)?
+            .with_templates(NaceTemplates::from_toml(BUILTIN_TEMPLATES)?)
+    }
+
+    /// Attaches NACE templates after checking that each of their flows, as suggested, is a valid
+    /// flow draft here (category, unit, required quality, temperature band).
+    pub fn with_templates(mut self, templates: NaceTemplates) -> Result<Self, TaxonomyError> {
+        let identity = crate::model::FlowIdentity {
+            id: uuid::Uuid::nil(),
+            business_id: uuid::Uuid::nil(),
+            version: 1,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        for template in templates.templates() {
+            for flow in &template.flows {
+                let suggestion = flow.suggestion();
+                for value in flow.quantity {
+                    let draft = crate::model::FlowDraft {
+                        quantity: crate::model::Quantity {
+                            value,
+                            unit: flow.unit.clone(),
+                        },
+                        ..suggestion.draft(uuid::Uuid::nil())
+                    };
+                    draft.validate(&self, identity).map_err(|e| {
+                        TaxonomyError::Invalid(format!(
+                            "NACE template {} {} {}: {e}",
+                            template.nace,
+                            flow.direction.as_str(),
+                            flow.category
+                        ))
+                    })?;
+                }
+            }
+        }
+        self.templates = templates;
+        Ok(self)
+    }
+
+    /// The NACE templates; empty for a taxonomy loaded without them.
+    pub fn templates(&self) -> &NaceTemplates {
+        &self.templates
     }
 
     /// Attaches a waste catalogue after checking that every category it names exists here and
@@ -238,6 +284,7 @@ impl Taxonomy {
             rules_by_offer,
             rules_by_need,
             ewc: EwcCatalogue::default(),
+            templates: NaceTemplates::default(),
         })
     }
 
