@@ -27,6 +27,8 @@ mod flows;
 mod gateway;
 #[path = "router/ids.rs"]
 mod ids;
+#[path = "router/industry_templates.rs"]
+mod industry_templates;
 #[path = "router/matches.rs"]
 mod matches;
 #[path = "router/members.rs"]

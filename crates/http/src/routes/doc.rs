@@ -5,7 +5,8 @@
 use utoipa::OpenApi;
 
 use super::{
-    admin, auth, businesses, categories, flight_recorder, flows, health, matches, members, sites,
+    admin, auth, businesses, categories, flight_recorder, flows, health, industry_templates, matches,
+    members, sites,
     stats, waste_codes,
 };
 use crate::openapi::{self as doc, Gateway};
@@ -19,7 +20,7 @@ use crate::openapi::{self as doc, Gateway};
         (name = "sites", description = "Where businesses are; also as GeoJSON"),
         (name = "flows", description = "Offers of surplus and needs for input"),
         (name = "matches", description = "Ranked, explained exchanges and their lifecycle"),
-        (name = "categories", description = "The resource taxonomy, its compatibility rules and the European Waste Catalogue mapped onto it"),
+        (name = "categories", description = "The resource taxonomy, its compatibility rules, the European Waste Catalogue mapped onto it and the typical flows of NACE classes"),
         (name = "auth", description = "Sign in, tokens and API keys"),
         (name = "members", description = "Who belongs to a business"),
         (name = "admin", description = "Platform administration"),
@@ -53,6 +54,8 @@ use crate::openapi::{self as doc, Gateway};
         categories::get,
         waste_codes::list,
         waste_codes::get,
+        industry_templates::list,
+        industry_templates::get,
         members::list,
         members::add,
         members::remove,

@@ -8,6 +8,7 @@ mod doc;
 mod flight_recorder;
 mod flows;
 mod health;
+mod industry_templates;
 mod match_views;
 mod matches;
 mod members;
@@ -63,6 +64,8 @@ pub fn router() -> Router<SharedState> {
         .route("/categories/{code}", get(categories::get))
         .route("/ewc", get(waste_codes::list))
         .route("/ewc/{code}", get(waste_codes::get))
+        .route("/templates", get(industry_templates::list))
+        .route("/templates/{nace}", get(industry_templates::get))
         .route(
             "/businesses/{id}/members",
             get(members::list).post(members::add),
