@@ -10,6 +10,8 @@
 //!   revival, pages and the summary; [`match_queries`]: pages and single matches as a viewer may
 //!   see them, through the response cache; [`visibility`]: what a viewer may see of an anonymous flow;
 //! - [`stats`]: the platform's figures; [`categories`]: the taxonomy and its rules, read-only;
+//!   [`waste_codes`]: the European Waste Catalogue and the category each code maps to, read-only;
+//!   [`industry_templates`]: the typical flows of NACE classes, suggested to new businesses;
 //! - [`identity`]: passwords, access tokens, API keys and the [`identity::Caller`] every use case
 //!   checks; [`sessions`]: login, token refresh, logout, who am I, the caller's API keys;
 //!   [`users`]: creating and listing accounts; [`memberships`]: who belongs to a business;
@@ -29,6 +31,7 @@ pub mod error;
 pub mod event_pipeline;
 pub mod flight_recorder;
 pub mod identity;
+pub mod industry_templates;
 pub mod invitations;
 pub mod json_body;
 pub mod live_matches;
@@ -45,6 +48,7 @@ pub mod stats;
 pub mod trace_context;
 pub mod users;
 pub mod visibility;
+pub mod waste_codes;
 
 use std::sync::Arc;
 use std::time::Duration;

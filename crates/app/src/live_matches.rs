@@ -28,6 +28,10 @@ pub struct LiveMatches {
     engine: RwLock<Engine>,
     decisions: RwLock<HashMap<Uuid, MatchDecision>>,
     applied: RwLock<Applied>,
+    /// Flows registered with a hazardous EWC code, with that code marked (`16 08 02*`), so their
+    /// matches carry the hazardous-waste note. A lock of its own, never held while taking another:
+    /// readers take it inside the engine's read lock.
+    hazardous_flows: RwLock<HashMap<Uuid, String>>,
     /// Bumped after every applied event, so writers can wait for their own change to arrive.
     progress: tokio::sync::watch::Sender<u64>,
     /// Random per start: generations count from 0 in every process, so cache keys carry this too.
@@ -77,8 +81,27 @@ pub struct MatchView<'a> {
     pub expired_reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'a str>,
+    /// Present when the offer's or the need's flow carries a hazardous EWC code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hazardous_waste: Option<HazardousWaste>,
     /// Version of the decision (0 while nobody acted on the match); the ETag for `If-Match`.
     pub decision_version: i64,
+}
+
+/// The note a match between flows of hazardous waste carries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HazardousWaste {
+    /// The hazardous code, marked: `16 08 02*`.
+    pub ewc_code: String,
+    pub note: &'static str,
+}
+
+/// The hazardous code of a flow, marked, if it has one.
+fn hazardous_code(flow: &symbiont_core::Flow) -> Option<String> {
+    flow.ewc_code
+        .as_ref()
+        .filter(|_| flow.hazardous)
+        .map(|code| format!("{code}*"))
 }
 
 /// A live match, or the last figures kept with an expired decision.
@@ -316,6 +339,10 @@ impl LiveMatches {
     pub async fn start(store: &dyn Store, mut engine: Engine) -> Result<Self, AppError> {
         let flows = store.all_located_flows().await?;
         let mut applied = Applied::default();
+        let hazardous_flows: HashMap<Uuid, String> = flows
+            .iter()
+            .filter_map(|f| Some((f.flow.id, hazardous_code(&f.flow)?)))
+            .collect();
         for f in &flows {
             applied.flow_versions.insert(f.flow.id, f.flow.version);
             applied.site_locations.insert(f.flow.site_id, f.location);
@@ -384,6 +411,7 @@ impl LiveMatches {
             engine: RwLock::new(engine),
             decisions: RwLock::new(decisions),
             applied: RwLock::new(applied),
+            hazardous_flows: RwLock::new(hazardous_flows),
             progress: tokio::sync::watch::Sender::new(0),
             // The low half of a UUIDv7: random bits (and a randomly seeded counter).
             epoch: Uuid::now_v7().as_u64_pair().1,
@@ -441,12 +469,14 @@ impl LiveMatches {
                     } else {
                         applied.flow_versions.insert(flow.id, flow.version);
                         applied.site_locations.insert(flow.site_id, location);
+                        self.note_hazard(flow.id, hazardous_code(&flow));
                         engine.upsert_flow(FlowInput::new(*flow, location))
                     }
                 }
                 DomainEvent::FlowsRemoved { flow_ids } => {
                     for id in &flow_ids {
                         applied.flow_versions.insert(*id, i64::MAX);
+                        self.note_hazard(*id, None);
                     }
                     engine.remove_flows(&flow_ids)
                 }
@@ -498,6 +528,34 @@ impl LiveMatches {
         self.update_durations.observe(started.elapsed());
         self.progress.send_modify(|n| *n += 1);
         decisions
+    }
+
+    /// Keeps `hazardous_flows` in step with the flows the engine holds. Called with the engine's
+    /// write lock held, in the same order readers take the two locks (engine, then this).
+    fn note_hazard(&self, flow_id: Uuid, code: Option<String>) {
+        let mut hazardous = self
+            .hazardous_flows
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match code {
+            Some(code) => hazardous.insert(flow_id, code),
+            None => hazardous.remove(&flow_id),
+        };
+    }
+
+    /// The hazardous-waste note of a live match: its offer's code, else its need's.
+    fn hazard_of(&self, m: &Match) -> Option<HazardousWaste> {
+        let hazardous = self
+            .hazardous_flows
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        hazardous
+            .get(&m.offer_flow_id)
+            .or_else(|| hazardous.get(&m.need_flow_id))
+            .map(|code| HazardousWaste {
+                ewc_code: code.clone(),
+                note: symbiont_core::HAZARDOUS_WASTE_NOTE,
+            })
     }
 
     /// Number of events applied so far; any change to matches or decisions changes it.
@@ -668,7 +726,7 @@ impl LiveMatches {
         let (_, entry) = match (engine.get(id), decision) {
             (Some(live), d) => entry_for(
                 viewer,
-                view(Figures::Live(live.clone()), d),
+                view(Figures::Live(live.clone()), d, self.hazard_of(live)),
                 (live.offer_anonymous, live.offer_business_id),
                 (live.need_anonymous, live.need_business_id),
                 d,
@@ -681,7 +739,7 @@ impl LiveMatches {
                 // depend on no place.
                 entry_for(
                     viewer,
-                    view(Figures::Kept(last), Some(d)),
+                    view(Figures::Kept(last), Some(d), None),
                     offer,
                     need,
                     Some(d),
@@ -860,7 +918,7 @@ impl LiveMatches {
                     Candidate::Live(m, decision, coarse) => {
                         entry_for(
                             viewer,
-                            view(Figures::Live(m.clone()), decision),
+                            view(Figures::Live(m.clone()), decision, self.hazard_of(m)),
                             (m.offer_anonymous, m.offer_business_id),
                             (m.need_anonymous, m.need_business_id),
                             decision,
@@ -872,7 +930,7 @@ impl LiveMatches {
                         let (offer, need) = kept_sides(last, d);
                         entry_for(
                             viewer,
-                            view(Figures::Kept(last), Some(d)),
+                            view(Figures::Kept(last), Some(d), None),
                             offer,
                             need,
                             Some(d),
@@ -947,12 +1005,17 @@ impl LiveMatches {
     }
 }
 
-fn view<'a>(figures: Figures<'a>, decision: Option<&'a MatchDecision>) -> MatchView<'a> {
+fn view<'a>(
+    figures: Figures<'a>,
+    decision: Option<&'a MatchDecision>,
+    hazardous_waste: Option<HazardousWaste>,
+) -> MatchView<'a> {
     MatchView {
         figures,
         status: decision.map_or(MatchStatus::Suggested, |d| d.status),
         expired_reason: decision.and_then(|d| d.expired_reason.as_deref()),
         note: decision.and_then(|d| d.note.as_deref()),
+        hazardous_waste,
         decision_version: decision.map_or(0, |d| d.version),
     }
 }

@@ -260,6 +260,10 @@ pub fn redact(
     ] {
         object.insert(key.into(), get(key));
     }
+    // The waste's hazard depends on the material, not on who or where: a hidden side keeps it.
+    if let Some(hazard) = exact.get("hazardous_waste") {
+        object.insert("hazardous_waste".into(), hazard.clone());
+    }
     // Exact figures of the pair: each is a function of the hidden site's place or of the hidden
     // flow's own figures (temperature, price, limits), so none is served.
     for key in [

@@ -371,6 +371,14 @@ pub struct Flow {
     pub business_id: Uuid,
     pub direction: Direction,
     pub category: String,
+    /// The European Waste Catalogue code the flow was registered with (`16 08 02`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "16 08 02"))]
+    pub ewc_code: Option<String>,
+    /// The EWC code is marked hazardous (`*`): a consignment note and a permitted receiver are
+    /// required. Present only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hazardous: bool,
     pub description: String,
     pub quality: Quality,
     /// As the user stated it.
@@ -419,8 +427,16 @@ pub struct Flow {
 pub struct FlowDraft {
     pub site_id: Uuid,
     pub direction: Direction,
-    /// A code from `GET /api/v1/categories`.
+    /// A code from `GET /api/v1/categories`; may be left out when `ewc_code` names an entry that
+    /// has a category, which the flow then gets.
+    #[serde(default)]
     pub category: String,
+    /// A European Waste Catalogue code from `GET /api/v1/ewc` (`160802`, `16 08 02` or
+    /// `16 08 02*`); with it the category is derived, or checked when also given, and a hazardous
+    /// code marks the flow `hazardous`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "16 08 02"))]
+    pub ewc_code: Option<String>,
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_length = 5000))]
     pub description: String,
@@ -470,7 +486,14 @@ impl From<&Flow> for FlowDraft {
         Self {
             site_id: f.site_id,
             direction: f.direction,
-            category: f.category.clone(),
+            // A flow registered by waste code keeps deriving its category from it, so a patch of
+            // `ewc_code` alone moves it to the new code's category.
+            category: if f.ewc_code.is_some() {
+                String::new()
+            } else {
+                f.category.clone()
+            },
+            ewc_code: f.ewc_code.clone(),
             description: f.description.clone(),
             quality: f.quality.clone(),
             quantity: f.quantity.clone(),
@@ -506,15 +529,64 @@ impl FlowDraft {
         identity: FlowIdentity,
     ) -> Result<Flow, ValidationError> {
         let mut errors = Collector::default();
-        let category = taxonomy.category(&self.category);
-        if category.is_none() {
+        let waste = self
+            .ewc_code
+            .as_deref()
+            .map(|code| (code, taxonomy.ewc().entry(code)));
+        if let Some((code, None)) = waste {
+            errors.add(
+                "ewc_code",
+                format!("unknown European Waste Catalogue code '{code}'; see GET /api/v1/ewc"),
+            );
+        }
+        let waste = waste.and_then(|(_, entry)| entry);
+        let category_code = match (self.category.trim(), waste) {
+            ("", Some(entry)) => match &entry.category {
+                Some(derived) => derived.clone(),
+                None => {
+                    errors.add(
+                        "ewc_code",
+                        format!(
+                            "EWC {} has no matching category ({}); give a category as well",
+                            entry.marked_code(),
+                            entry.no_category.as_deref().unwrap_or("none")
+                        ),
+                    );
+                    String::new()
+                }
+            },
+            ("", None) if self.ewc_code.is_none() => {
+                errors.add("category", "give a category or an ewc_code");
+                String::new()
+            }
+            (given, _) => given.to_string(),
+        };
+        let category = taxonomy.category(&category_code);
+        if category.is_none() && !category_code.is_empty() {
             errors.add(
                 "category",
-                format!(
-                    "unknown category '{}'; see GET /api/v1/categories",
-                    self.category
-                ),
+                format!("unknown category '{category_code}'; see GET /api/v1/categories"),
             );
+        }
+        if let (Some(entry), Some(category)) = (waste, category) {
+            if !entry.admits(&category.code) {
+                let admitted: Vec<&str> = entry
+                    .category
+                    .iter()
+                    .chain(&entry.also)
+                    .map(String::as_str)
+                    .collect();
+                errors.add(
+                    "category",
+                    format!(
+                        "'{}' does not fit EWC {} ({}); it fits {}",
+                        category.code,
+                        entry.marked_code(),
+                        entry.title,
+                        admitted.join(", ")
+                    ),
+                );
+            }
         }
         check_text(&mut errors, "description", &self.description);
         self.quality.validate(&mut errors);
@@ -639,7 +711,9 @@ impl FlowDraft {
             site_id: self.site_id,
             business_id: identity.business_id,
             direction: self.direction,
-            category: self.category,
+            category: category_code,
+            ewc_code: waste.map(|e| e.code.clone()),
+            hazardous: waste.is_some_and(|e| e.hazardous),
             description: self.description,
             quality: self.quality,
             quantity: self.quantity,
@@ -790,6 +864,7 @@ mod tests {
             site_id: Uuid::nil(),
             direction: Direction::Need,
             category: "material.metal_ferrous".into(),
+            ewc_code: None,
             description: String::new(),
             quality: Quality::default(),
             quantity: Quantity {
@@ -822,4 +897,93 @@ mod tests {
             .expect("valid");
         assert!(flow.annual_amount.is_finite() && flow.canonical_quantity.is_finite());
     }
+    fn waste_draft(category: &str, ewc_code: Option<&str>) -> FlowDraft {
+        FlowDraft {
+            site_id: Uuid::nil(),
+            direction: Direction::Offer,
+            category: category.into(),
+            ewc_code: ewc_code.map(Into::into),
+            description: String::new(),
+            quality: Quality::default(),
+            quantity: Quantity {
+                value: 100.0,
+                unit: "t/year".into(),
+            },
+            profile: None,
+            price_eur_per_unit: None,
+            max_distance_km: None,
+            valid_from: None,
+            valid_until: None,
+            status: FlowStatus::Active,
+            anonymous: false,
+        }
+    }
+
+    fn identity() -> FlowIdentity {
+        FlowIdentity {
+            id: Uuid::nil(),
+            business_id: Uuid::nil(),
+            version: 1,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn fields(err: &ValidationError) -> Vec<&str> {
+        err.0.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_flow_registered_by_waste_code_gets_its_category_and_hazard() {
+        let taxonomy = Taxonomy::builtin().expect("valid");
+        let flow = waste_draft("", Some("160802"))
+            .validate(&taxonomy, identity())
+            .expect("a mapped code");
+        assert_eq!(flow.category, "material.spent_catalyst_base_metal");
+        assert_eq!(flow.ewc_code.as_deref(), Some("16 08 02"));
+        assert!(flow.hazardous);
+        let flow = waste_draft("", Some("10 01 02"))
+            .validate(&taxonomy, identity())
+            .expect("coal fly ash");
+        assert_eq!(flow.category, "material.fly_ash");
+        assert!(!flow.hazardous);
+        // A category the entry admits besides its own: sorted PET from plastic packaging.
+        let flow = waste_draft("material.plastic_pet", Some("15 01 02"))
+            .validate(&taxonomy, identity())
+            .expect("admitted");
+        assert_eq!(flow.category, "material.plastic_pet");
+        // A flow registered by category alone carries no code.
+        let flow = waste_draft("material.fly_ash", None)
+            .validate(&taxonomy, identity())
+            .expect("by category");
+        assert_eq!((flow.ewc_code, flow.hazardous), (None, false));
+    }
+
+    #[test]
+    fn unknown_codes_and_mismatches_name_the_field() {
+        let taxonomy = Taxonomy::builtin().expect("valid");
+        let err = waste_draft("", Some("99 99 99"))
+            .validate(&taxonomy, identity())
+            .expect_err("unknown");
+        assert_eq!(fields(&err), ["ewc_code"]);
+        let err = waste_draft("material.fly_ash", Some("16 08 02"))
+            .validate(&taxonomy, identity())
+            .expect_err("mismatch");
+        assert_eq!(fields(&err), ["category"]);
+        assert!(err.0[0].message.contains("16 08 02*"), "{}", err.0[0].message);
+        // An entry without a category needs one given; with one, the owner's choice stands.
+        let err = waste_draft("", Some("18 01 03"))
+            .validate(&taxonomy, identity())
+            .expect_err("health-care waste has no category");
+        assert_eq!(fields(&err), ["ewc_code"]);
+        let flow = waste_draft("material.plastic_mixed", Some("02 01 99"))
+            .validate(&taxonomy, identity())
+            .expect("'not otherwise specified' with a category");
+        assert_eq!(flow.category, "material.plastic_mixed");
+        let err = waste_draft("", None)
+            .validate(&taxonomy, identity())
+            .expect_err("neither");
+        assert_eq!(fields(&err), ["category"]);
+    }
 }
+

@@ -1,10 +1,14 @@
 //! The resource taxonomy (categories) and compatibility rules (which offers can serve which needs),
-//! loaded from a TOML file at start and read-only afterwards. See `configs/taxonomy.toml`.
+//! loaded from a TOML file at start and read-only afterwards. See `configs/taxonomy.toml`. The
+//! European Waste Catalogue (`crate::ewc`) is attached to it, so that a waste code resolves to a
+//! category wherever the taxonomy is at hand.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ewc::{BUILTIN_EWC, EwcCatalogue};
+use crate::templates::{BUILTIN_TEMPLATES, NaceTemplates};
 use crate::model::Quality;
 use crate::units::Dimension;
 
@@ -106,14 +110,97 @@ pub struct Taxonomy {
     rules: Vec<CompatibilityRule>,
     rules_by_offer: HashMap<String, Vec<usize>>,
     rules_by_need: HashMap<String, Vec<usize>>,
+    /// Empty unless attached with `with_ewc_catalogue` (the built-in taxonomy has it).
+    ewc: EwcCatalogue,
+    /// Empty unless attached with `with_templates` (the built-in taxonomy has them).
+    templates: NaceTemplates,
 }
 
 /// The taxonomy shipped with Symbiont, compiled into the binary so it always has one.
 pub const BUILTIN_TAXONOMY: &str = include_str!("../../../configs/taxonomy.toml");
 
 impl Taxonomy {
+    /// The shipped taxonomy with the shipped European Waste Catalogue and NACE templates attached.
     pub fn builtin() -> Result<Self, TaxonomyError> {
-        Self::from_toml(BUILTIN_TAXONOMY)
+        Self::from_toml(BUILTIN_TAXONOMY)?
+            .with_ewc_catalogue(EwcCatalogue::from_toml(BUILTIN_EWC)?)?
+            .with_templates(NaceTemplates::from_toml(BUILTIN_TEMPLATES)?)
+    }
+
+    /// Attaches NACE templates after checking that each of their flows, as suggested, is a valid
+    /// flow draft here (category, unit, required quality, temperature band).
+    pub fn with_templates(mut self, templates: NaceTemplates) -> Result<Self, TaxonomyError> {
+        let identity = crate::model::FlowIdentity {
+            id: uuid::Uuid::nil(),
+            business_id: uuid::Uuid::nil(),
+            version: 1,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        for template in templates.templates() {
+            for flow in &template.flows {
+                let suggestion = flow.suggestion();
+                for value in flow.quantity {
+                    let draft = crate::model::FlowDraft {
+                        quantity: crate::model::Quantity {
+                            value,
+                            unit: flow.unit.clone(),
+                        },
+                        ..suggestion.draft(uuid::Uuid::nil())
+                    };
+                    draft.validate(&self, identity).map_err(|e| {
+                        TaxonomyError::Invalid(format!(
+                            "NACE template {} {} {}: {e}",
+                            template.nace,
+                            flow.direction.as_str(),
+                            flow.category
+                        ))
+                    })?;
+                }
+            }
+        }
+        self.templates = templates;
+        Ok(self)
+    }
+
+    /// The NACE templates; empty for a taxonomy loaded without them.
+    pub fn templates(&self) -> &NaceTemplates {
+        &self.templates
+    }
+
+    /// Attaches a waste catalogue after checking that every category it names exists here and
+    /// that every category's own `ewc_code` is an entry that admits that category.
+    pub fn with_ewc_catalogue(mut self, ewc: EwcCatalogue) -> Result<Self, TaxonomyError> {
+        for entry in ewc.entries() {
+            for category in entry.category.iter().chain(&entry.also) {
+                if !self.by_code.contains_key(category) {
+                    return Err(TaxonomyError::Invalid(format!(
+                        "EWC {} maps to unknown category '{category}'",
+                        entry.code
+                    )));
+                }
+            }
+        }
+        for category in &self.categories {
+            if let Some(code) = &category.ewc_code {
+                let admitted = ewc
+                    .entry(code)
+                    .is_some_and(|e| e.category.is_some() && e.admits(&category.code));
+                if !admitted {
+                    return Err(TaxonomyError::Invalid(format!(
+                        "category '{}' names EWC {code}, which the catalogue does not map to it",
+                        category.code
+                    )));
+                }
+            }
+        }
+        self.ewc = ewc;
+        Ok(self)
+    }
+
+    /// The European Waste Catalogue; empty for a taxonomy loaded without one.
+    pub fn ewc(&self) -> &EwcCatalogue {
+        &self.ewc
     }
 
     pub fn from_toml(text: &str) -> Result<Self, TaxonomyError> {
@@ -196,6 +283,8 @@ impl Taxonomy {
             rules,
             rules_by_offer,
             rules_by_need,
+            ewc: EwcCatalogue::default(),
+            templates: NaceTemplates::default(),
         })
     }
 
@@ -452,7 +541,7 @@ mod tests {
     fn builtin_taxonomy_loads_and_is_complete() {
         let t = Taxonomy::builtin().expect("the shipped taxonomy is valid");
         assert!(
-            t.categories().len() >= 40,
+            t.categories().len() >= 100,
             "{} categories",
             t.categories().len()
         );

@@ -29,6 +29,8 @@ mod gateway;
 mod ids;
 #[path = "router/invitations.rs"]
 mod invitations;
+#[path = "router/industry_templates.rs"]
+mod industry_templates;
 #[path = "router/matches.rs"]
 mod matches;
 #[path = "router/members.rs"]
@@ -39,3 +41,5 @@ mod queries;
 mod redaction;
 #[path = "router/sites.rs"]
 mod sites;
+#[path = "router/waste_codes.rs"]
+mod waste_codes;

@@ -233,6 +233,8 @@ impl<'a> Generator<'a> {
             business_id: business,
             direction,
             category: c.code.clone(),
+            ewc_code: None,
+            hazardous: false,
             description: String::new(),
             quality,
             quantity: Quantity {

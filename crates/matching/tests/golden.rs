@@ -475,6 +475,7 @@ fn shipped_taxonomy_data_centre_heat_serves_a_heat_pump_but_not_a_60_c_need() {
                 site_id: id(1_000 + business),
                 direction,
                 category: category.to_string(),
+                ewc_code: None,
                 description: String::new(),
                 quality: Quality {
                     temperature_c: Some(celsius),

@@ -8,7 +8,7 @@ use anyhow::Context;
 use symbiont_app::rate_limit::{RateLimitState, RedisRateLimits};
 use symbiont_app::response_cache::ResponseCache;
 use symbiont_app::{App, AppParts};
-use symbiont_core::Taxonomy;
+use symbiont_core::{EwcCatalogue, Taxonomy};
 use symbiont_http::HttpSettings;
 use symbiont_store::Store;
 use symbiont_store::postgres::PostgresStore;
@@ -22,7 +22,10 @@ pub fn load_taxonomy(config: &Config) -> anyhow::Result<Taxonomy> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read taxonomy file {}", path.display()))?;
+            // The built-in waste catalogue comes with any taxonomy: a taxonomy file must keep the
+            // categories it maps codes to.
             Taxonomy::from_toml(&text)
+                .and_then(|t| t.with_ewc_catalogue(EwcCatalogue::builtin()?))
                 .with_context(|| format!("taxonomy file {} is invalid", path.display()))
         }
         None => Ok(Taxonomy::builtin()?),

@@ -44,6 +44,7 @@ fn flow(site: &Site, direction: Direction) -> Flow {
         site_id: site.id,
         direction,
         category: "heat.low_temp".into(),
+        ewc_code: None,
         description: String::new(),
         quality: Quality {
             temperature_c: Some(70.0),

@@ -4,7 +4,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
-use symbiont_core::BusinessDraft;
+use serde::Serialize;
+use symbiont_core::{Business, BusinessDraft, SuggestedFlow};
+use utoipa::ToSchema;
 use symbiont_store::BusinessFilter;
 
 use super::entity;
@@ -52,10 +54,10 @@ pub async fn list(
     operation_id = "createBusiness",
     tag = "businesses",
     summary = "Register a business",
-    description = "The caller becomes its owner.",
+    description = "The caller becomes its owner. The answer suggests the flows businesses of its NACE class typically have.",
     request_body(content = symbiont_core::BusinessDraft, example = json!({"name": "Rhein Data Centre", "industry": "J63.11", "contact": {"email": "energy@example.com"}})),
     responses(
-        (status = 201, description = "Created", body = symbiont_core::Business, headers(("ETag" = String, description = "The version, quoted."), ("Location" = String, description = "The new resource's URL."))),
+        (status = 201, description = "Created", body = BusinessCreated, headers(("ETag" = String, description = "The version, quoted."), ("Location" = String, description = "The new resource's URL."))),
         crate::openapi::JsonBodyErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
@@ -67,12 +69,26 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let business = state.create_business(&caller, draft).await?;
     let location = format!("/api/v1/businesses/{}", business.id);
+    let created = BusinessCreated {
+        suggested_flows: state.suggested_flows(&business.industry),
+        business,
+    };
     Ok(entity(
         StatusCode::CREATED,
-        &business,
-        business.version,
+        &created,
+        created.business.version,
         Some(location),
     ))
+}
+
+/// A business just registered, with the flows businesses of its NACE class typically have, as
+/// drafts to check, edit and post with a `site_id` (none when the class has no template; see
+/// `GET /api/v1/templates/{nace}`).
+#[derive(Serialize, ToSchema)]
+pub struct BusinessCreated {
+    #[serde(flatten)]
+    pub business: Business,
+    pub suggested_flows: Vec<SuggestedFlow>,
 }
 
 #[utoipa::path(

@@ -5,8 +5,8 @@
 use utoipa::OpenApi;
 
 use super::{
-    admin, auth, businesses, categories, flight_recorder, flows, health, invitations, matches,
-    members, sites, stats,
+    admin, auth, businesses, categories, flight_recorder, flows, health, industry_templates,
+    invitations, matches, members, sites, stats, waste_codes,
 };
 use crate::openapi::{self as doc, Gateway};
 
@@ -19,7 +19,7 @@ use crate::openapi::{self as doc, Gateway};
         (name = "sites", description = "Where businesses are; also as GeoJSON"),
         (name = "flows", description = "Offers of surplus and needs for input"),
         (name = "matches", description = "Ranked, explained exchanges and their lifecycle"),
-        (name = "categories", description = "The resource taxonomy and its compatibility rules"),
+        (name = "categories", description = "The resource taxonomy, its compatibility rules, the European Waste Catalogue mapped onto it and the typical flows of NACE classes"),
         (name = "auth", description = "Sign in, tokens and API keys"),
         (name = "members", description = "Who belongs to a business"),
         (name = "invitations", description = "Joining a business: invitations by e-mail, accepted by the invitee"),
@@ -52,6 +52,10 @@ use crate::openapi::{self as doc, Gateway};
         stats::stats,
         categories::list,
         categories::get,
+        waste_codes::list,
+        waste_codes::get,
+        industry_templates::list,
+        industry_templates::get,
         members::list,
         members::add,
         members::change_role,

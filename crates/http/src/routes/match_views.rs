@@ -119,6 +119,9 @@ pub struct MatchView {
     /// The note of the last status change, if it had one; only the match's two businesses (and
     /// platform admins) see it.
     pub note: Option<String>,
+    /// Present when the offer's (or else the need's) flow was registered with a hazardous
+    /// European Waste Catalogue code; redacted matches keep it.
+    pub hazardous_waste: Option<HazardousWaste>,
     /// 0 until someone acts; the ETag for If-Match.
     pub decision_version: i64,
     /// Only on redacted matches, e.g. "10–25 km": between the two sites' grid-cell centres;
@@ -133,6 +136,16 @@ pub struct MatchView {
     pub quantity_band: Option<String>,
     /// Only on redacted matches: the hidden sides.
     pub redacted: Option<Vec<Side>>,
+}
+
+/// The note on a match between flows of hazardous waste.
+#[derive(Serialize, ToSchema)]
+pub struct HazardousWaste {
+    /// The hazardous code, marked: `16 08 02*`.
+    #[schema(example = "16 08 02*")]
+    pub ewc_code: String,
+    /// `hazardous waste: consignment note and permitted receiver required`.
+    pub note: String,
 }
 
 /// One side of a match.

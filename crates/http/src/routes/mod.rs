@@ -8,6 +8,7 @@ mod doc;
 mod flight_recorder;
 mod flows;
 mod health;
+mod industry_templates;
 mod invitations;
 mod match_views;
 mod matches;
@@ -15,6 +16,7 @@ mod members;
 mod pages;
 mod sites;
 mod stats;
+mod waste_codes;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -61,6 +63,10 @@ pub fn router() -> Router<SharedState> {
         )
         .route("/categories", get(categories::list))
         .route("/categories/{code}", get(categories::get))
+        .route("/ewc", get(waste_codes::list))
+        .route("/ewc/{code}", get(waste_codes::get))
+        .route("/templates", get(industry_templates::list))
+        .route("/templates/{nace}", get(industry_templates::get))
         .route(
             "/businesses/{id}/members",
             get(members::list).post(members::add),

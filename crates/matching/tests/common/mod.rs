@@ -213,6 +213,8 @@ impl FlowBuilder {
                 business_id: id(business),
                 direction,
                 category: category.to_string(),
+                ewc_code: None,
+                hazardous: false,
                 description: String::new(),
                 quality: Quality::default(),
                 quantity: Quantity {

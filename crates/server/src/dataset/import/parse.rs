@@ -387,6 +387,7 @@ fn flow_draft(
         site_id: Uuid::nil(),
         direction,
         category: row.category.clone().unwrap_or_default(),
+        ewc_code: None,
         description: row.description.clone().unwrap_or_default(),
         quality: Quality {
             temperature_c: row.temperature_c,
