@@ -726,7 +726,7 @@ impl LiveMatches {
         let (_, entry) = match (engine.get(id), decision) {
             (Some(live), d) => entry_for(
                 viewer,
-                view(Figures::Live(live.clone()), d, self.hazard_of(live)),
+                view(Figures::Live(live.clone()), d, self.hazard_of(&live)),
                 (live.offer_anonymous, live.offer_business_id),
                 (live.need_anonymous, live.need_business_id),
                 d,
@@ -918,7 +918,7 @@ impl LiveMatches {
                     Candidate::Live(m, decision, coarse) => {
                         entry_for(
                             viewer,
-                            view(Figures::Live(m.clone()), decision, self.hazard_of(m)),
+                            view(Figures::Live(m.clone()), decision, self.hazard_of(&m)),
                             (m.offer_anonymous, m.offer_business_id),
                             (m.need_anonymous, m.need_business_id),
                             decision,

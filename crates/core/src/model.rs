@@ -916,6 +916,8 @@ mod tests {
             valid_until: None,
             status: FlowStatus::Active,
             anonymous: false,
+            max_proposals: None,
+            pays_for_co2: false,
         }
     }
 
@@ -970,7 +972,11 @@ mod tests {
             .validate(&taxonomy, identity())
             .expect_err("mismatch");
         assert_eq!(fields(&err), ["category"]);
-        assert!(err.0[0].message.contains("16 08 02*"), "{}", err.0[0].message);
+        assert!(
+            err.0[0].message.contains("16 08 02*"),
+            "{}",
+            err.0[0].message
+        );
         // An entry without a category needs one given; with one, the owner's choice stands.
         let err = waste_draft("", Some("18 01 03"))
             .validate(&taxonomy, identity())
@@ -986,4 +992,3 @@ mod tests {
         assert_eq!(fields(&err), ["category"]);
     }
 }
-

@@ -27,10 +27,10 @@ mod flows;
 mod gateway;
 #[path = "router/ids.rs"]
 mod ids;
-#[path = "router/invitations.rs"]
-mod invitations;
 #[path = "router/industry_templates.rs"]
 mod industry_templates;
+#[path = "router/invitations.rs"]
+mod invitations;
 #[path = "router/matches.rs"]
 mod matches;
 #[path = "router/members.rs"]
