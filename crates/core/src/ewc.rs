@@ -288,7 +288,7 @@ fn normalise_prefix(text: &str) -> Option<String> {
     let text = text.strip_suffix('*').unwrap_or(text).trim_end();
     let pairs: Vec<&str> = if text.contains([' ', '.', '-']) {
         text.split([' ', '.', '-']).collect()
-    } else if text.len() % 2 == 0 && text.is_ascii() {
+    } else if text.len().is_multiple_of(2) && text.is_ascii() {
         (0..text.len())
             .step_by(2)
             .map(|i| &text[i..i + 2])

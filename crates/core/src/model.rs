@@ -568,25 +568,25 @@ impl FlowDraft {
                 format!("unknown category '{category_code}'; see GET /api/v1/categories"),
             );
         }
-        if let (Some(entry), Some(category)) = (waste, category) {
-            if !entry.admits(&category.code) {
-                let admitted: Vec<&str> = entry
-                    .category
-                    .iter()
-                    .chain(&entry.also)
-                    .map(String::as_str)
-                    .collect();
-                errors.add(
-                    "category",
-                    format!(
-                        "'{}' does not fit EWC {} ({}); it fits {}",
-                        category.code,
-                        entry.marked_code(),
-                        entry.title,
-                        admitted.join(", ")
-                    ),
-                );
-            }
+        if let (Some(entry), Some(category)) = (waste, category)
+            && !entry.admits(&category.code)
+        {
+            let admitted: Vec<&str> = entry
+                .category
+                .iter()
+                .chain(&entry.also)
+                .map(String::as_str)
+                .collect();
+            errors.add(
+                "category",
+                format!(
+                    "'{}' does not fit EWC {} ({}); it fits {}",
+                    category.code,
+                    entry.marked_code(),
+                    entry.title,
+                    admitted.join(", ")
+                ),
+            );
         }
         check_text(&mut errors, "description", &self.description);
         self.quality.validate(&mut errors);
