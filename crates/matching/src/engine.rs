@@ -38,6 +38,7 @@ use uuid::Uuid;
 use crate::allocation::{OfferLink, Share, link_rank, rank, walk};
 use crate::boundary::{FlowInput, Match, MatchDiff, RemovedMatch, match_id};
 use crate::catalog::Catalog;
+use crate::global_allocation::{AllocationProblem, Capacity, Demand, Edge};
 use crate::pair::{PairFigures, assess, build, evaluate};
 use crate::record::{FlowRecord, ProfileInterner, Ranked, tree_of};
 use crate::score_settings::{ConfigError, MatchingConfig};
@@ -166,17 +167,65 @@ impl Engine {
         self.tree_reach = tree_reach;
         self.matches = HashMap::new();
 
-        // Each flow ranks its own neighbourhood, so every pair is assessed from both sides.
+        // Each offer assesses its neighbourhood once: its own best list, and the pairs that may be
+        // proposed, handed to their needs' lists below.
         let this = &*self;
-        let best: Vec<Vec<Ranked>> = (0..this.slots.len())
+        let per_offer: Vec<(u32, Vec<Ranked>, Vec<(u32, Ranked)>)> = (0..this.slots.len())
             .into_par_iter()
-            .map(|i| {
+            .filter_map(|i| {
                 let slot = slot_number(i);
-                this.best_of(slot, &this.candidates(slot))
+                let offer = this
+                    .record(slot)
+                    .filter(|r| r.direction == Direction::Offer && r.matchable())?;
+                let proposable: Vec<(u32, Ranked)> = this
+                    .candidates(slot)
+                    .into_iter()
+                    .filter(|(need, figures)| {
+                        this.record(*need).is_some_and(|n| eligible(n, figures))
+                    })
+                    .map(|(need, figures)| {
+                        let entry = Ranked {
+                            score: figures.score,
+                            other: slot,
+                        };
+                        (need, entry)
+                    })
+                    .collect();
+                let own = proposable
+                    .iter()
+                    .map(|(need, entry)| Ranked {
+                        score: entry.score,
+                        other: *need,
+                    })
+                    .collect();
+                Some((slot, this.ranked_list(offer, own), proposable))
             })
             .collect();
-        for (record, best) in self.slots.iter_mut().zip(best) {
-            if let Some(record) = record {
+        let mut for_needs: Vec<(u32, Ranked)> = Vec::with_capacity(
+            per_offer
+                .iter()
+                .map(|(_, _, proposable)| proposable.len())
+                .sum(),
+        );
+        for (slot, best, proposable) in per_offer {
+            if let Some(offer) = self.record_mut(slot) {
+                offer.best = best;
+            }
+            for_needs.extend(proposable);
+        }
+        let this = &*self;
+        for_needs
+            .par_sort_unstable_by(|(a, x), (b, y)| a.cmp(b).then_with(|| this.rank_entries(x, y)));
+        let mut need_lists: Vec<(u32, Vec<Ranked>)> = Vec::new();
+        for chunk in for_needs.chunk_by(|(a, _), (b, _)| a == b) {
+            let need = chunk[0].0;
+            let k = this.record(need).map_or(0, |r| this.proposals_of(r));
+            let best: Vec<Ranked> = chunk.iter().take(k).map(|(_, entry)| *entry).collect();
+            need_lists.push((need, best));
+        }
+        drop(for_needs);
+        for (need, best) in need_lists {
+            if let Some(record) = self.record_mut(need) {
                 record.best = best;
             }
         }
@@ -596,6 +645,44 @@ impl Engine {
         self.matches.keys().filter_map(|&id| self.get(id))
     }
 
+    /// The live matches as a global allocation problem (`global_allocation`): offers and needs by
+    /// slot, annual amounts, one edge per live match. What the greedy rule and the global
+    /// allocation are compared on.
+    pub fn allocation_problem(&self) -> AllocationProblem {
+        let amount = |slot: u32| self.record(slot).map_or(0.0, |r| r.annual_amount);
+        let slots = self.slots.len();
+        let mut problem = AllocationProblem {
+            offers: (0..slots)
+                .map(|i| Capacity {
+                    amount: amount(slot_number(i)),
+                })
+                .collect(),
+            needs: (0..slots)
+                .map(|i| Demand {
+                    amount: amount(slot_number(i)),
+                })
+                .collect(),
+            edges: Vec::with_capacity(self.matches.len()),
+        };
+        let mut pairs: Vec<&LivePair> = self.matches.values().collect();
+        pairs.sort_unstable_by_key(|p| (p.offer, p.need));
+        for pair in pairs {
+            let Ok(f) = self.pair_figures(pair.offer, pair.need) else {
+                continue;
+            };
+            problem.edges.push(Edge {
+                offer: pair.offer,
+                need: pair.need,
+                max: f.delivered,
+                conversion: f.conversion,
+                value_per_unit: f.savings_eur_per_year / f.delivered,
+                co2_per_unit: f.co2_t_per_year / f.delivered,
+                score: f.score,
+            });
+        }
+        problem
+    }
+
     pub fn match_count(&self) -> usize {
         self.matches.len()
     }
@@ -721,7 +808,7 @@ impl Engine {
         let Some(record) = self.record(slot) else {
             return Vec::new();
         };
-        let mut best: Vec<Ranked> = candidates
+        let entries: Vec<Ranked> = candidates
             .iter()
             .filter(|(other, figures)| {
                 let need = if record.direction == Direction::Need {
@@ -736,10 +823,15 @@ impl Engine {
                 other: *other,
             })
             .collect();
-        best.sort_by(|a, b| self.rank_entries(a, b));
-        best.truncate(self.proposals_of(record));
-        best.shrink_to_fit();
-        best
+        self.ranked_list(record, entries)
+    }
+
+    /// `entries` in rank order, cut to the flow's K.
+    fn ranked_list(&self, record: &FlowRecord, mut entries: Vec<Ranked>) -> Vec<Ranked> {
+        entries.sort_by(|a, b| self.rank_entries(a, b));
+        entries.truncate(self.proposals_of(record));
+        entries.shrink_to_fit();
+        entries
     }
 
     /// Puts `other` into the best list of `slot` if it ranks there; returns the counterpart it
