@@ -2,9 +2,9 @@
 //! code order, and one entry with the category it maps to. Read-only; the catalogue is loaded with
 //! the taxonomy at start.
 
+use symbiont_core::EwcEntry;
 use symbiont_core::error::Collector;
 use symbiont_core::ewc::normalise_code;
-use symbiont_core::EwcEntry;
 
 use crate::App;
 use crate::error::AppError;
@@ -54,9 +54,11 @@ impl App {
             }
         };
         if let Some(category) = search.category {
-            errors.check(self.taxonomy.category(category).is_some(), "category", || {
-                format!("unknown category '{category}'; see GET /api/v1/categories")
-            });
+            errors.check(
+                self.taxonomy.category(category).is_some(),
+                "category",
+                || format!("unknown category '{category}'; see GET /api/v1/categories"),
+            );
         }
         let after = search.cursor.and_then(|cursor| {
             let code = normalise_code(cursor);
@@ -85,7 +87,11 @@ impl App {
         let catalogue = self.taxonomy.ewc();
         let mut items: Vec<&EwcEntry> = catalogue
             .search(text)
-            .filter(|e| after.as_ref().is_none_or(|after| e.code.as_str() > after.as_str()))
+            .filter(|e| {
+                after
+                    .as_ref()
+                    .is_none_or(|after| e.code.as_str() > after.as_str())
+            })
             .filter(|e| hazardous.is_none_or(|h| e.hazardous == h))
             .filter(|e| {
                 search.category.is_none_or(|c| {

@@ -288,8 +288,11 @@ fn normalise_prefix(text: &str) -> Option<String> {
     let text = text.strip_suffix('*').unwrap_or(text).trim_end();
     let pairs: Vec<&str> = if text.contains([' ', '.', '-']) {
         text.split([' ', '.', '-']).collect()
-    } else if text.len() % 2 == 0 && text.is_ascii() {
-        (0..text.len()).step_by(2).map(|i| &text[i..i + 2]).collect()
+    } else if text.len().is_multiple_of(2) && text.is_ascii() {
+        (0..text.len())
+            .step_by(2)
+            .map(|i| &text[i..i + 2])
+            .collect()
     } else {
         return None;
     };
@@ -306,10 +309,30 @@ mod tests {
 
     #[test]
     fn codes_are_read_in_every_usual_spelling() {
-        for spelling in ["160802", "16 08 02", "16 08 02*", "16.08.02", "16-08-02", " 160802* "] {
-            assert_eq!(normalise_code(spelling).as_deref(), Some("16 08 02"), "{spelling}");
+        for spelling in [
+            "160802",
+            "16 08 02",
+            "16 08 02*",
+            "16.08.02",
+            "16-08-02",
+            " 160802* ",
+        ] {
+            assert_eq!(
+                normalise_code(spelling).as_deref(),
+                Some("16 08 02"),
+                "{spelling}"
+            );
         }
-        for bad in ["", "1608", "16 08 0", "1 608 02", "16 080 2", "16 08 02 01", "16a802", "*"] {
+        for bad in [
+            "",
+            "1608",
+            "16 08 0",
+            "1 608 02",
+            "16 080 2",
+            "16 08 02 01",
+            "16a802",
+            "*",
+        ] {
             assert_eq!(normalise_code(bad), None, "{bad}");
         }
         assert_eq!(normalise_prefix("16 08").as_deref(), Some("16 08"));
@@ -323,7 +346,10 @@ mod tests {
         assert_eq!(catalogue.chapters().len(), 20);
         assert_eq!(catalogue.sections().len(), 111);
         assert_eq!(catalogue.entries().len(), 842);
-        assert_eq!(catalogue.entries().iter().filter(|e| e.hazardous).count(), 408);
+        assert_eq!(
+            catalogue.entries().iter().filter(|e| e.hazardous).count(),
+            408
+        );
         let fly_ash = catalogue.entry("100102").expect("coal fly ash");
         assert_eq!(fly_ash.title, "coal fly ash");
         assert_eq!(fly_ash.category.as_deref(), Some("material.fly_ash"));
@@ -338,7 +364,11 @@ mod tests {
                 entry.code
             );
             if entry.code.ends_with(" 99") {
-                assert!(entry.category.is_none(), "{} is 'not otherwise specified'", entry.code);
+                assert!(
+                    entry.category.is_none(),
+                    "{} is 'not otherwise specified'",
+                    entry.code
+                );
             }
         }
     }
@@ -377,7 +407,10 @@ mod tests {
         "#;
         let error = EwcCatalogue::from_toml(text).expect_err("no reason given");
         assert!(error.to_string().contains("10 01 02"), "{error}");
-        let misplaced = text.replace("code = \"10 01 02\"", "code = \"10 02 02\", category = \"x\"");
+        let misplaced = text.replace(
+            "code = \"10 01 02\"",
+            "code = \"10 02 02\", category = \"x\"",
+        );
         let error = EwcCatalogue::from_toml(&misplaced).expect_err("wrong section");
         assert!(error.to_string().contains("10 02 02"), "{error}");
     }

@@ -27,6 +27,6 @@ pub use model::{
     Quality, Quantity, Site, SiteDraft,
 };
 pub use profile::WeeklyProfile;
-pub use templates::{NaceTemplate, NaceTemplates, SuggestedFlow, TemplateFlow};
 pub use taxonomy::{Category, CompatibilityRule, QualityConstraint, Taxonomy, TaxonomyError};
+pub use templates::{NaceTemplate, NaceTemplates, SuggestedFlow, TemplateFlow};
 pub use units::{Dimension, UnitError};

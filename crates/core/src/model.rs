@@ -547,25 +547,25 @@ impl FlowDraft {
                 format!("unknown category '{category_code}'; see GET /api/v1/categories"),
             );
         }
-        if let (Some(entry), Some(category)) = (waste, category) {
-            if !entry.admits(&category.code) {
-                let admitted: Vec<&str> = entry
-                    .category
-                    .iter()
-                    .chain(&entry.also)
-                    .map(String::as_str)
-                    .collect();
-                errors.add(
-                    "category",
-                    format!(
-                        "'{}' does not fit EWC {} ({}); it fits {}",
-                        category.code,
-                        entry.marked_code(),
-                        entry.title,
-                        admitted.join(", ")
-                    ),
-                );
-            }
+        if let (Some(entry), Some(category)) = (waste, category)
+            && !entry.admits(&category.code)
+        {
+            let admitted: Vec<&str> = entry
+                .category
+                .iter()
+                .chain(&entry.also)
+                .map(String::as_str)
+                .collect();
+            errors.add(
+                "category",
+                format!(
+                    "'{}' does not fit EWC {} ({}); it fits {}",
+                    category.code,
+                    entry.marked_code(),
+                    entry.title,
+                    admitted.join(", ")
+                ),
+            );
         }
         check_text(&mut errors, "description", &self.description);
         self.quality.validate(&mut errors);
@@ -935,7 +935,11 @@ mod tests {
             .validate(&taxonomy, identity())
             .expect_err("mismatch");
         assert_eq!(fields(&err), ["category"]);
-        assert!(err.0[0].message.contains("16 08 02*"), "{}", err.0[0].message);
+        assert!(
+            err.0[0].message.contains("16 08 02*"),
+            "{}",
+            err.0[0].message
+        );
         // An entry without a category needs one given; with one, the owner's choice stands.
         let err = waste_draft("", Some("18 01 03"))
             .validate(&taxonomy, identity())
@@ -951,4 +955,3 @@ mod tests {
         assert_eq!(fields(&err), ["category"]);
     }
 }
-

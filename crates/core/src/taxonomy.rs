@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ewc::{BUILTIN_EWC, EwcCatalogue};
-use crate::templates::{BUILTIN_TEMPLATES, NaceTemplates};
 use crate::model::Quality;
+use crate::templates::{BUILTIN_TEMPLATES, NaceTemplates};
 use crate::units::Dimension;
 
 /// A node of the resource taxonomy.

@@ -135,7 +135,8 @@ impl NaceTemplates {
     /// against the taxonomy.
     pub fn from_toml(text: &str) -> Result<Self, TaxonomyError> {
         let file: TemplatesFile = toml::from_str(text)?;
-        let invalid = |message: String| TaxonomyError::Invalid(format!("NACE templates: {message}"));
+        let invalid =
+            |message: String| TaxonomyError::Invalid(format!("NACE templates: {message}"));
         let mut by_nace = HashMap::new();
         for (i, template) in file.templates.iter().enumerate() {
             let class = normalise_nace(&template.nace).map_err(invalid)?;
@@ -184,7 +185,8 @@ impl NaceTemplates {
 
 /// `C11.05` is a class; `C11` and `C11.0` are not.
 fn is_class(nace: &str) -> bool {
-    nace.split_once('.').is_some_and(|(_, class)| class.len() == 2)
+    nace.split_once('.')
+        .is_some_and(|(_, class)| class.len() == 2)
 }
 
 #[cfg(test)]
@@ -216,11 +218,23 @@ mod tests {
     #[test]
     fn the_builtin_templates_cover_sixty_classes_and_are_found_by_class() {
         let templates = NaceTemplates::builtin().expect("the shipped templates are valid");
-        assert!(templates.templates().len() >= 60, "{}", templates.templates().len());
+        assert!(
+            templates.templates().len() >= 60,
+            "{}",
+            templates.templates().len()
+        );
         let brewery = templates.template("11.05").expect("breweries");
         assert_eq!(brewery.nace, "C11.05");
-        assert!(brewery.flows.iter().any(|f| f.category == "material.spent_grain"));
-        assert!(templates.template("C11").is_none(), "a division has no template");
+        assert!(
+            brewery
+                .flows
+                .iter()
+                .any(|f| f.category == "material.spent_grain")
+        );
+        assert!(
+            templates.template("C11").is_none(),
+            "a division has no template"
+        );
         assert!(templates.template("nonsense").is_none());
     }
 }

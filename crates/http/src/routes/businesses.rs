@@ -3,11 +3,11 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::Value;
 use serde::Serialize;
+use serde_json::Value;
 use symbiont_core::{Business, BusinessDraft, SuggestedFlow};
-use utoipa::ToSchema;
 use symbiont_store::BusinessFilter;
+use utoipa::ToSchema;
 
 use super::entity;
 use super::pages::BusinessPage;

@@ -5,9 +5,8 @@
 use utoipa::OpenApi;
 
 use super::{
-    admin, auth, businesses, categories, flight_recorder, flows, health, industry_templates, matches,
-    members, sites,
-    stats, waste_codes,
+    admin, auth, businesses, categories, flight_recorder, flows, health, industry_templates,
+    matches, members, sites, stats, waste_codes,
 };
 use crate::openapi::{self as doc, Gateway};
 

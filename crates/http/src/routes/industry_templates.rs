@@ -37,7 +37,11 @@ impl From<&NaceTemplate> for TemplateDetail {
             name: template.name.clone(),
             source: template.source.clone(),
             flows: template.flows.clone(),
-            suggested_flows: template.flows.iter().map(TemplateFlow::suggestion).collect(),
+            suggested_flows: template
+                .flows
+                .iter()
+                .map(TemplateFlow::suggestion)
+                .collect(),
         }
     }
 }

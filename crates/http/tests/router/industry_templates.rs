@@ -18,8 +18,15 @@ async fn templates_answer_for_sixty_classes_and_by_any_spelling_of_one() {
         assert_eq!(status, 200, "{spelling}: {brewery}");
         assert_eq!(brewery["nace"], "C11.05");
         let suggested = brewery["suggested_flows"].as_array().expect("suggestions");
-        assert_eq!(suggested.len(), brewery["flows"].as_array().map_or(0, Vec::len));
-        assert!(suggested.iter().any(|f| f["category"] == "material.spent_grain"));
+        assert_eq!(
+            suggested.len(),
+            brewery["flows"].as_array().map_or(0, Vec::len)
+        );
+        assert!(
+            suggested
+                .iter()
+                .any(|f| f["category"] == "material.spent_grain")
+        );
     }
 }
 
@@ -29,12 +36,16 @@ async fn a_class_without_a_template_is_a_404_naming_its_neighbours() {
     let answer = app.get("/api/v1/templates/C10.52", &Who::Anonymous).await;
     assert_problem(&answer, 404, "not-found");
     assert!(
-        answer.2["detail"].as_str().is_some_and(|d| d.contains("C10.51")),
+        answer.2["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("C10.51")),
         "{}",
         answer.2
     );
     for bad in ["C10", "nonsense"] {
-        let answer = app.get(&format!("/api/v1/templates/{bad}"), &Who::Anonymous).await;
+        let answer = app
+            .get(&format!("/api/v1/templates/{bad}"), &Who::Anonymous)
+            .await;
         assert_problem(&answer, 404, "not-found");
     }
 }
@@ -47,11 +58,18 @@ async fn a_new_business_is_suggested_its_class_flows_which_post_as_they_are() {
         .post("/api/v1/businesses", &owner, &business_body("Hafenbräu"))
         .await;
     assert_eq!(status, 201, "{business}");
-    let suggested = business["suggested_flows"].as_array().expect("suggestions").clone();
+    let suggested = business["suggested_flows"]
+        .as_array()
+        .expect("suggestions")
+        .clone();
     assert!(!suggested.is_empty(), "{business}");
     let id = id_of(&business);
     let site = app
-        .create(&format!("/api/v1/businesses/{id}/sites"), &owner, &site_body(53.55, 9.99))
+        .create(
+            &format!("/api/v1/businesses/{id}/sites"),
+            &owner,
+            &site_body(53.55, 9.99),
+        )
         .await;
     for mut flow in suggested {
         flow["site_id"] = json!(site);

@@ -137,8 +137,14 @@ async fn a_flow_registered_by_waste_code_shows_its_category_and_hazard() {
     assert_eq!(changed["category"], "material.mill_scale");
     assert!(changed.get("hazardous").is_none(), "{changed}");
     // A flow registered by category alone carries neither.
-    let (_, _, plain) = world.app.get(&format!("/api/v1/flows/{}", world.offer), &world.owner).await;
-    assert!(plain.get("ewc_code").is_none() && plain.get("hazardous").is_none(), "{plain}");
+    let (_, _, plain) = world
+        .app
+        .get(&format!("/api/v1/flows/{}", world.offer), &world.owner)
+        .await;
+    assert!(
+        plain.get("ewc_code").is_none() && plain.get("hazardous").is_none(),
+        "{plain}"
+    );
 }
 
 #[tokio::test]
@@ -157,7 +163,11 @@ async fn an_unknown_code_or_a_mismatched_category_is_a_422_naming_the_field() {
     ] {
         let answer = world
             .app
-            .post("/api/v1/flows", &world.owner, &waste_flow(&world.site_a, change.clone()))
+            .post(
+                "/api/v1/flows",
+                &world.owner,
+                &waste_flow(&world.site_a, change.clone()),
+            )
             .await;
         assert_invalid(&answer, field);
         assert_eq!(fields(&answer.2), [field], "{change}: {}", answer.2);
@@ -172,7 +182,10 @@ async fn a_match_on_hazardous_waste_carries_the_note_even_when_redacted() {
         .create(
             "/api/v1/flows",
             &world.owner,
-            &waste_flow(&world.site_a, json!({ "ewc_code": "16 08 02*", "anonymous": true })),
+            &waste_flow(
+                &world.site_a,
+                json!({ "ewc_code": "16 08 02*", "anonymous": true }),
+            ),
         )
         .await;
     world
@@ -199,11 +212,18 @@ async fn a_match_on_hazardous_waste_carries_the_note_even_when_redacted() {
     // The receiving side sees the hazard before the anonymous owner accepts contact.
     let (_, _, theirs) = world
         .app
-        .get(&format!("/api/v1/businesses/{}/matches", world.business_b), &world.other)
+        .get(
+            &format!("/api/v1/businesses/{}/matches", world.business_b),
+            &world.other,
+        )
         .await;
     let redacted = theirs["items"]
         .as_array()
-        .and_then(|items| items.iter().find(|m| m["offer_category"] == "material.spent_catalyst_base_metal"))
+        .and_then(|items| {
+            items
+                .iter()
+                .find(|m| m["offer_category"] == "material.spent_catalyst_base_metal")
+        })
         .unwrap_or_else(|| panic!("the need's match: {theirs}"));
     assert!(redacted["offer_flow_id"].is_null(), "redacted: {redacted}");
     assert_eq!(redacted["hazardous_waste"], expected);
