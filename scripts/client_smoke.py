@@ -37,6 +37,7 @@ from symbiont_client.api.matches import (
 from symbiont_client.api.sites import create_site, list_business_sites, list_sites
 from symbiont_client.models import (
     Business,
+    BusinessCreated,
     BusinessDraft,
     BusinessPage,
     CategoryList,
@@ -236,11 +237,15 @@ def main(base_url: str) -> None:
             ),
         ),
         201,
-        Business,
+        BusinessCreated,
     )
     check(
         mine.industry == "J63.11" and mine.contact.email == "energy@example.com",
         "the business differs from its draft",
+    )
+    check(
+        any(f.category == "heat.ambient" for f in mine.suggested_flows),
+        "a data centre is not suggested its waste-heat offer",
     )
     site = expect(
         create_site.sync_detailed(
