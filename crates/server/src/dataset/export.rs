@@ -157,6 +157,7 @@ fn out_row(
     if let Some(f) = flow {
         row.direction = Some(f.direction.as_str().into());
         row.category = Some(f.category.clone());
+        row.ewc_code = f.ewc_code.clone();
         row.description = Some(f.description.clone()).filter(|d| !d.is_empty());
         row.quantity = Some(f.quantity.value);
         row.unit = Some(f.quantity.unit.clone());

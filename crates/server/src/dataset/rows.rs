@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Columns of the row format, in export order.
-pub const COLUMNS: [&str; 27] = [
+pub const COLUMNS: [&str; 28] = [
     "business",
     "industry",
     "business_description",
@@ -19,6 +19,7 @@ pub const COLUMNS: [&str; 27] = [
     "lon",
     "direction",
     "category",
+    "ewc_code",
     "description",
     "quantity",
     "unit",
@@ -71,6 +72,9 @@ pub struct Row {
     pub direction: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// A European Waste Catalogue code; with it `category` may be left out (it is derived).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ewc_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

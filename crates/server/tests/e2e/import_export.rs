@@ -597,3 +597,60 @@ fn the_import_command_lists_bad_rows_and_exits_non_zero() {
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("line 6: quantity"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_waste_code_imports_as_its_category_and_hazard_and_survives_the_round_trip() {
+    let dir = TempDir::new().expect("temp dir");
+    let source = store(&dir).await;
+    let taxonomy = taxonomy();
+    let rows = [
+        json!({ "business": "Raffinerie", "industry": "C19.20", "site": "Werk", "lat": 51.5,
+                "lon": 7.0, "direction": "offer", "ewc_code": "160802", "quantity": 40,
+                "unit": "t/year" }),
+        json!({ "business": "Zementwerk", "industry": "C23.51", "site": "Werk", "lat": 51.6,
+                "lon": 7.1, "direction": "need", "category": "material.fly_ash",
+                "ewc_code": "10 01 02", "quantity": 1000, "unit": "t/year" }),
+    ];
+    let ndjson: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    let path = write(&dir, "waste.ndjson", &ndjson);
+    import_file(&source, &taxonomy, &path, STRICT)
+        .await
+        .expect("imports");
+    let mut flows = all_flows(&source).await;
+    flows.sort_by(|a, b| a.category.cmp(&b.category));
+    let summary: Vec<_> = flows
+        .iter()
+        .map(|f| (f.category.as_str(), f.ewc_code.as_deref(), f.hazardous))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("material.fly_ash", Some("10 01 02"), false),
+            ("material.spent_catalyst_base_metal", Some("16 08 02"), true),
+        ]
+    );
+    let mut out = Vec::new();
+    export(&source, &mut out, ExportFormat::Json)
+        .await
+        .expect("exports");
+    let text = String::from_utf8(out).expect("UTF-8");
+    assert!(
+        text.contains("\"ewc_code\": \"16 08 02\"") || text.contains("\"ewc_code\":\"16 08 02\""),
+        "{text}"
+    );
+    // A mismatched code is a row problem naming the category.
+    let bad = write(
+        &dir,
+        "bad-waste.ndjson",
+        &format!(
+            "{}\n",
+            json!({ "business": "X", "industry": "C19.20", "site": "S", "lat": 51.5, "lon": 7.0,
+                    "direction": "offer", "category": "material.fly_ash", "ewc_code": "16 08 02",
+                    "quantity": 1, "unit": "t/year" })
+        ),
+    );
+    let error = import_file(&source, &taxonomy, &bad, STRICT)
+        .await
+        .expect_err("mismatch");
+    assert_eq!(problems(&error), pairs(&[(1, "category")]), "{error:#}");
+}

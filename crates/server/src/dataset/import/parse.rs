@@ -370,7 +370,8 @@ fn flow_draft(
     });
     let mut missing = false;
     for (value, field) in [
-        (row.category.is_some(), "category"),
+        // A waste code gives the category.
+        (row.category.is_some() || row.ewc_code.is_some(), "category"),
         (row.quantity.is_some(), "quantity"),
         (row.unit.is_some(), "unit"),
     ] {
@@ -387,7 +388,7 @@ fn flow_draft(
         site_id: Uuid::nil(),
         direction,
         category: row.category.clone().unwrap_or_default(),
-        ewc_code: None,
+        ewc_code: row.ewc_code.clone(),
         description: row.description.clone().unwrap_or_default(),
         quality: Quality {
             temperature_c: row.temperature_c,
