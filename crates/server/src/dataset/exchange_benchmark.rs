@@ -82,6 +82,10 @@ pub struct ParkFlow {
     pub quantity: Quantity,
     #[serde(default)]
     pub quality: Quality,
+    /// The distance the partner is ready to bridge, when the park's record shows a longer link
+    /// than the category's typical limit (a pipeline the partners laid).
+    #[serde(default)]
+    pub max_distance_km: Option<f64>,
     pub description: String,
 }
 
@@ -308,11 +312,13 @@ fn park_flow(flow: &ParkFlow) -> KeyedDraft {
         quantity: flow.quantity.clone(),
         profile: None,
         price_eur_per_unit: None,
-        max_distance_km: None,
+        max_distance_km: flow.max_distance_km,
         valid_from: None,
         valid_until: None,
         status: FlowStatus::Active,
         anonymous: false,
+        max_proposals: None,
+        pays_for_co2: false,
     };
     (Some(flow.key.clone()), draft)
 }
