@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::error::{Collector, ValidationError};
 use crate::geo::GeoPoint;
-use crate::profile::WeeklyProfile;
+use crate::profile::{WeeklyProfile, normalise_monthly_factors, weeks_per_year};
 use crate::taxonomy::Taxonomy;
 use crate::units::{self, UnitError};
 
@@ -393,6 +393,10 @@ pub struct Flow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
     pub profile: WeeklyProfile,
+    /// How the weekly profile's level varies over the year: 12 factors, January first, the
+    /// largest 1 (a summer-only offer, a winter-peaking heat demand). Absent: the same all year.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_factors: Option<[f64; 12]>,
     /// For an offer, the asking price; for a need, the current cost it would avoid (EUR per amount unit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_eur_per_unit: Option<f64>,
@@ -447,6 +451,11 @@ pub struct FlowDraft {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = crate::schemas::ProfileInput))]
     pub profile: Option<serde_json::Value>,
+    /// 12 factors, January first, by which the weekly profile's level varies over the year (any
+    /// non-negative scale; the largest month runs at the profile's full level). Default: flat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_items = 12, max_items = 12))]
+    pub monthly_factors: Option<Vec<f64>>,
     /// Offer: asking price; need: current cost it would avoid. EUR per MWh, t or m3; negative for
     /// a gate fee.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -498,6 +507,7 @@ impl From<&Flow> for FlowDraft {
             quality: f.quality.clone(),
             quantity: f.quantity.clone(),
             profile: Some(profile),
+            monthly_factors: f.monthly_factors.map(|m| m.to_vec()),
             price_eur_per_unit: f.price_eur_per_unit,
             max_distance_km: f.max_distance_km,
             valid_from: f.valid_from,
@@ -618,6 +628,14 @@ impl FlowDraft {
                 (None, WeeklyProfile::default())
             }
         };
+        let monthly_factors = match self.monthly_factors.as_deref().map(normalise_monthly_factors) {
+            None => None,
+            Some(Ok(factors)) => Some(factors),
+            Some(Err(e)) => {
+                errors.add("monthly_factors", e);
+                None
+            }
+        };
         let value_ok = self.quantity.value.is_finite() && self.quantity.value > 0.0;
         errors.check(value_ok, "quantity.value", || {
             format!("must be a positive number, got {}", self.quantity.value)
@@ -628,7 +646,7 @@ impl FlowDraft {
                 self.quantity.value,
                 &self.quantity.unit,
                 category.dimension,
-                profile.hours_per_year(),
+                profile.hours_per_week() * weeks_per_year(monthly_factors.as_ref()),
             ) {
                 // A huge or tiny value can overflow (or vanish) in the conversion: an infinite
                 // amount would be stored, served as null and poison the engine's sums.
@@ -722,6 +740,7 @@ impl FlowDraft {
             annual_amount: converted.annual_amount,
             schedule,
             profile,
+            monthly_factors,
             price_eur_per_unit: self.price_eur_per_unit,
             max_distance_km: self.max_distance_km,
             valid_from: self.valid_from,
@@ -872,6 +891,7 @@ mod tests {
                 unit: unit.into(),
             },
             profile: None,
+            monthly_factors: None,
             price_eur_per_unit: None,
             max_distance_km: None,
             valid_from: None,
@@ -910,6 +930,7 @@ mod tests {
                 unit: "t/year".into(),
             },
             profile: None,
+            monthly_factors: None,
             price_eur_per_unit: None,
             max_distance_km: None,
             valid_from: None,

@@ -7,6 +7,43 @@ pub const HOURS_PER_WEEK: usize = 168;
 /// Mean number of weeks in a Gregorian year (365.2425 / 7).
 pub const WEEKS_PER_YEAR: f64 = 52.1775;
 
+/// Days of each month in a mean Gregorian year (February 28.2425), summing to 365.2425.
+pub const DAYS_PER_MONTH: [f64; 12] = [
+    31.0, 28.2425, 31.0, 30.0, 31.0, 30.0, 31.0, 31.0, 30.0, 31.0, 30.0, 31.0,
+];
+
+/// Checks 12 monthly factors (any non-negative scale, not all zero) and scales them so the largest
+/// is 1: the weekly profile runs at full level in the peak month and at `factor` of it in the others.
+pub fn normalise_monthly_factors(factors: &[f64]) -> Result<[f64; 12], String> {
+    if factors.len() != 12 {
+        return Err(format!(
+            "must be 12 numbers, January first, got {}",
+            factors.len()
+        ));
+    }
+    if factors.iter().any(|f| !f.is_finite() || *f < 0.0) {
+        return Err("every monthly factor must be a number >= 0".into());
+    }
+    let peak = factors.iter().copied().fold(0.0, f64::max);
+    if peak <= 0.0 {
+        return Err("at least one month must have a factor above 0".into());
+    }
+    let mut out = [0.0; 12];
+    for (o, f) in out.iter_mut().zip(factors) {
+        *o = f / peak;
+    }
+    Ok(out)
+}
+
+/// Equivalent full-load weeks per year of a flow whose weekly profile runs at `factors` of its level
+/// month by month (52.18 without factors).
+pub fn weeks_per_year(factors: Option<&[f64; 12]>) -> f64 {
+    match factors {
+        None => WEEKS_PER_YEAR,
+        Some(f) => f.iter().zip(DAYS_PER_MONTH).map(|(f, d)| f * d / 7.0).sum(),
+    }
+}
+
 const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// Share of each hour of the week during which a flow is available (supply) or required (demand).
@@ -283,5 +320,22 @@ mod tests {
         let always = WeeklyProfile::constant(1.0);
         assert!((day.overlap_with_demand(&always) - 0.5).abs() < 1e-9);
         assert!((always.overlap_with_demand(&day) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn monthly_factors_are_scaled_to_a_peak_of_one_and_checked() {
+        let winter = [4.0, 4.0, 3.0, 2.0, 1.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0];
+        let scaled = normalise_monthly_factors(&winter).expect("valid");
+        assert_eq!(scaled[0], 1.0);
+        assert_eq!(scaled[2], 0.75);
+        assert!(normalise_monthly_factors(&[1.0; 11]).unwrap_err().contains("12"));
+        assert!(normalise_monthly_factors(&[0.0; 12]).is_err());
+        let mut negative = [1.0; 12];
+        negative[3] = -1.0;
+        assert!(normalise_monthly_factors(&negative).is_err());
+        // Flat factors are the mean year; a summer-only flow runs 5 months' weeks.
+        assert!((weeks_per_year(Some(&[1.0; 12])) - WEEKS_PER_YEAR).abs() < 1e-9);
+        let summer = [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
+        assert!((weeks_per_year(Some(&summer)) - 153.0 / 7.0).abs() < 1e-9);
     }
 }

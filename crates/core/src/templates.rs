@@ -86,6 +86,7 @@ impl SuggestedFlow {
             quality: self.quality.clone(),
             quantity: self.quantity.clone(),
             profile: None,
+            monthly_factors: None,
             price_eur_per_unit: None,
             max_distance_km: None,
             valid_from: None,

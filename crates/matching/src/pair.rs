@@ -4,11 +4,12 @@
 //!
 //! The formulas, with units and sources, are written out in `docs/matching.md`.
 
+use symbiont_core::profile::DAYS_PER_MONTH;
 use symbiont_core::{Direction, FlowStatus, haversine_km};
 
 use crate::boundary::{Explanation, Match, ScoreComponents, match_id};
 use crate::catalog::Catalog;
-use crate::record::FlowRecord;
+use crate::record::{FlowRecord, Profile};
 use crate::score_settings::MatchingConfig;
 
 /// Why a pair is not a match; its `Display` is the reason given when a match is removed.
@@ -171,6 +172,46 @@ pub(crate) fn build(
     }
 }
 
+/// Weeks of each month in a mean year.
+fn weeks_of_months() -> [f64; 12] {
+    DAYS_PER_MONTH.map(|d| d / 7.0)
+}
+
+/// `(temporal overlap, delivered per year)` of a supply and a demand whose weekly profiles vary
+/// month by month (`None`: flat). Each side is `(weekly profile, monthly factors, annual amount in
+/// the need's unit)`; its annual amount is spread over the months by factor × weeks. The overlap is
+/// Σ min(supply shape, demand shape) / Σ demand shape over the year's hours, the delivered amount
+/// Σ min(supply rate, demand rate) over them: the weekly sums of §2, month by month.
+fn seasonal_sums(
+    (supply, supply_season, supply_amount): (&Profile, Option<&[f32; 12]>, f64),
+    (demand, demand_season, demand_amount): (&Profile, Option<&[f32; 12]>, f64),
+) -> (f64, f64) {
+    let weeks = weeks_of_months();
+    let factor = |season: Option<&[f32; 12]>, m: usize| season.map_or(1.0, |s| f64::from(s[m]));
+    let full_load_weeks = |season: Option<&[f32; 12]>| -> f64 {
+        (0..12).map(|m| factor(season, m) * weeks[m]).sum()
+    };
+    let supply_units = supply.hours_per_week * full_load_weeks(supply_season);
+    let demand_units = demand.hours_per_week * full_load_weeks(demand_season);
+    if supply_units <= 0.0 || demand_units <= 0.0 {
+        return (0.0, 0.0);
+    }
+    // Rate per unit of profile level, so that the year sums to the annual amount.
+    let (supply_rate, demand_rate) = (supply_amount / supply_units, demand_amount / demand_units);
+    let (mut overlap, mut delivered) = (0.0, 0.0);
+    for (m, w) in weeks.iter().enumerate() {
+        let (fs, fd) = (factor(supply_season, m), factor(demand_season, m));
+        if fd <= 0.0 {
+            continue;
+        }
+        let (_, shape) = supply.sums_with(demand, fs, fd);
+        let (_, amount) = supply.sums_with(demand, supply_rate * fs, demand_rate * fd);
+        overlap += w * shape;
+        delivered += w * amount;
+    }
+    (overlap / demand_units, delivered)
+}
+
 /// Checks every hard constraint and, if the pair holds, computes its figures.
 pub(crate) fn assess(
     catalog: &Catalog,
@@ -241,15 +282,25 @@ pub(crate) fn assess(
     // Delivered amount, in the need's amount unit per year (MWh, t, m3).
     let conversion = rule.conversion;
     let (supply, demand) = (&offer.profile, &need.profile);
-    // Hourly rates at full profile level, per year: amount / full-load hours per week.
-    let supply_rate = conversion * offer.annual_amount / supply.hours_per_week;
-    let demand_rate = need.annual_amount / demand.hours_per_week;
-    let (covered_hours, delivered_per_year) = supply.sums_with(demand, supply_rate, demand_rate);
-    let temporal_overlap = if demand.hours_per_week > 0.0 {
-        (covered_hours / demand.hours_per_week).clamp(0.0, 1.0)
-    } else {
-        0.0
+    let (covered_share_of_demand, delivered_per_year) = match (&offer.season, &need.season) {
+        (None, None) => {
+            // Hourly rates at full profile level, per year: amount / full-load hours per week.
+            let supply_rate = conversion * offer.annual_amount / supply.hours_per_week;
+            let demand_rate = need.annual_amount / demand.hours_per_week;
+            let (covered_hours, delivered) = supply.sums_with(demand, supply_rate, demand_rate);
+            let overlap = if demand.hours_per_week > 0.0 {
+                covered_hours / demand.hours_per_week
+            } else {
+                0.0
+            };
+            (overlap, delivered)
+        }
+        (offer_season, need_season) => seasonal_sums(
+            (supply, offer_season.as_ref(), conversion * offer.annual_amount),
+            (demand, need_season.as_ref(), need.annual_amount),
+        ),
     };
+    let temporal_overlap = covered_share_of_demand.clamp(0.0, 1.0);
     let delivered = if oc.continuous || nc.continuous {
         // Through a pipe or grid: only what flows in the same hour counts.
         if supply.hours_per_week > 0.0 && demand.hours_per_week > 0.0 {

@@ -134,6 +134,8 @@ pub(crate) struct FlowRecord {
     pub canonical_quantity: f64,
     pub annual_amount: f64,
     pub profile: Arc<Profile>,
+    /// Monthly factors of the profile's level (largest 1), when the flow is seasonal.
+    pub season: Option<[f32; 12]>,
     pub price_eur_per_unit: Option<f64>,
     pub max_distance_km: Option<f64>,
     pub valid_from: Option<NaiveDate>,
@@ -191,6 +193,7 @@ impl FlowRecord {
             canonical_quantity: flow.canonical_quantity,
             annual_amount: flow.annual_amount,
             profile,
+            season: flow.monthly_factors.map(|m| m.map(|f| f as f32)),
             price_eur_per_unit: flow.price_eur_per_unit,
             max_distance_km: flow.max_distance_km,
             valid_from: flow.valid_from,

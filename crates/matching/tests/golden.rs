@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use symbiont_matching::{Engine, MatchingConfig, match_id};
+use symbiont_matching::{Engine, FlowInput, MatchingConfig, match_id};
 
 fn close(actual: f64, expected: f64) -> bool {
     (actual - expected).abs() <= 1e-6 * expected.abs().max(1.0)
@@ -486,6 +486,7 @@ fn shipped_taxonomy_data_centre_heat_serves_a_heat_pump_but_not_a_60_c_need() {
                     unit: "kW".into(),
                 },
                 profile: None,
+                monthly_factors: None,
                 price_eur_per_unit: None,
                 max_distance_km: None,
                 valid_from: None,
@@ -531,4 +532,48 @@ fn shipped_taxonomy_data_centre_heat_serves_a_heat_pump_but_not_a_60_c_need() {
         "{}",
         m.explanation_text()
     );
+}
+
+/// Seasons: a heat offer that runs only from May to September covers little of a district-heating
+/// need that peaks in winter, though the two are equal in annual amount and weekly schedule; the
+/// same offer all year covers all of it.
+#[test]
+fn a_summer_only_heat_offer_covers_little_of_a_winter_peaking_district_heating_need() {
+    const SUMMER: [f64; 12] = [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
+    const WINTER_PEAK: [f64; 12] = [1.0, 0.95, 0.8, 0.55, 0.3, 0.15, 0.1, 0.1, 0.25, 0.5, 0.8, 1.0];
+    let with_season = |mut input: FlowInput, factors: Option<[f64; 12]>| {
+        input.flow.monthly_factors = factors;
+        input
+    };
+    let pair = |offer_season: Option<[f64; 12]>| {
+        let mut engine = engine();
+        engine.upsert_flow(with_season(
+            offer(1, 10, "heat.low_temp")
+                .temp(80.0)
+                .annual(5000.0)
+                .at(ORIGIN),
+            offer_season,
+        ));
+        engine.upsert_flow(with_season(
+            need(2, 20, "heat.low_temp")
+                .temp(60.0)
+                .annual(5000.0)
+                .at(north_of(ORIGIN, 1.0)),
+            Some(WINTER_PEAK),
+        ));
+        engine.get(match_id(id(1), id(2))).expect("the pair holds")
+    };
+    let all_year = pair(None);
+    let summer = pair(Some(SUMMER));
+    // All year, the offer runs at one level every month with the need's annual amount: it covers
+    // every month up to that level, and the winter months above it are short (0.714 covered; the
+    // shapes overlap fully, temporal 1).
+    assert!(all_year.covered_share > 0.65, "{}", all_year.covered_share);
+    assert!(all_year.temporal_overlap > 0.99, "{}", all_year.temporal_overlap);
+    // In summer the need asks for 10-30 % of its peak, which the offer's summer level covers, and
+    // nothing is there in winter: May-September hold 14 % of the need's year (0.140 covered).
+    assert!(summer.covered_share < 0.2, "{}", summer.covered_share);
+    assert!(summer.covered_share < all_year.covered_share / 4.0);
+    assert!(summer.temporal_overlap < 0.2, "{}", summer.temporal_overlap);
+    assert!(summer.score < all_year.score);
 }

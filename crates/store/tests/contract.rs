@@ -55,6 +55,7 @@ fn flow(site: &Site, direction: Direction) -> Flow {
             unit: "kW".into(),
         },
         profile: None,
+        monthly_factors: None,
         price_eur_per_unit: None,
         max_distance_km: None,
         valid_from: None,

@@ -226,6 +226,7 @@ impl FlowBuilder {
                 annual_amount: 0.0,
                 schedule: None,
                 profile: WeeklyProfile::default(),
+                monthly_factors: None,
                 price_eur_per_unit: None,
                 max_distance_km: None,
                 valid_from: None,

@@ -311,6 +311,7 @@ fn park_flow(flow: &ParkFlow) -> KeyedDraft {
         quality: flow.quality.clone(),
         quantity: flow.quantity.clone(),
         profile: None,
+        monthly_factors: None,
         price_eur_per_unit: None,
         max_distance_km: flow.max_distance_km,
         valid_from: None,

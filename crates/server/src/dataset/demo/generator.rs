@@ -541,6 +541,7 @@ fn flow_draft(rng: &mut Rng, spec: &FlowSpec) -> FlowDraft {
             unit: spec.unit.clone(),
         },
         profile: Some(Value::String(spec.schedule.clone())),
+        monthly_factors: None,
         price_eur_per_unit: spec.price_eur_per_unit.map(|r| {
             let p = rng.range(r);
             round(p, if p.abs() < 5.0 { 2 } else { 0 })

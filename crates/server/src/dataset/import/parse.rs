@@ -402,6 +402,7 @@ fn flow_draft(
             unit: row.unit.clone().unwrap_or_default(),
         },
         profile: row.profile.clone(),
+        monthly_factors: None,
         price_eur_per_unit: row.price_eur_per_unit,
         max_distance_km: row.max_distance_km,
         valid_from,
