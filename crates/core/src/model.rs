@@ -628,7 +628,11 @@ impl FlowDraft {
                 (None, WeeklyProfile::default())
             }
         };
-        let monthly_factors = match self.monthly_factors.as_deref().map(normalise_monthly_factors) {
+        let monthly_factors = match self
+            .monthly_factors
+            .as_deref()
+            .map(normalise_monthly_factors)
+        {
             None => None,
             Some(Ok(factors)) => Some(factors),
             Some(Err(e)) => {

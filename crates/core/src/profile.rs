@@ -328,7 +328,11 @@ mod tests {
         let scaled = normalise_monthly_factors(&winter).expect("valid");
         assert_eq!(scaled[0], 1.0);
         assert_eq!(scaled[2], 0.75);
-        assert!(normalise_monthly_factors(&[1.0; 11]).unwrap_err().contains("12"));
+        assert!(
+            normalise_monthly_factors(&[1.0; 11])
+                .expect_err("11 months")
+                .contains("12")
+        );
         assert!(normalise_monthly_factors(&[0.0; 12]).is_err());
         let mut negative = [1.0; 12];
         negative[3] = -1.0;

@@ -247,6 +247,7 @@ impl<'a> Generator<'a> {
             annual_amount: annual,
             schedule: Some(SCHEDULES[schedule].0.to_string()),
             profile,
+            monthly_factors: None,
             price_eur_per_unit: price,
             max_distance_km,
             valid_from,

@@ -65,6 +65,10 @@ pub struct EngineStats {
     pub bytes_per_match: usize,
 }
 
+/// What rebuilding finds from one offer: its slot, its best list, and the pairs it may propose as
+/// entries for its needs' lists (need slot, entry naming the offer).
+type OfferAssessment = (u32, Vec<Ranked>, Vec<(u32, Ranked)>);
+
 /// A live match as stored: the slots of its offer and its need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct LivePair {
@@ -170,7 +174,7 @@ impl Engine {
         // Each offer assesses its neighbourhood once: its own best list, and the pairs that may be
         // proposed, handed to their needs' lists below.
         let this = &*self;
-        let per_offer: Vec<(u32, Vec<Ranked>, Vec<(u32, Ranked)>)> = (0..this.slots.len())
+        let per_offer: Vec<OfferAssessment> = (0..this.slots.len())
             .into_par_iter()
             .filter_map(|i| {
                 let slot = slot_number(i);

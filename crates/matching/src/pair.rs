@@ -188,9 +188,8 @@ fn seasonal_sums(
 ) -> (f64, f64) {
     let weeks = weeks_of_months();
     let factor = |season: Option<&[f32; 12]>, m: usize| season.map_or(1.0, |s| f64::from(s[m]));
-    let full_load_weeks = |season: Option<&[f32; 12]>| -> f64 {
-        (0..12).map(|m| factor(season, m) * weeks[m]).sum()
-    };
+    let full_load_weeks =
+        |season: Option<&[f32; 12]>| -> f64 { (0..12).map(|m| factor(season, m) * weeks[m]).sum() };
     let supply_units = supply.hours_per_week * full_load_weeks(supply_season);
     let demand_units = demand.hours_per_week * full_load_weeks(demand_season);
     if supply_units <= 0.0 || demand_units <= 0.0 {
@@ -296,7 +295,11 @@ pub(crate) fn assess(
             (overlap, delivered)
         }
         (offer_season, need_season) => seasonal_sums(
-            (supply, offer_season.as_ref(), conversion * offer.annual_amount),
+            (
+                supply,
+                offer_season.as_ref(),
+                conversion * offer.annual_amount,
+            ),
             (demand, need_season.as_ref(), need.annual_amount),
         ),
     };

@@ -540,7 +540,9 @@ fn shipped_taxonomy_data_centre_heat_serves_a_heat_pump_but_not_a_60_c_need() {
 #[test]
 fn a_summer_only_heat_offer_covers_little_of_a_winter_peaking_district_heating_need() {
     const SUMMER: [f64; 12] = [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
-    const WINTER_PEAK: [f64; 12] = [1.0, 0.95, 0.8, 0.55, 0.3, 0.15, 0.1, 0.1, 0.25, 0.5, 0.8, 1.0];
+    const WINTER_PEAK: [f64; 12] = [
+        1.0, 0.95, 0.8, 0.55, 0.3, 0.15, 0.1, 0.1, 0.25, 0.5, 0.8, 1.0,
+    ];
     let with_season = |mut input: FlowInput, factors: Option<[f64; 12]>| {
         input.flow.monthly_factors = factors;
         input
@@ -569,7 +571,11 @@ fn a_summer_only_heat_offer_covers_little_of_a_winter_peaking_district_heating_n
     // every month up to that level, and the winter months above it are short (0.714 covered; the
     // shapes overlap fully, temporal 1).
     assert!(all_year.covered_share > 0.65, "{}", all_year.covered_share);
-    assert!(all_year.temporal_overlap > 0.99, "{}", all_year.temporal_overlap);
+    assert!(
+        all_year.temporal_overlap > 0.99,
+        "{}",
+        all_year.temporal_overlap
+    );
     // In summer the need asks for 10-30 % of its peak, which the offer's summer level covers, and
     // nothing is there in winter: May-September hold 14 % of the need's year (0.140 covered).
     assert!(summer.covered_share < 0.2, "{}", summer.covered_share);

@@ -174,12 +174,15 @@ fn out_row(
             None if f.profile == WeeklyProfile::default() => None,
             None => Some(hourly_values(&f.profile)?),
         };
+        row.monthly_factors = f.monthly_factors.map(|m| serde_json::json!(m));
         row.price_eur_per_unit = f.price_eur_per_unit;
         row.max_distance_km = f.max_distance_km;
         row.valid_from = f.valid_from.map(|d| d.to_string());
         row.valid_until = f.valid_until.map(|d| d.to_string());
         row.status = Some(f.status.as_str().into());
         row.anonymous = f.anonymous.then_some(serde_json::Value::Bool(true));
+        row.max_proposals = f.max_proposals.map(f64::from);
+        row.pays_for_co2 = f.pays_for_co2.then_some(serde_json::Value::Bool(true));
         if !f.quality.attributes.is_empty() {
             extras.push(("attributes", serde_json::to_value(&f.quality.attributes)?));
         }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Columns of the row format, in export order.
-pub const COLUMNS: [&str; 28] = [
+pub const COLUMNS: [&str; 31] = [
     "business",
     "industry",
     "business_description",
@@ -28,16 +28,19 @@ pub const COLUMNS: [&str; 28] = [
     "purity_pct",
     "physical_form",
     "profile",
+    "monthly_factors",
     "price_eur_per_unit",
     "max_distance_km",
     "valid_from",
     "valid_until",
     "status",
     "anonymous",
+    "max_proposals",
+    "pays_for_co2",
 ];
 
 /// Columns whose CSV text is a number.
-pub const NUMERIC_COLUMNS: [&str; 8] = [
+pub const NUMERIC_COLUMNS: [&str; 9] = [
     "lat",
     "lon",
     "quantity",
@@ -46,6 +49,7 @@ pub const NUMERIC_COLUMNS: [&str; 8] = [
     "purity_pct",
     "price_eur_per_unit",
     "max_distance_km",
+    "max_proposals",
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -92,6 +96,9 @@ pub struct Row {
     /// A schedule such as `Mon-Fri 06:00-22:00`, or 168 numbers (a JSON array, also as text in CSV).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<serde_json::Value>,
+    /// 12 factors of the profile's level by month, January first (a JSON array, also as text in CSV).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monthly_factors: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price_eur_per_unit: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,4 +112,10 @@ pub struct Row {
     /// `true` keeps the flow's business hidden from others (also "yes"/"1" in CSV); default false.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anonymous: Option<serde_json::Value>,
+    /// Proposals the flow asks for, 1 to 100, if not the platform's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_proposals: Option<f64>,
+    /// A need that pays for CO2 (`true`/`yes`/`1`); default false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pays_for_co2: Option<serde_json::Value>,
 }

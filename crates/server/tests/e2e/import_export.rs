@@ -654,3 +654,53 @@ async fn a_waste_code_imports_as_its_category_and_hazard_and_survives_the_round_
         .expect_err("mismatch");
     assert_eq!(problems(&error), pairs(&[(1, "category")]), "{error:#}");
 }
+
+/// The engine-v2 flow settings (seasons, the number of proposals, paying for CO2) survive an export
+/// and an import through CSV, the format that holds them as text.
+#[tokio::test]
+async fn monthly_factors_proposals_and_co2_payment_survive_the_csv_round_trip() {
+    let dir = TempDir::new().expect("temp dir");
+    let source = store(&dir).await;
+    let taxonomy = taxonomy();
+    let row = json!({ "business": "Stadtwerke", "industry": "D35.30", "site": "Netz", "lat": 51.5,
+        "lon": 7.0, "direction": "need", "category": "heat.low_temp", "temperature_c": 70,
+        "quantity": 20, "unit": "MW",
+        "monthly_factors": [2, 2, 1.6, 1, 0.4, 0.2, 0.2, 0.2, 0.4, 1, 1.6, 2],
+        "max_proposals": 25, "pays_for_co2": true });
+    let path = write(&dir, "seasonal.ndjson", &format!("{row}\n"));
+    import_file(&source, &taxonomy, &path, STRICT)
+        .await
+        .expect("imports");
+    let before = all_flows(&source).await;
+    assert_eq!(before.len(), 1);
+    let flow = &before[0];
+    assert_eq!(flow.max_proposals, Some(25));
+    assert!(flow.pays_for_co2);
+    let factors = flow.monthly_factors.expect("seasonal");
+    assert_eq!(
+        (factors[0], factors[6]),
+        (1.0, 0.1),
+        "scaled to a peak of 1"
+    );
+
+    let mut out = Vec::new();
+    export(&source, &mut out, ExportFormat::Csv)
+        .await
+        .expect("exports");
+    let csv = write(
+        &dir,
+        "seasonal.csv",
+        &String::from_utf8(out).expect("UTF-8"),
+    );
+    let target_dir = TempDir::new().expect("temp dir");
+    let target = store(&target_dir).await;
+    import_file(&target, &taxonomy, &csv, STRICT)
+        .await
+        .expect("re-imports");
+    let after = all_flows(&target).await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].monthly_factors, flow.monthly_factors);
+    assert_eq!(after[0].max_proposals, Some(25));
+    assert!(after[0].pays_for_co2);
+    assert_eq!(after[0].annual_amount, flow.annual_amount);
+}

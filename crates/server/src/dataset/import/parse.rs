@@ -50,6 +50,14 @@ fn normalise(fields: Map<String, Value>, problems: &mut Problems) -> Map<String,
                     .ok_or_else(|| format!("'{text}' is not a number")),
                 other => Err(format!("{other} is not a number")),
             }
+        } else if key == "monthly_factors" {
+            match value {
+                Value::String(text) => match serde_json::from_str::<Value>(&text) {
+                    Ok(array @ Value::Array(_)) => Ok(array),
+                    _ => Err(format!("'{text}' is not a JSON array of 12 numbers")),
+                },
+                other => Ok(other),
+            }
         } else if key == "profile" {
             match value {
                 Value::String(text) if text.starts_with('[') => {
@@ -63,6 +71,11 @@ fn normalise(fields: Map<String, Value>, problems: &mut Problems) -> Map<String,
                     "must be a schedule such as \"Mon-Fri 06:00-22:00\" or 168 hourly values"
                         .into(),
                 ),
+            }
+        } else if key == "anonymous" || key == "pays_for_co2" {
+            match value {
+                Value::Bool(_) | Value::String(_) => Ok(value),
+                other => Err(format!("{other} is neither true nor false")),
             }
         } else if key == "attributes" {
             match value {
@@ -333,28 +346,40 @@ fn flow_draft(
             FlowStatus::Active
         }
     };
-    let anonymous = match &row.anonymous {
-        None | Some(serde_json::Value::Null) => false,
-        Some(serde_json::Value::Bool(b)) => *b,
-        Some(serde_json::Value::String(text)) => match text.trim().to_ascii_lowercase().as_str() {
-            "" | "false" | "no" | "0" => false,
-            "true" | "yes" | "1" => true,
-            other => {
+    let anonymous = yes_or_no(&row.anonymous, "anonymous", problems);
+    let pays_for_co2 = yes_or_no(&row.pays_for_co2, "pays_for_co2", problems);
+    let max_proposals = row.max_proposals.and_then(|k| {
+        if k.fract() == 0.0 && (1.0..=100.0).contains(&k) {
+            Some(k as u32)
+        } else {
+            problem(
+                problems,
+                "max_proposals",
+                format!("{k} is not a whole number from 1 to 100"),
+            );
+            None
+        }
+    });
+    let monthly_factors = match &row.monthly_factors {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(values)) => {
+            let numbers: Option<Vec<f64>> = values.iter().map(Value::as_f64).collect();
+            if numbers.is_none() {
                 problem(
                     problems,
-                    "anonymous",
-                    format!("'{other}' is neither true nor false"),
+                    "monthly_factors",
+                    "must be 12 numbers".to_string(),
                 );
-                false
             }
-        },
+            numbers
+        }
         Some(other) => {
             problem(
                 problems,
-                "anonymous",
-                format!("{other} is neither true nor false"),
+                "monthly_factors",
+                format!("{other} is not a JSON array of 12 numbers"),
             );
-            false
+            None
         }
     };
     let physical_form = row.physical_form.as_deref().and_then(|form| {
@@ -402,15 +427,15 @@ fn flow_draft(
             unit: row.unit.clone().unwrap_or_default(),
         },
         profile: row.profile.clone(),
-        monthly_factors: None,
+        monthly_factors,
         price_eur_per_unit: row.price_eur_per_unit,
         max_distance_km: row.max_distance_km,
         valid_from,
         valid_until,
         status,
         anonymous,
-        max_proposals: None,
-        pays_for_co2: false,
+        max_proposals,
+        pays_for_co2,
     })
 }
 
@@ -420,5 +445,33 @@ fn flow_column(field: &str) -> String {
         "quantity.value" => "quantity".into(),
         "quantity.unit" => "unit".into(),
         other => other.trim_start_matches("quality.").to_string(),
+    }
+}
+
+/// A yes/no column: a JSON boolean, or in CSV "true"/"yes"/"1" and "false"/"no"/"0"/empty.
+fn yes_or_no(value: &Option<Value>, column: &str, problems: &mut Problems) -> bool {
+    match value {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(text)) => match text.trim().to_ascii_lowercase().as_str() {
+            "" | "false" | "no" | "0" => false,
+            "true" | "yes" | "1" => true,
+            other => {
+                problem(
+                    problems,
+                    column,
+                    format!("'{other}' is neither true nor false"),
+                );
+                false
+            }
+        },
+        Some(other) => {
+            problem(
+                problems,
+                column,
+                format!("{other} is neither true nor false"),
+            );
+            false
+        }
     }
 }
