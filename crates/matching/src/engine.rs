@@ -205,29 +205,59 @@ impl Engine {
                 Some((slot, this.ranked_list(offer, own), proposable))
             })
             .collect();
-        let mut for_needs: Vec<(u32, Ranked)> = Vec::with_capacity(
-            per_offer
-                .iter()
-                .map(|(_, _, proposable)| proposable.len())
-                .sum(),
-        );
+        // The needs' lists: every proposable pair bucketed by its need (one buffer, counted first),
+        // then each need's best K picked from its bucket, in parallel.
+        let mut counts = vec![0usize; self.slots.len() + 1];
+        for (_, _, proposable) in &per_offer {
+            for (need, _) in proposable {
+                counts[*need as usize + 1] += 1;
+            }
+        }
+        for i in 1..counts.len() {
+            counts[i] += counts[i - 1];
+        }
+        let mut buckets = vec![
+            Ranked {
+                score: 0.0,
+                other: 0
+            };
+            counts[counts.len() - 1]
+        ];
+        let mut next = counts.clone();
         for (slot, best, proposable) in per_offer {
             if let Some(offer) = self.record_mut(slot) {
                 offer.best = best;
             }
-            for_needs.extend(proposable);
+            for (need, entry) in proposable {
+                buckets[next[need as usize]] = entry;
+                next[need as usize] += 1;
+            }
+        }
+        drop(next);
+        let mut slices: Vec<(u32, &mut [Ranked])> = Vec::new();
+        let mut rest: &mut [Ranked] = &mut buckets;
+        for need in 0..self.slots.len() {
+            let len = counts[need + 1] - counts[need];
+            let (bucket, tail) = std::mem::take(&mut rest).split_at_mut(len);
+            rest = tail;
+            if len > 0 {
+                slices.push((slot_number(need), bucket));
+            }
         }
         let this = &*self;
-        for_needs
-            .par_sort_unstable_by(|(a, x), (b, y)| a.cmp(b).then_with(|| this.rank_entries(x, y)));
-        let mut need_lists: Vec<(u32, Vec<Ranked>)> = Vec::new();
-        for chunk in for_needs.chunk_by(|(a, _), (b, _)| a == b) {
-            let need = chunk[0].0;
-            let k = this.record(need).map_or(0, |r| this.proposals_of(r));
-            let best: Vec<Ranked> = chunk.iter().take(k).map(|(_, entry)| *entry).collect();
-            need_lists.push((need, best));
-        }
-        drop(for_needs);
+        let need_lists: Vec<(u32, Vec<Ranked>)> = slices
+            .into_par_iter()
+            .map(|(need, bucket)| {
+                let k = this.record(need).map_or(0, |r| this.proposals_of(r));
+                if k < bucket.len() {
+                    bucket.select_nth_unstable_by(k, |a, b| this.rank_entries(a, b));
+                }
+                let mut best = bucket[..k.min(bucket.len())].to_vec();
+                best.sort_by(|a, b| this.rank_entries(a, b));
+                (need, best)
+            })
+            .collect();
+        drop(buckets);
         for (need, best) in need_lists {
             if let Some(record) = self.record_mut(need) {
                 record.best = best;
