@@ -337,7 +337,13 @@ impl LiveMatches {
     /// Rebuilds the engine from the store and reconciles stored decisions with it: a decided pair that
     /// no longer holds is expired, an expired pair that holds again is revived.
     pub async fn start(store: &dyn Store, mut engine: Engine) -> Result<Self, AppError> {
+        let loading = std::time::Instant::now();
         let flows = store.all_located_flows().await?;
+        tracing::info!(
+            flows = flows.len(),
+            elapsed_ms = loading.elapsed().as_millis() as u64,
+            "flows loaded from the store"
+        );
         let mut applied = Applied::default();
         let hazardous_flows: HashMap<Uuid, String> = flows
             .iter()
