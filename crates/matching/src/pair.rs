@@ -271,7 +271,12 @@ pub(crate) fn assess(
             from_cell: offer.anonymous || need.anonymous,
         });
     }
-    let distance_km = haversine_km(offer.location, need.location);
+    let distance_km =
+        if offer.gate_location == offer.location && need.gate_location == need.location {
+            gate_km // the gates are the sites
+        } else {
+            haversine_km(offer.location, need.location)
+        };
     if !rule.parsed.holds(&offer.quality, &need.quality) {
         return Err(Rejection::Quality {
             constraint: rule.constraint.clone(),

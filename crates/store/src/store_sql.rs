@@ -288,7 +288,7 @@ where
             DB::JSON_AS_TEXT
         );
         let rows = sqlx::query::<DB>(&sql).fetch_all(pool).await?;
-        rows.iter().map(located_flow).collect()
+        parse_on_every_core(&rows, located_flow)
     }
 
     pub(crate) async fn all_decisions(pool: &Pool<DB>) -> Result<Vec<MatchDecision>, StoreError> {
@@ -890,6 +890,32 @@ where
 }
 
 /// A row `(id, doc, lat, lon)` of a flow joined with its site.
+/// Parses `rows` on every core, in order: at start-up every flow's document is read at once, and
+/// parsing (a weekly profile is 168 numbers) takes longer than reading.
+fn parse_on_every_core<R: Row, T: Send>(
+    rows: &[R],
+    parse: impl Fn(&R) -> Result<T, StoreError> + Sync,
+) -> Result<Vec<T>, StoreError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let chunk = rows.len().div_ceil(threads).max(4096);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = rows
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&parse).collect::<Result<Vec<T>, _>>()))
+            .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for part in parts {
+            let parsed = part.join().map_err(|_| StoreError::Corrupt {
+                entity: Entity::Flow,
+                id: "(several)".into(),
+                reason: "parsing the stored documents failed".into(),
+            })?;
+            out.extend(parsed?);
+        }
+        Ok(out)
+    })
+}
+
 fn located_flow<R: Row>(r: &R) -> Result<LocatedFlow, StoreError>
 where
     usize: ColumnIndex<R>,
