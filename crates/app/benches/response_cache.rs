@@ -38,7 +38,7 @@ fn main() {
         .expect("a runtime");
     let body = Bytes::from(vec![b'x'; 4096]);
     let ttl = Duration::from_secs(600);
-    let moka = InProcessCache::new(4096);
+    let moka = InProcessCache::new(64 * 1024 * 1024);
     let plain: Mutex<HashMap<String, Bytes>> = Mutex::new(HashMap::new());
     for i in 0..4096 {
         runtime

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use redis::aio::ConnectionManager;
 
 /// How long an in-process entry lives. Keys change with every change of the state, so this only
-/// bounds how long a list nobody changed is kept (the entry count bounds the room they take).
+/// bounds how long a list nobody changed is kept (the byte budget bounds the room they take).
 const MEMORY_TTL: Duration = Duration::from_secs(600);
 /// How long a Redis entry lives: nothing bounds their number but this, and under writes every read
 /// of a new state stores a new key, so the entries of past states must go soon.
@@ -27,7 +27,9 @@ const REDIS_TTL: Duration = Duration::from_secs(60);
 const REDIS_TIMEOUT: Duration = Duration::from_millis(50);
 /// After a Redis failure, skip the cache this long before trying again.
 const BACKOFF: Duration = Duration::from_secs(5);
-const MEMORY_ENTRIES: u64 = 4096;
+/// Bytes of bodies (and keys) the in-process cache holds at most: a budget in bytes rather than
+/// entries, as a region's list is a hundred times a business's.
+const MEMORY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Why the cache could not answer; the cache is then bypassed, never an error to a caller.
 #[derive(Debug, thiserror::Error)]
@@ -48,16 +50,20 @@ pub trait CacheStore: Send + Sync {
     async fn put(&self, key: &str, body: Bytes, ttl: Duration) -> Result<(), CacheError>;
 }
 
-/// Bodies in this process (moka): at most `capacity` entries, each for at most its TTL.
+/// Bodies in this process (moka): at most `capacity_bytes` of keys and bodies, each for at most
+/// its TTL.
 pub struct InProcessCache {
     entries: moka::sync::Cache<String, (Bytes, Instant)>,
 }
 
 impl InProcessCache {
-    pub fn new(capacity: u64) -> Self {
+    pub fn new(capacity_bytes: u64) -> Self {
         Self {
             entries: moka::sync::Cache::builder()
-                .max_capacity(capacity)
+                .max_capacity(capacity_bytes)
+                .weigher(|key: &String, (body, _): &(Bytes, Instant)| {
+                    u32::try_from(key.len() + body.len()).unwrap_or(u32::MAX)
+                })
                 .time_to_live(MEMORY_TTL)
                 // Least recently used first, as the lists people keep asking for should stay;
                 // moka's default (TinyLFU) may refuse a new key when the cache is full.
@@ -152,7 +158,7 @@ impl ResponseCache {
 
     /// In this process (the embedded default).
     pub fn memory() -> Self {
-        Self::new(Box::new(InProcessCache::new(MEMORY_ENTRIES)), MEMORY_TTL)
+        Self::new(Box::new(InProcessCache::new(MEMORY_BYTES)), MEMORY_TTL)
     }
 
     /// In Redis at `url`; `prefix` keeps deployments sharing a server apart.
@@ -287,15 +293,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_in_process_cache_stays_within_its_capacity() {
-        let cache = InProcessCache::new(64);
+    async fn the_in_process_cache_stays_within_its_byte_budget() {
+        let cache = InProcessCache::new(64 * 1024);
         for i in 0..1000 {
             let key = format!("k{i}");
-            let put = cache.put(&key, Bytes::from(vec![1u8; 8]), MEMORY_TTL);
+            let put = cache.put(&key, Bytes::from(vec![1u8; 1000]), MEMORY_TTL);
             put.await.expect("in-process puts do not fail");
         }
         cache.entries.run_pending_tasks();
-        assert!(cache.entries.entry_count() <= 64);
+        assert!(cache.entries.weighted_size() <= 64 * 1024);
+        assert!(cache.entries.entry_count() >= 32, "it holds what fits");
         let last = cache
             .get("k999")
             .await

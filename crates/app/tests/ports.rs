@@ -77,7 +77,7 @@ async fn cache_contract(cache: &dyn CacheStore) {
 
 #[tokio::test]
 async fn the_in_process_cache_keeps_the_contract() {
-    cache_contract(&InProcessCache::new(1024)).await;
+    cache_contract(&InProcessCache::new(1024 * 1024)).await;
 }
 
 #[tokio::test]
