@@ -590,7 +590,7 @@ impl Engine {
                 self.by_id.get(&previous.need_flow_id).copied(),
             );
             let still_holds = match slots {
-                (Some(o), Some(n)) => self.pair_figures(o, n).ok().map(|f| (o, n, f)),
+                (Some(o), Some(n)) => self.pair_figures(o, n).map(|f| (o, n, f)),
                 _ => None,
             };
             match still_holds {
@@ -701,7 +701,7 @@ impl Engine {
         let mut pairs: Vec<&LivePair> = self.matches.values().collect();
         pairs.sort_unstable_by_key(|p| (p.offer, p.need));
         for pair in pairs {
-            let Ok(f) = self.pair_figures(pair.offer, pair.need) else {
+            let Some(f) = self.pair_figures(pair.offer, pair.need) else {
                 continue;
             };
             problem.edges.push(Edge {
@@ -794,11 +794,15 @@ impl Engine {
         }
     }
 
-    fn pair_figures(&self, offer: u32, need: u32) -> Result<PairFigures, ()> {
-        let (Some(o), Some(n)) = (self.record(offer), self.record(need)) else {
-            return Err(());
-        };
-        assess(&self.catalog, &self.config, o, n).map_err(|_| ())
+    /// The figures of the pair in these slots, if it holds.
+    fn pair_figures(&self, offer: u32, need: u32) -> Option<PairFigures> {
+        assess(
+            &self.catalog,
+            &self.config,
+            self.record(offer)?,
+            self.record(need)?,
+        )
+        .ok()
     }
 
     /// A live match as it reads now: its figures computed again, its allocation from its offer link.
