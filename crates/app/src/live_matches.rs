@@ -15,12 +15,16 @@ use serde_json::Value;
 use symbiont_core::decision::{self, Pair, StatusChange};
 use symbiont_core::events::DomainEvent;
 use symbiont_core::{GeoPoint, MatchDecision, MatchStatus};
-use symbiont_matching::{Engine, FlowInput, Match, MatchDiff};
+use symbiont_matching::{Engine, FlowInput, Match, MatchDiff, PreparedFlows};
 use symbiont_store::Store;
 use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::visibility::{CoarseFigures, Viewer, coarsen, redact};
+
+/// Flows read from the store per batch at start-up: enough to parse on every core, few enough
+/// that a batch's rows and documents stay a few megabytes.
+const LOAD_BATCH: usize = 4096;
 
 /// The engine plus the decisions, each behind its own lock. Engine operations are CPU-only and short
 /// (under a millisecond per change), so a std lock is right; rebuilds happen before serving starts.
@@ -338,25 +342,33 @@ impl LiveMatches {
     /// no longer holds is expired, an expired pair that holds again is revived.
     pub async fn start(store: &dyn Store, mut engine: Engine) -> Result<Self, AppError> {
         let loading = std::time::Instant::now();
-        let flows = store.all_located_flows().await?;
+        // Each batch is kept only in the engine's compact form: the stored flows are several
+        // times its size, and holding them all at once would set the process's peak memory.
+        let mut applied = Applied::default();
+        let mut hazardous_flows: HashMap<Uuid, String> = HashMap::new();
+        let mut inputs = PreparedFlows::default();
+        store
+            .located_flows_in_batches(LOAD_BATCH, &mut |batch| {
+                for f in &batch {
+                    applied.flow_versions.insert(f.flow.id, f.flow.version);
+                    applied.site_locations.insert(f.flow.site_id, f.location);
+                    if let Some(code) = hazardous_code(&f.flow) {
+                        hazardous_flows.insert(f.flow.id, code);
+                    }
+                }
+                engine.prepare(
+                    batch
+                        .into_iter()
+                        .map(|f| FlowInput::new(f.flow, f.location)),
+                    &mut inputs,
+                );
+            })
+            .await?;
         tracing::info!(
-            flows = flows.len(),
+            flows = inputs.len(),
             elapsed_ms = loading.elapsed().as_millis() as u64,
             "flows loaded from the store"
         );
-        let mut applied = Applied::default();
-        let hazardous_flows: HashMap<Uuid, String> = flows
-            .iter()
-            .filter_map(|f| Some((f.flow.id, hazardous_code(&f.flow)?)))
-            .collect();
-        for f in &flows {
-            applied.flow_versions.insert(f.flow.id, f.flow.version);
-            applied.site_locations.insert(f.flow.site_id, f.location);
-        }
-        let inputs: Vec<FlowInput> = flows
-            .into_iter()
-            .map(|f| FlowInput::new(f.flow, f.location))
-            .collect();
         let mut decisions: HashMap<Uuid, MatchDecision> = store
             .all_decisions()
             .await?
@@ -373,7 +385,7 @@ impl LiveMatches {
         let started = std::time::Instant::now();
         let flow_count = inputs.len();
         let engine = tokio::task::spawn_blocking(move || {
-            engine.rebuild(inputs);
+            engine.rebuild_prepared(inputs);
             engine
         })
         .await

@@ -36,7 +36,8 @@ pub(crate) enum Share {
 /// engine keeps a match's allocation here and nowhere else.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct OfferLink {
-    pub score: f64,
+    /// The pair's score (f32 holds it exactly: `pair::assess` rounds it so).
+    pub score: f32,
     pub id: Uuid,
     /// Offer amount per year the need could take: `delivered_annual_amount / conversion`.
     pub wanted: f64,
@@ -53,7 +54,7 @@ impl OfferLink {
 
     pub fn new(id: Uuid, score: f64, wanted: f64) -> Self {
         Self {
-            score,
+            score: score as f32,
             id,
             wanted,
             share: Share::Full,

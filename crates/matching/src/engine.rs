@@ -39,6 +39,7 @@ use crate::allocation::{OfferLink, Share, link_rank, rank, walk};
 use crate::boundary::{FlowInput, Match, MatchDiff, RemovedMatch, match_id};
 use crate::catalog::Catalog;
 use crate::global_allocation::{AllocationProblem, Capacity, Demand, Edge};
+use crate::match_table::{LivePair, MatchTable};
 use crate::pair::{PairFigures, assess, build, evaluate};
 use crate::record::{FlowRecord, ProfileInterner, Ranked, tree_of};
 use crate::score_settings::{ConfigError, MatchingConfig};
@@ -69,11 +70,25 @@ pub struct EngineStats {
 /// entries for its needs' lists (need slot, entry naming the offer).
 type OfferAssessment = (u32, Vec<Ranked>, Vec<(u32, Ranked)>);
 
-/// A live match as stored: the slots of its offer and its need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct LivePair {
-    offer: u32,
-    need: u32,
+/// Offers assessed together by a rebuild: enough to keep every core busy, few enough that their
+/// pairs stay a small fraction of the engine's size.
+const REBUILD_CHUNK: usize = 2048;
+
+/// Flows converted for a rebuild ([`Engine::prepare`]), in the order given.
+#[derive(Debug, Default)]
+pub struct PreparedFlows {
+    records: Vec<FlowRecord>,
+    profiles: ProfileInterner,
+}
+
+impl PreparedFlows {
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
 }
 
 /// The matching engine. See the module documentation for the incremental algorithm.
@@ -91,7 +106,7 @@ pub struct Engine {
     /// Per tree, the largest distance limit of a flow in it (the category's, or a flow's own when
     /// larger): how far a counterpart must search. Only grows.
     tree_reach: Vec<f64>,
-    matches: HashMap<Uuid, LivePair>,
+    matches: MatchTable,
     /// Pairs someone decided on, by match id: (offer flow, need flow).
     pinned: HashMap<Uuid, (Uuid, Uuid)>,
 }
@@ -114,7 +129,7 @@ impl Engine {
             profiles: ProfileInterner::default(),
             index,
             tree_reach,
-            matches: HashMap::new(),
+            matches: MatchTable::default(),
             pinned: HashMap::new(),
         })
     }
@@ -133,17 +148,41 @@ impl Engine {
     /// parallel (rayon). Pins stay. When an id appears twice, the later flow wins. Returns nothing:
     /// after a rebuild the service reconciles its stored decisions with [`Engine::iter`].
     pub fn rebuild(&mut self, flows: Vec<FlowInput>) {
-        let mut last: HashMap<Uuid, usize> = HashMap::with_capacity(flows.len());
-        for (i, f) in flows.iter().enumerate() {
-            last.insert(f.flow.id, i);
+        let mut prepared = PreparedFlows::default();
+        self.prepare(flows, &mut prepared);
+        self.rebuild_prepared(prepared);
+    }
+
+    /// Converts flows to the form the engine keeps, ahead of [`Engine::rebuild_prepared`]: a
+    /// caller reading flows in batches need not hold them all at once (a flow as stored is several
+    /// times the size of what the engine keeps of it).
+    pub fn prepare(&self, flows: impl IntoIterator<Item = FlowInput>, into: &mut PreparedFlows) {
+        for flow in flows {
+            let record = FlowRecord::new(flow, &self.catalog, &mut into.profiles);
+            into.records.push(record);
         }
-        let mut profiles = ProfileInterner::default();
-        let records: Vec<FlowRecord> = flows
-            .into_iter()
-            .enumerate()
-            .filter(|(i, f)| last.get(&f.flow.id) == Some(i))
-            .map(|(_, f)| FlowRecord::new(f, &self.catalog, &mut profiles))
-            .collect();
+    }
+
+    /// [`Engine::rebuild`] from flows already prepared.
+    pub fn rebuild_prepared(&mut self, prepared: PreparedFlows) {
+        let PreparedFlows {
+            records: prepared,
+            profiles,
+        } = prepared;
+        let mut last: HashMap<Uuid, usize> = HashMap::with_capacity(prepared.len());
+        for (i, r) in prepared.iter().enumerate() {
+            last.insert(r.id, i);
+        }
+        let records: Vec<FlowRecord> = if last.len() == prepared.len() {
+            prepared
+        } else {
+            prepared
+                .into_iter()
+                .enumerate()
+                .filter(|(i, r)| last.get(&r.id) == Some(i))
+                .map(|(_, r)| r)
+                .collect()
+        };
         drop(last);
         let categories = self.catalog.categories.len();
         let mut groups: Vec<Vec<IndexedPoint>> = vec![Vec::new(); categories * 2];
@@ -169,97 +208,44 @@ impl Engine {
         self.profiles = profiles;
         self.index = SpatialIndex::bulk(categories, groups);
         self.tree_reach = tree_reach;
-        self.matches = HashMap::new();
+        self.matches = MatchTable::default();
 
-        // Each offer assesses its neighbourhood once: its own best list, and the pairs that may be
-        // proposed, handed to their needs' lists below.
-        let this = &*self;
-        let per_offer: Vec<OfferAssessment> = (0..this.slots.len())
-            .into_par_iter()
-            .filter_map(|i| {
-                let slot = slot_number(i);
-                let offer = this
-                    .record(slot)
-                    .filter(|r| r.direction == Direction::Offer && r.matchable())?;
-                let proposable: Vec<(u32, Ranked)> = this
-                    .candidates(slot)
-                    .into_iter()
-                    .filter(|(need, figures)| {
-                        this.record(*need).is_some_and(|n| eligible(n, figures))
-                    })
-                    .map(|(need, figures)| {
-                        let entry = Ranked {
-                            score: figures.score,
-                            other: slot,
-                        };
-                        (need, entry)
-                    })
-                    .collect();
-                let own = proposable
-                    .iter()
-                    .map(|(need, entry)| Ranked {
-                        score: entry.score,
-                        other: *need,
-                    })
-                    .collect();
-                Some((slot, this.ranked_list(offer, own), proposable))
+        // Each offer assesses its neighbourhood once: its own best list, and entries for its needs'
+        // lists. Offers go in chunks, so that only one chunk's pairs are held at a time (all of them
+        // at once would be tens of times the engine's own size); each need keeps its best K as the
+        // entries arrive, which gives the same list in any order since the ranking is total.
+        let offers: Vec<u32> = (0..self.slots.len())
+            .map(slot_number)
+            .filter(|&slot| {
+                self.record(slot)
+                    .is_some_and(|r| r.direction == Direction::Offer && r.matchable())
             })
             .collect();
-        // The needs' lists: every proposable pair bucketed by its need (one buffer, counted first),
-        // then each need's best K picked from its bucket, in parallel.
-        let mut counts = vec![0usize; self.slots.len() + 1];
-        for (_, _, proposable) in &per_offer {
-            for (need, _) in proposable {
-                counts[*need as usize + 1] += 1;
-            }
-        }
-        for i in 1..counts.len() {
-            counts[i] += counts[i - 1];
-        }
-        let mut buckets = vec![
-            Ranked {
-                score: 0.0,
-                other: 0
-            };
-            counts[counts.len() - 1]
-        ];
-        let mut next = counts.clone();
-        for (slot, best, proposable) in per_offer {
-            if let Some(offer) = self.record_mut(slot) {
-                offer.best = best;
-            }
-            for (need, entry) in proposable {
-                buckets[next[need as usize]] = entry;
-                next[need as usize] += 1;
-            }
-        }
-        drop(next);
-        let mut slices: Vec<(u32, &mut [Ranked])> = Vec::new();
-        let mut rest: &mut [Ranked] = &mut buckets;
-        for need in 0..self.slots.len() {
-            let len = counts[need + 1] - counts[need];
-            let (bucket, tail) = std::mem::take(&mut rest).split_at_mut(len);
-            rest = tail;
-            if len > 0 {
-                slices.push((slot_number(need), bucket));
-            }
-        }
-        let this = &*self;
-        let need_lists: Vec<(u32, Vec<Ranked>)> = slices
-            .into_par_iter()
-            .map(|(need, bucket)| {
-                let k = this.record(need).map_or(0, |r| this.proposals_of(r));
-                if k < bucket.len() {
-                    bucket.select_nth_unstable_by(k, |a, b| this.rank_entries(a, b));
+        let mut need_lists: Vec<Vec<Ranked>> = vec![Vec::new(); self.slots.len()];
+        for chunk in offers.chunks(REBUILD_CHUNK) {
+            let this = &*self;
+            let assessed: Vec<OfferAssessment> = chunk
+                .par_iter()
+                .filter_map(|&slot| this.assess_offer(slot))
+                .collect();
+            for (slot, best, proposable) in assessed {
+                for (need, entry) in proposable {
+                    self.keep_best(&mut need_lists[need as usize], need, entry);
                 }
-                let mut best = bucket[..k.min(bucket.len())].to_vec();
-                best.sort_by(|a, b| this.rank_entries(a, b));
-                (need, best)
-            })
-            .collect();
-        drop(buckets);
-        for (need, best) in need_lists {
-            if let Some(record) = self.record_mut(need) {
+                if let Some(offer) = self.record_mut(slot) {
+                    // A copy made here: what the engine keeps is allocated on this thread, and
+                    // the workers' heaps hold only what is freed again.
+                    offer.best = best.as_slice().to_vec();
+                }
+            }
+        }
+        drop(offers);
+        for (i, mut best) in need_lists.into_iter().enumerate() {
+            if best.is_empty() {
+                continue;
+            }
+            best.shrink_to_fit();
+            if let Some(record) = self.record_mut(slot_number(i)) {
                 record.best = best;
             }
         }
@@ -293,7 +279,21 @@ impl Engine {
             })
             .collect();
         drop(pairs);
-        self.matches.reserve(live.len());
+        // Every list gets its exact size at once: grown one push at a time, each would leave the
+        // smaller blocks it outgrew behind as holes in the heap.
+        let mut counts = vec![0u32; self.slots.len()];
+        for (o, n, ..) in &live {
+            counts[*o as usize] += 1;
+            counts[*n as usize] += 1;
+        }
+        for (record, count) in self.slots.iter_mut().zip(counts) {
+            let Some(record) = record else { continue };
+            match record.direction {
+                Direction::Offer => record.offer_links = Vec::with_capacity(count as usize),
+                Direction::Need => record.need_links = Vec::with_capacity(count as usize),
+            }
+        }
+        self.matches = MatchTable::with_capacity(live.len());
         for (o, n, id, score, wanted) in live {
             self.matches.insert(id, LivePair { offer: o, need: n });
             if let Some(offer) = self.record_mut(o) {
@@ -308,7 +308,6 @@ impl Engine {
                 return;
             }
             record.offer_links.sort_by(link_rank);
-            record.offer_links.shrink_to_fit();
             walk(
                 record.annual_amount,
                 &mut record.offer_links,
@@ -318,9 +317,6 @@ impl Engine {
                 },
             );
         });
-        for record in self.slots.iter_mut().flatten() {
-            record.need_links.shrink_to_fit();
-        }
     }
 
     // ----- incremental changes -----
@@ -756,7 +752,7 @@ impl Engine {
                     + r.need_links.capacity() * std::mem::size_of::<Uuid>()
             })
             .sum();
-        let matches = map_bytes(&self.matches) + links;
+        let matches = self.matches.memory_bytes() + links;
         stats.bytes_per_match = matches.checked_div(self.matches.len()).unwrap_or(0);
         stats.approx_memory_bytes = std::mem::size_of::<Self>()
             + self.catalog.memory_bytes()
@@ -767,7 +763,7 @@ impl Engine {
             + lists(&self.by_business)
             + self.profiles.memory_bytes()
             + self.index.memory_bytes()
-            + map_bytes(&self.matches)
+            + self.matches.memory_bytes()
             + map_bytes(&self.pinned);
         stats
     }
@@ -857,7 +853,7 @@ impl Engine {
                 need.is_some_and(|need| eligible(need, figures))
             })
             .map(|(other, figures)| Ranked {
-                score: figures.score,
+                score: figures.score as f32,
                 other: *other,
             })
             .collect();
@@ -872,12 +868,62 @@ impl Engine {
         entries
     }
 
+    /// What rebuilding finds from one offer: its best list, and the pairs it may propose as
+    /// entries for its needs' lists. `None` unless the slot holds a matchable offer.
+    fn assess_offer(&self, slot: u32) -> Option<OfferAssessment> {
+        let offer = self
+            .record(slot)
+            .filter(|r| r.direction == Direction::Offer && r.matchable())?;
+        let proposable: Vec<(u32, Ranked)> = self
+            .candidates(slot)
+            .into_iter()
+            .filter(|(need, figures)| self.record(*need).is_some_and(|n| eligible(n, figures)))
+            .map(|(need, figures)| {
+                let entry = Ranked {
+                    score: figures.score as f32,
+                    other: slot,
+                };
+                (need, entry)
+            })
+            .collect();
+        let own = proposable
+            .iter()
+            .map(|(need, entry)| Ranked {
+                score: entry.score,
+                other: *need,
+            })
+            .collect();
+        Some((slot, self.ranked_list(offer, own), proposable))
+    }
+
+    /// Adds `entry` to `list`, the best list being built for the flow in `slot`, if it ranks
+    /// within that flow's K; the list stays sorted and at most K long.
+    fn keep_best(&self, list: &mut Vec<Ranked>, slot: u32, entry: Ranked) {
+        let k = self.record(slot).map_or(0, |r| self.proposals_of(r));
+        if list.len() >= k {
+            match list.last() {
+                Some(last) if self.rank_entries(&entry, last) == Ordering::Less => {
+                    list.truncate(k - 1)
+                }
+                _ => return,
+            }
+        }
+        if list.capacity() == 0 {
+            list.reserve_exact(k);
+        }
+        let at = list.partition_point(|e| self.rank_entries(e, &entry) == Ordering::Less);
+        list.insert(at, entry);
+    }
+
     /// Puts `other` into the best list of `slot` if it ranks there; returns the counterpart it
     /// pushed out, if any.
     fn rank_into(&mut self, slot: u32, other: u32, score: f64) -> Option<u32> {
         let record = self.record(slot)?;
         let k = self.proposals_of(record);
-        let entry = Ranked { score, other };
+        let entry = Ranked {
+            score: score as f32,
+            other,
+        };
         let at = record
             .best
             .partition_point(|e| self.rank_entries(e, &entry) == Ordering::Less);

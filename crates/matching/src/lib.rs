@@ -16,6 +16,7 @@ mod catalog;
 mod engine;
 mod explain;
 pub mod global_allocation;
+mod match_table;
 mod pair;
 mod record;
 pub mod reference;
@@ -26,7 +27,7 @@ pub use boundary::{
     Explanation, FlowInput, MATCH_ID_NAMESPACE, Match, MatchDiff, RemovedMatch, ScoreComponents,
     match_id,
 };
-pub use engine::{Engine, EngineStats};
+pub use engine::{Engine, EngineStats, PreparedFlows};
 pub use score_settings::{
     ConfigError, MAX_PROPOSALS, MatchingConfig, ProposalLimits, ScoreScales, ScoreWeights,
 };

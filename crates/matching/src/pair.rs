@@ -302,10 +302,10 @@ pub(crate) fn assess(
         (offer_season, need_season) => seasonal_sums(
             (
                 supply,
-                offer_season.as_ref(),
+                offer_season.as_deref(),
                 conversion * offer.annual_amount,
             ),
-            (demand, need_season.as_ref(), need.annual_amount),
+            (demand, need_season.as_deref(), need.annual_amount),
         ),
     };
     let temporal_overlap = covered_share_of_demand.clamp(0.0, 1.0);
@@ -369,7 +369,9 @@ pub(crate) fn assess(
         .zip(components.as_array())
         .map(|(w, c)| w * c)
         .sum();
-    let score = (weighted / config.weights.sum()).clamp(0.0, 1.0);
+    // At f32 precision (7 digits): the engine keeps scores as f32 in its lists, and every ranking,
+    // the engine's and the reference's, must compare the same values.
+    let score = f64::from((weighted / config.weights.sum()).clamp(0.0, 1.0) as f32);
 
     Ok(PairFigures {
         score,

@@ -4,7 +4,8 @@
 //! A `FlowInput` is turned into a `FlowRecord` here; free text, the stated quantity, timestamps and
 //! free-form quality attributes are dropped.
 
-use std::collections::HashSet;
+// foldhash: a profile is 168 numbers, and SipHash over every flow's profile shows in the start-up.
+use foldhash::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -157,7 +158,9 @@ pub(crate) struct FlowRecord {
     pub annual_amount: f64,
     pub profile: Arc<Profile>,
     /// Monthly factors of the profile's level (largest 1), when the flow is seasonal.
-    pub season: Option<[f32; 12]>,
+    /// Behind a pointer: most flows have none, and the inline array would add 48 bytes to every
+    /// record.
+    pub season: Option<Arc<[f32; 12]>>,
     pub price_eur_per_unit: Option<f64>,
     pub max_distance_km: Option<f64>,
     pub valid_from: Option<NaiveDate>,
@@ -187,7 +190,8 @@ pub(crate) struct FlowRecord {
 /// A counterpart in a flow's best list: its slot and the pair's score.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Ranked {
-    pub score: f64,
+    /// The pair's score (f32 holds it exactly: `pair::assess` rounds it so).
+    pub score: f32,
     pub other: u32,
 }
 
@@ -215,7 +219,7 @@ impl FlowRecord {
             canonical_quantity: flow.canonical_quantity,
             annual_amount: flow.annual_amount,
             profile,
-            season: flow.monthly_factors.map(|m| m.map(|f| f as f32)),
+            season: flow.monthly_factors.map(|m| Arc::new(m.map(|f| f as f32))),
             price_eur_per_unit: flow.price_eur_per_unit,
             max_distance_km: flow.max_distance_km,
             valid_from: flow.valid_from,
@@ -287,6 +291,7 @@ impl FlowRecord {
             need_links: Vec::new(),
             profile: Arc::clone(&self.profile),
             quality: self.quality.clone(),
+            season: self.season.clone(),
             location,
             ..*self
         }
@@ -301,7 +306,10 @@ impl FlowRecord {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.best.capacity() * std::mem::size_of::<Ranked>()
+        self.season
+            .as_ref()
+            .map_or(0, |_| std::mem::size_of::<[f32; 12]>())
+            + self.best.capacity() * std::mem::size_of::<Ranked>()
             + self.offer_links.capacity() * std::mem::size_of::<OfferLink>()
             + self.need_links.capacity() * std::mem::size_of::<Uuid>()
     }

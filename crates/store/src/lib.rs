@@ -223,8 +223,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<Flow>, StoreError>;
     async fn update_flow(&self, flow: &Flow) -> Result<(), StoreError>;
     async fn delete_flow(&self, id: Uuid) -> Result<Removed, StoreError>;
-    /// Every flow with its site's location, for rebuilding the matching engine.
-    async fn all_located_flows(&self) -> Result<Vec<LocatedFlow>, StoreError>;
+    /// Every flow with its site's location, for rebuilding the matching engine, handed to `each`
+    /// in id order as batches of about `batch` flows are read: the whole table is never held at
+    /// once, neither as rows nor as flows.
+    async fn located_flows_in_batches(
+        &self,
+        batch: usize,
+        each: &mut (dyn FnMut(Vec<LocatedFlow>) + Send),
+    ) -> Result<(), StoreError>;
+
+    /// Every flow with its site's location, all at once (tests and small stores).
+    async fn all_located_flows(&self) -> Result<Vec<LocatedFlow>, StoreError> {
+        let mut all = Vec::new();
+        self.located_flows_in_batches(4096, &mut |batch| all.extend(batch))
+            .await?;
+        Ok(all)
+    }
 
     /// Every stored decision on a match (loaded at start; the set is small next to the matches).
     async fn all_decisions(&self) -> Result<Vec<MatchDecision>, StoreError>;

@@ -246,8 +246,12 @@ impl Store for PostgresStore {
         Sql::delete_flow(&self.pool, id).await
     }
 
-    async fn all_located_flows(&self) -> Result<Vec<LocatedFlow>, StoreError> {
-        Sql::all_located_flows(&self.pool).await
+    async fn located_flows_in_batches(
+        &self,
+        batch: usize,
+        each: &mut (dyn FnMut(Vec<LocatedFlow>) + Send),
+    ) -> Result<(), StoreError> {
+        Sql::located_flows_in_batches(&self.pool, batch, each).await
     }
 
     async fn all_decisions(&self) -> Result<Vec<MatchDecision>, StoreError> {

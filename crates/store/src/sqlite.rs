@@ -354,8 +354,12 @@ impl Store for SqliteStore {
         Sql::delete_flow(&self.writer, id).await
     }
 
-    async fn all_located_flows(&self) -> Result<Vec<LocatedFlow>, StoreError> {
-        Sql::all_located_flows(&self.reader).await
+    async fn located_flows_in_batches(
+        &self,
+        batch: usize,
+        each: &mut (dyn FnMut(Vec<LocatedFlow>) + Send),
+    ) -> Result<(), StoreError> {
+        Sql::located_flows_in_batches(&self.reader, batch, each).await
     }
 
     async fn all_decisions(&self) -> Result<Vec<MatchDecision>, StoreError> {

@@ -14,6 +14,7 @@
 
 use std::marker::PhantomData;
 
+use futures_util::TryStreamExt;
 use serde::de::DeserializeOwned;
 use sqlx::error::BoxDynError;
 use sqlx::{
@@ -282,13 +283,30 @@ where
         rows.iter().map(located_flow).collect()
     }
 
-    pub(crate) async fn all_located_flows(pool: &Pool<DB>) -> Result<Vec<LocatedFlow>, StoreError> {
+    /// Streams the rows and parses each batch on every core while the database reads on.
+    pub(crate) async fn located_flows_in_batches(
+        pool: &Pool<DB>,
+        batch: usize,
+        each: &mut (dyn FnMut(Vec<LocatedFlow>) + Send),
+    ) -> Result<(), StoreError> {
         let sql = format!(
             "SELECT f.id, f.doc{}, s.lat, s.lon FROM flows f JOIN sites s ON s.id = f.site_id ORDER BY f.id",
             DB::JSON_AS_TEXT
         );
-        let rows = sqlx::query::<DB>(&sql).fetch_all(pool).await?;
-        parse_on_every_core(&rows, located_flow)
+        let batch = batch.max(1);
+        let mut rows = sqlx::query::<DB>(&sql).fetch(pool);
+        let mut pending = Vec::with_capacity(batch);
+        while let Some(row) = rows.try_next().await? {
+            pending.push(row);
+            if pending.len() == batch {
+                each(parse_on_every_core(&pending, located_flow)?);
+                pending.clear();
+            }
+        }
+        if !pending.is_empty() {
+            each(parse_on_every_core(&pending, located_flow)?);
+        }
+        Ok(())
     }
 
     pub(crate) async fn all_decisions(pool: &Pool<DB>) -> Result<Vec<MatchDecision>, StoreError> {
@@ -890,14 +908,13 @@ where
 }
 
 /// A row `(id, doc, lat, lon)` of a flow joined with its site.
-/// Parses `rows` on every core, in order: at start-up every flow's document is read at once, and
-/// parsing (a weekly profile is 168 numbers) takes longer than reading.
+/// Parses `rows` on every core, in order: at start-up every flow's document is read, and parsing (a weekly profile is 168 numbers) takes longer than reading.
 fn parse_on_every_core<R: Row, T: Send>(
     rows: &[R],
     parse: impl Fn(&R) -> Result<T, StoreError> + Sync,
 ) -> Result<Vec<T>, StoreError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let chunk = rows.len().div_ceil(threads).max(4096);
+    let chunk = rows.len().div_ceil(threads).max(512);
     std::thread::scope(|scope| {
         let parts: Vec<_> = rows
             .chunks(chunk)

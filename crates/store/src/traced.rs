@@ -155,8 +155,16 @@ impl Store for TracedStore {
         traced!(self, "delete_flow", self.inner.delete_flow(id))
     }
 
-    async fn all_located_flows(&self) -> Result<Vec<LocatedFlow>, StoreError> {
-        traced!(self, "all_located_flows", self.inner.all_located_flows())
+    async fn located_flows_in_batches(
+        &self,
+        batch: usize,
+        each: &mut (dyn FnMut(Vec<LocatedFlow>) + Send),
+    ) -> Result<(), StoreError> {
+        traced!(
+            self,
+            "located_flows_in_batches",
+            self.inner.located_flows_in_batches(batch, each)
+        )
     }
 
     async fn all_decisions(&self) -> Result<Vec<MatchDecision>, StoreError> {
