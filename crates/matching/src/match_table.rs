@@ -131,7 +131,7 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let id = ids[(state >> 33) as usize % ids.len()];
-            if state % 3 == 0 {
+            if state.is_multiple_of(3) {
                 assert_eq!(
                     table.remove(&id),
                     model.remove(&id),
