@@ -294,6 +294,10 @@ fn served_candidate(
     })
 }
 
+fn round_to(value: f64, per_unit: f64) -> f64 {
+    (value * per_unit).round() / per_unit
+}
+
 fn exchange_of(engine: &Engine, c: &Served, version: i64) -> Option<symbiont_graph::Exchange> {
     let m = &c.m;
     // Places of anonymous sides are their cell centres, so a region filter cannot find them finer.
@@ -314,10 +318,12 @@ fn exchange_of(engine: &Engine, c: &Served, version: i64) -> Option<symbiont_gra
         offer_category: m.offer_category.to_string(),
         need_category: m.need_category.to_string(),
         status: c.status,
-        savings_eur_per_year: m.savings_eur_per_year,
-        co2_t_per_year: m.co2_t_per_year,
-        public_savings_eur_per_year: c.public.0,
-        public_co2_t_per_year: c.public.1,
+        // Cents and kilograms: what every graph server keeps exactly (FalkorDB answers doubles
+        // with 15 significant digits), so every adapter gives the same totals.
+        savings_eur_per_year: round_to(m.savings_eur_per_year, 100.0),
+        co2_t_per_year: round_to(m.co2_t_per_year, 1000.0),
+        public_savings_eur_per_year: round_to(c.public.0, 100.0),
+        public_co2_t_per_year: round_to(c.public.1, 1000.0),
         offer_location: place(m.offer_flow_id, m.offer_anonymous)?,
         need_location: place(m.need_flow_id, m.need_anonymous)?,
     })
