@@ -146,7 +146,11 @@ mod tests {
     fn a_smaller_bus_is_below_and_kafka_is_said_to_be_missing() {
         let demo = BusAdvice::new(180, "memory://");
         assert!(demo.below());
-        assert!(demo.summary().contains("set bus.url to nats://"), "{}", demo.summary());
+        assert!(
+            demo.summary().contains("set bus.url to nats://"),
+            "{}",
+            demo.summary()
+        );
         let small = BusAdvice::new(20, "nats://localhost:4222");
         assert!(!small.below());
         assert!(small.summary().contains("meets it"));

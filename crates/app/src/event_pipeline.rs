@@ -199,6 +199,9 @@ pub fn start(
     cancel: &CancellationToken,
 ) {
     tasks.spawn(run_relay(state.clone(), cancel.clone()));
-    tasks.spawn(crate::network::run_projection(state.clone(), cancel.clone()));
+    tasks.spawn(crate::network::run_projection(
+        state.clone(),
+        cancel.clone(),
+    ));
     tasks.spawn(run_consumer(state.clone(), subscription, cancel.clone()));
 }

@@ -298,7 +298,10 @@ impl NetworkTotals {
     fn of(exchanges: &[&Exchange], hidden: &dyn Fn(&Exchange) -> (bool, bool)) -> (Self, f64) {
         let redacted = exchanges.iter().any(|e| hidden(e) != (false, false));
         if redacted {
-            let savings: f64 = exchanges.iter().map(|e| e.public_savings_eur_per_year).sum();
+            let savings: f64 = exchanges
+                .iter()
+                .map(|e| e.public_savings_eur_per_year)
+                .sum();
             let co2: f64 = exchanges.iter().map(|e| e.public_co2_t_per_year).sum();
             (
                 Self {
@@ -528,7 +531,11 @@ impl App {
                 .into_iter()
                 .map(|(id, cluster, exchanges, totals)| ClusterView {
                     id,
-                    businesses: cluster.parties.iter().filter_map(|p| p.business()).collect(),
+                    businesses: cluster
+                        .parties
+                        .iter()
+                        .filter_map(|p| p.business())
+                        .collect(),
                     hidden_parties: cluster
                         .parties
                         .iter()
@@ -555,8 +562,7 @@ impl App {
             .anchors(&chains)
             .into_iter()
             .map(|anchor| {
-                let exchanges: Vec<&Exchange> =
-                    anchor.exchanges.iter().map(|&i| &all[i]).collect();
+                let exchanges: Vec<&Exchange> = anchor.exchanges.iter().map(|&i| &all[i]).collect();
                 let (totals, key) = NetworkTotals::of(&exchanges, &*hidden);
                 (
                     key,

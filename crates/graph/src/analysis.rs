@@ -36,7 +36,10 @@ pub enum Side {
 pub enum Party {
     Business(Uuid),
     /// The hidden side of one exchange: known to be someone, not who.
-    Hidden { match_id: Uuid, side: Side },
+    Hidden {
+        match_id: Uuid,
+        side: Side,
+    },
 }
 
 impl Party {
@@ -87,10 +90,7 @@ pub struct Network {
 
 impl Network {
     /// `hidden(exchange)` says which sides (offer, need) the viewer may not see.
-    pub fn new(
-        mut exchanges: Vec<Exchange>,
-        hidden: impl Fn(&Exchange) -> (bool, bool),
-    ) -> Self {
+    pub fn new(mut exchanges: Vec<Exchange>, hidden: impl Fn(&Exchange) -> (bool, bool)) -> Self {
         exchanges.sort_by_key(|e| e.need_flow_id);
         let mut graph = DiGraph::new();
         let mut nodes: HashMap<Party, NodeIndex> = HashMap::new();
@@ -227,7 +227,10 @@ impl Network {
                 let mut exchanges: Vec<usize> = self
                     .graph
                     .edges_directed(node, petgraph::Direction::Outgoing)
-                    .chain(self.graph.edges_directed(node, petgraph::Direction::Incoming))
+                    .chain(
+                        self.graph
+                            .edges_directed(node, petgraph::Direction::Incoming),
+                    )
                     .map(|e| *e.weight())
                     .collect();
                 exchanges.sort_unstable();

@@ -52,7 +52,9 @@ impl BoltConnection {
         .await?;
         let connection = Self { graph };
         // The pool connects lazily: one statement now says whether the server speaks our Bolt.
-        connection.run("RETURN 1 AS one", Vec::new(), &["one"]).await?;
+        connection
+            .run("RETURN 1 AS one", Vec::new(), &["one"])
+            .await?;
         Ok(connection)
     }
 }

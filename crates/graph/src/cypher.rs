@@ -181,7 +181,10 @@ fn row_of(e: &Exchange) -> Param {
         ("status", Param::Text(e.status.as_str().into())),
         ("savings", Param::Float(e.savings_eur_per_year)),
         ("co2", Param::Float(e.co2_t_per_year)),
-        ("public_savings", Param::Float(e.public_savings_eur_per_year)),
+        (
+            "public_savings",
+            Param::Float(e.public_savings_eur_per_year),
+        ),
         ("public_co2", Param::Float(e.public_co2_t_per_year)),
         ("offer_lat", Param::Float(e.offer_location.lat)),
         ("offer_lon", Param::Float(e.offer_location.lon)),

@@ -180,13 +180,17 @@ impl CypherConnection for FalkorConnection {
         .await?;
         // `[header, rows, statistics]` for a statement that returns rows, `[statistics]` otherwise.
         let redis::Value::Array(parts) = answer else {
-            return Err(GraphError::Malformed("GRAPH.QUERY answer is not a list".into()));
+            return Err(GraphError::Malformed(
+                "GRAPH.QUERY answer is not a list".into(),
+            ));
         };
         if parts.len() < 3 {
             return Ok(Vec::new());
         }
         let redis::Value::Array(rows) = &parts[1] else {
-            return Err(GraphError::Malformed("GRAPH.QUERY rows are not a list".into()));
+            return Err(GraphError::Malformed(
+                "GRAPH.QUERY rows are not a list".into(),
+            ));
         };
         rows.iter()
             .map(|row| match row {

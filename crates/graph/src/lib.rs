@@ -181,11 +181,12 @@ pub fn without_credentials(url: &str) -> String {
 pub async fn connect(url: &str, graph: &str) -> Result<Arc<dyn NetworkGraph>, GraphError> {
     match url.split_once("://").map(|(scheme, _)| scheme) {
         Some("memory") => Ok(Arc::new(embedded::EmbeddedGraph::default())),
-        Some("bolt" | "neo4j" | "bolt+s" | "neo4j+s") => {
-            Ok(Arc::new(cypher::CypherGraph::new(bolt::BoltConnection::connect(url, graph).await?).await?))
-        }
+        Some("bolt" | "neo4j" | "bolt+s" | "neo4j+s") => Ok(Arc::new(
+            cypher::CypherGraph::new(bolt::BoltConnection::connect(url, graph).await?).await?,
+        )),
         Some("falkordb") => Ok(Arc::new(
-            cypher::CypherGraph::new(falkordb::FalkorConnection::connect(url, graph).await?).await?,
+            cypher::CypherGraph::new(falkordb::FalkorConnection::connect(url, graph).await?)
+                .await?,
         )),
         _ => Err(GraphError::UnsupportedUrl(without_credentials(url))),
     }

@@ -89,10 +89,37 @@ fn golden() -> Vec<Exchange> {
     let kalundborg = (50.0, 7.0);
     let elsewhere = (52.0, 9.0);
     vec![
-        exchange(1, A, B, "material.spent_grain", Agreed, 1000.0, kalundborg, false),
-        exchange(2, B, C, "material.digestate", Suggested, 500.0, kalundborg, false),
+        exchange(
+            1,
+            A,
+            B,
+            "material.spent_grain",
+            Agreed,
+            1000.0,
+            kalundborg,
+            false,
+        ),
+        exchange(
+            2,
+            B,
+            C,
+            "material.digestate",
+            Suggested,
+            500.0,
+            kalundborg,
+            false,
+        ),
         exchange(3, B, D, "gas.co2", Suggested, 2000.0, kalundborg, false),
-        exchange(4, C, E, "heat.low_temp", Negotiating, 250.0, kalundborg, false),
+        exchange(
+            4,
+            C,
+            E,
+            "heat.low_temp",
+            Negotiating,
+            250.0,
+            kalundborg,
+            false,
+        ),
         exchange(5, F, G, "heat.low_temp", Suggested, 300.0, elsewhere, true),
         exchange(6, G, H, "water.process", Contacted, 125.0, elsewhere, false),
     ]
@@ -175,7 +202,10 @@ async fn the_golden_network_gives_exact_chains_clusters_and_anchors(graph: &dyn 
         )
     });
     let chains: Vec<Vec<usize>> = stranger.chains().into_iter().map(|c| c.exchanges).collect();
-    assert_eq!(chains, vec![vec![0, 1], vec![0, 1, 3], vec![0, 2], vec![1, 3]]);
+    assert_eq!(
+        chains,
+        vec![vec![0, 1], vec![0, 1, 3], vec![0, 2], vec![1, 3]]
+    );
     let clusters: Vec<Vec<usize>> = stranger
         .clusters()
         .into_iter()
@@ -246,7 +276,9 @@ async fn writes_apply_by_version_and_replays_change_nothing(graph: &dyn NetworkG
     let network = Network::new(now, |_| (false, false));
     let chains: Vec<Vec<usize>> = network.chains().into_iter().map(|c| c.exchanges).collect();
     assert!(
-        chains.iter().all(|c| c.first() != Some(&0) || c.get(1) != Some(&1)),
+        chains
+            .iter()
+            .all(|c| c.first() != Some(&0) || c.get(1) != Some(&1)),
         "A→B→C no longer exists: {chains:?}"
     );
 

@@ -9,10 +9,7 @@ pub fn report(businesses: u64, bus_url: &str, graph_url: &str) -> String {
     let advice = BusAdvice::new(businesses, bus_url);
     let configured = match advice.configured {
         Some(tier) => format!("{tier} ({})", symbiont_bus::without_credentials(bus_url)),
-        None => format!(
-            "unknown ({})",
-            symbiont_bus::without_credentials(bus_url)
-        ),
+        None => format!("unknown ({})", symbiont_bus::without_credentials(bus_url)),
     };
     let mut recommended = advice.recommended.to_string();
     if advice.recommended == BusTier::Kafka {
@@ -44,8 +41,14 @@ mod tests {
     #[test]
     fn a_large_platform_is_told_kafka_does_not_exist_yet() {
         let text = report(5_000, "nats://admin:s3cret@nats:4222", "memory://");
-        assert!(text.contains("recommended event bus:   Kafka (not available"), "{text}");
-        assert!(text.contains("configured event bus:    NATS JetStream (nats://nats:4222)"), "{text}");
+        assert!(
+            text.contains("recommended event bus:   Kafka (not available"),
+            "{text}"
+        );
+        assert!(
+            text.contains("configured event bus:    NATS JetStream (nats://nats:4222)"),
+            "{text}"
+        );
         assert!(text.contains("WARNING"), "{text}");
         assert!(!text.contains("s3cret"), "{text}");
     }
@@ -53,7 +56,10 @@ mod tests {
     #[test]
     fn a_small_platform_on_redis_streams_is_fine() {
         let text = report(40, "redis://localhost:6379", "memory://");
-        assert!(text.contains("recommended event bus:   Redis Streams\n"), "{text}");
+        assert!(
+            text.contains("recommended event bus:   Redis Streams\n"),
+            "{text}"
+        );
         assert!(text.contains("verdict:                 ok"), "{text}");
     }
 }

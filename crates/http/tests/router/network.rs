@@ -39,9 +39,13 @@ async fn line(b_need_anonymous: bool) -> Line {
     let (_, stranger) = app.user("stranger@network.example", false).await;
     let mut sites = Vec::new();
     let mut businesses = Vec::new();
-    for (i, (owner, name)) in [(&a_owner, "A Works"), (&b_owner, "B Works"), (&c_owner, "C Works")]
-        .into_iter()
-        .enumerate()
+    for (i, (owner, name)) in [
+        (&a_owner, "A Works"),
+        (&b_owner, "B Works"),
+        (&c_owner, "C Works"),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let business = app
             .create("/api/v1/businesses", owner, &business_body(name))
@@ -199,7 +203,10 @@ async fn a_hand_made_line_gives_exactly_one_chain_one_cluster_and_its_anchor() {
     assert_eq!(totals["redacted"], false);
     let total = totals["savings_eur_per_year"].as_f64().expect("exact");
     // Exchanges are projected in cents.
-    assert!((total - (first + second)).abs() <= 0.01, "{total} vs {first} + {second}");
+    assert!(
+        (total - (first + second)).abs() <= 0.01,
+        "{total} vs {first} + {second}"
+    );
     assert_eq!(chains["next_cursor"], Value::Null);
 
     let clusters = line.get("/api/v1/network/clusters", &line.admin).await;
@@ -215,7 +222,11 @@ async fn a_hand_made_line_gives_exactly_one_chain_one_cluster_and_its_anchor() {
     let anchors = line.get("/api/v1/network/anchors", &line.admin).await;
     let items = anchors["items"].as_array().expect("items");
     assert_eq!(items.len(), 3, "{anchors}");
-    assert_eq!(items[0]["business_id"], line.b.as_str(), "B first: {anchors}");
+    assert_eq!(
+        items[0]["business_id"],
+        line.b.as_str(),
+        "B first: {anchors}"
+    );
     assert_eq!(items[0]["chains"], 1);
     assert_eq!(items[0]["splits_cluster_into"], 2);
     assert_eq!(items[0]["totals"]["exchanges"], 2);
@@ -240,14 +251,21 @@ async fn a_hand_made_line_gives_exactly_one_chain_one_cluster_and_its_anchor() {
 
     // Filters: nothing is agreed, nothing is a material, and a box around A and B holds one
     // exchange (no chain, no cluster; two anchors).
-    for query in ["status=agreed", "category=material", "status=contacted,negotiating"] {
+    for query in [
+        "status=agreed",
+        "category=material",
+        "status=contacted,negotiating",
+    ] {
         let empty = line
             .get(&format!("/api/v1/network/chains?{query}"), &line.admin)
             .await;
         assert_eq!(empty["items"], json!([]), "{query}");
     }
     let suggested = line
-        .get("/api/v1/network/chains?status=suggested&category=heat", &line.admin)
+        .get(
+            "/api/v1/network/chains?status=suggested&category=heat",
+            &line.admin,
+        )
         .await;
     assert_eq!(suggested["items"].as_array().map(Vec::len), Some(1));
     let bbox = format!("bbox=6.95,49.95,{},50.05", 7.0 + SIX_KM * 1.5);
@@ -338,15 +356,21 @@ async fn an_anonymous_need_cannot_be_traced_to_its_business_through_the_network(
     // B itself and an admin see the chain.
     for who in [&line.b_owner, &line.admin] {
         let (chains, _, _) = network_answers(&line, who).await;
-        assert_eq!(chains["items"].as_array().map(Vec::len), Some(1), "{chains}");
+        assert_eq!(
+            chains["items"].as_array().map(Vec::len),
+            Some(1),
+            "{chains}"
+        );
     }
 
     // A asks for contact and B accepts: A and B see each other, a stranger still does not.
     line.decide(&line.a_owner, "contacted").await;
     let contacted = line
-        .eventually(&line.admin, "/api/v1/network/chains?status=contacted", |p| {
-            p["items"].as_array().is_some_and(|i| i.is_empty())
-        })
+        .eventually(
+            &line.admin,
+            "/api/v1/network/chains?status=contacted",
+            |p| p["items"].as_array().is_some_and(|i| i.is_empty()),
+        )
         .await;
     assert_eq!(contacted["items"], json!([]));
     let (chains, _, _) = network_answers(&line, &line.a_owner).await;
