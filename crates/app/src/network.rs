@@ -353,9 +353,15 @@ pub struct ClusterView {
     pub businesses: Vec<Uuid>,
     /// Sides of its exchanges hidden from the viewer (each counted once per exchange).
     pub hidden_parties: usize,
+    /// Its most valuable exchanges, at most [`CLUSTER_EXCHANGES_LISTED`] (`totals` counts them
+    /// all), each as the match view the viewer gets.
     pub exchanges: Vec<Value>,
     pub totals: NetworkTotals,
 }
+
+/// How many exchanges a cluster lists: a region's largest cluster holds thousands (about 20 MB of
+/// match views at 10,000 businesses), and the totals already count them all.
+pub const CLUSTER_EXCHANGES_LISTED: usize = 50;
 
 /// A business and what its removal would lose.
 #[derive(Debug, Clone, Serialize)]
@@ -529,7 +535,24 @@ impl App {
             items: page
                 .items
                 .into_iter()
-                .map(|(id, cluster, exchanges, totals)| ClusterView {
+                .map(|(id, cluster, mut exchanges, totals)| ClusterView {
+                    exchanges: {
+                        // The most valuable first, by what the viewer may see of each.
+                        let value = |e: &Exchange| {
+                            if hidden(e) == (false, false) {
+                                e.savings_eur_per_year
+                            } else {
+                                band_key(e.public_savings_eur_per_year)
+                            }
+                        };
+                        exchanges.sort_by(|a, b| {
+                            value(b)
+                                .total_cmp(&value(a))
+                                .then(a.match_id.cmp(&b.match_id))
+                        });
+                        exchanges.truncate(CLUSTER_EXCHANGES_LISTED);
+                        self.exchange_views(&exchanges, viewer)
+                    },
                     id,
                     businesses: cluster
                         .parties
@@ -541,7 +564,6 @@ impl App {
                         .iter()
                         .filter(|p| p.business().is_none())
                         .count(),
-                    exchanges: self.exchange_views(&exchanges, viewer),
                     totals,
                 })
                 .collect(),

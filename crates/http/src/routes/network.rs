@@ -184,8 +184,9 @@ pub struct Cluster {
     /// Anonymous sides of its exchanges hidden from the caller, each on its own (never joined to
     /// a business or to each other).
     pub hidden_parties: usize,
-    /// Each as `GET /matches/{id}` shows it to the caller.
-    #[schema(value_type = Vec<super::match_views::MatchView>)]
+    /// Its 50 most valuable exchanges (by what the caller may see of each; `totals` counts them
+    /// all), each as `GET /matches/{id}` shows it to the caller.
+    #[schema(value_type = Vec<super::match_views::MatchView>, max_items = 50)]
     pub exchanges: Vec<serde_json::Value>,
     pub totals: NetworkTotals,
 }
