@@ -149,7 +149,7 @@ pub async fn run_consumer(
                 seen.0.remove(&old);
             }
             match DomainEvent::from_parts(&delivery.event.kind, delivery.event.payload.clone()) {
-                Ok(event) => apply(&state, event, delivery.event.traceparent.as_deref()).await,
+                Ok(event) => apply(&state, event, &delivery.event).await,
                 Err(e) => {
                     tracing::error!(event = %id, kind = %delivery.event.kind, error = %e, "skipping unreadable event")
                 }
@@ -163,8 +163,16 @@ pub async fn run_consumer(
 
 /// Applies one event and stores what its diff means for decisions. Several instances may record the
 /// same expiry; the one that loses the version race leaves it to the winner.
-async fn apply(state: &App, event: DomainEvent, traceparent: Option<&str>) {
-    let decisions = state.live_matches.apply_event(event, traceparent);
+async fn apply(state: &App, event: DomainEvent, envelope: &Event) {
+    let applied = state
+        .live_matches
+        .apply_event(event, envelope.traceparent.as_deref());
+    state.network.note(
+        &applied.needs,
+        crate::network::version_of(envelope.id),
+        envelope.occurred_at,
+    );
+    let decisions = applied.decisions;
     if decisions.is_empty() {
         return;
     }
@@ -191,5 +199,9 @@ pub fn start(
     cancel: &CancellationToken,
 ) {
     tasks.spawn(run_relay(state.clone(), cancel.clone()));
+    tasks.spawn(crate::network::run_projection(
+        state.clone(),
+        cancel.clone(),
+    ));
     tasks.spawn(run_consumer(state.clone(), subscription, cancel.clone()));
 }

@@ -18,6 +18,9 @@
 //!   [`invitations`]: how people join one (invited by e-mail, accepted by the invitee);
 //!   [`audit`]: the audit log, written and read;
 //! - [`event_pipeline`]: the outbox relay and the bus consumer that feeds the engine;
+//! - [`network`]: the symbiosis network (each need's serving exchange) projected into the graph
+//!   port, and its chains, clusters and anchors as a viewer may see them; [`bus_choice`]: which
+//!   event bus the reference architecture recommends for the number of businesses;
 //! - ports of outside services beside the store and the bus: [`response_cache`] and
 //!   [`rate_limit`], each with an in-process and a Redis adapter.
 //!
@@ -25,6 +28,7 @@
 
 pub mod audit;
 pub mod bulk_registry;
+pub mod bus_choice;
 pub mod categories;
 pub mod engine_metrics;
 pub mod error;
@@ -38,6 +42,7 @@ pub mod live_matches;
 pub mod match_queries;
 pub mod memberships;
 pub mod merge_patch;
+pub mod network;
 pub mod rate_limit;
 pub mod redis_connection;
 pub mod registry;
@@ -68,6 +73,8 @@ pub struct App {
     /// Serialises decisions on matches (a read-modify-write of the match's status).
     pub write_lock: tokio::sync::Mutex<()>,
     pub live_matches: live_matches::LiveMatches,
+    /// The network's projection into the graph port, kept current from the engine's changes.
+    pub network: network::NetworkProjection,
     pub bus: Arc<dyn EventBus>,
     /// Wakes the outbox relay right after a commit.
     pub relay_wake: tokio::sync::Notify,
@@ -129,6 +136,8 @@ pub struct AppParts {
     pub taxonomy: Arc<Taxonomy>,
     pub matching: MatchingConfig,
     pub bus: Arc<dyn EventBus>,
+    /// The graph the network is projected into (in-process by default).
+    pub graph: Arc<dyn symbiont_graph::NetworkGraph>,
     pub cache: response_cache::ResponseCache,
     /// Rate-limit state shared by the instances (Redis); this process's own when `None`.
     pub shared_rate_limits: Option<Box<dyn rate_limit::RateLimitState>>,
@@ -154,6 +163,7 @@ impl App {
             taxonomy,
             matching,
             bus,
+            graph,
             cache,
             shared_rate_limits,
             read_your_writes,
@@ -203,6 +213,7 @@ impl App {
             taxonomy,
             write_lock: tokio::sync::Mutex::new(()),
             live_matches,
+            network: network::NetworkProjection::new(graph),
             bus,
             relay_wake: tokio::sync::Notify::new(),
             cache,
@@ -211,6 +222,11 @@ impl App {
             rebuild_seconds,
             flight_recorder: flight_recorder::FlightRecorder::installed(),
         });
+        // The projection starts as the engine is; a graph server that fails now is retried by the
+        // projection task (`network::run_projection`), and the network answers what it holds.
+        if let Err(error) = network::project_once(&app).await {
+            tracing::warn!(error = %error::chain(&error), "network projection not written at start; retrying in the background");
+        }
         Ok((app, subscription))
     }
 

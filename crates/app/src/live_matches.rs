@@ -233,6 +233,106 @@ fn kept_str<'a>(value: &'a Value, field: &str) -> &'a str {
     value.get(field).and_then(Value::as_str).unwrap_or("")
 }
 
+/// What applying one event did.
+#[derive(Debug, Default)]
+pub struct AppliedEvent {
+    /// Expiries and revivals to store.
+    pub decisions: Vec<MatchDecision>,
+    /// Needs whose matches or decisions changed, ascending.
+    pub needs: Vec<Uuid>,
+}
+
+/// A match that may serve its need, with its rank among the need's matches.
+struct Served {
+    m: Arc<Match>,
+    status: MatchStatus,
+    /// Status first (agreed, negotiating, contacted, suggested), then the score a stranger's list
+    /// would rank it by (the level at the grid-cell centres when a side is anonymous, so which
+    /// exchange serves a need says nothing finer than a redacted view), ties by the lower id.
+    rank: (u8, f64, std::cmp::Reverse<Uuid>),
+    public: (f64, f64),
+}
+
+trait TotalCmp {
+    fn total_cmp(&self, other: &Self) -> std::cmp::Ordering;
+}
+
+impl TotalCmp for (u8, f64, std::cmp::Reverse<Uuid>) {
+    fn total_cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0
+            .cmp(&other.0)
+            .then(self.1.total_cmp(&other.1))
+            .then(self.2.cmp(&other.2))
+    }
+}
+
+fn served_candidate(
+    engine: &Engine,
+    decisions: &HashMap<Uuid, MatchDecision>,
+    m: Arc<Match>,
+) -> Option<Served> {
+    let status = decisions
+        .get(&m.id)
+        .map_or(MatchStatus::Suggested, |d| d.status);
+    let order = match status {
+        MatchStatus::Agreed => 4,
+        MatchStatus::Negotiating => 3,
+        MatchStatus::Contacted => 2,
+        MatchStatus::Suggested => 1,
+        // A rejected pair serves nothing; an expired one is not live.
+        MatchStatus::Rejected | MatchStatus::Expired => return None,
+    };
+    let (score, public) = if m.offer_anonymous || m.need_anonymous {
+        match coarse_figures(engine, &m) {
+            Some(c) => (c.score_level(), (c.savings_eur_per_year, c.co2_t_per_year)),
+            None => (f64::NEG_INFINITY, (0.0, 0.0)),
+        }
+    } else {
+        (m.score, (m.savings_eur_per_year, m.co2_t_per_year))
+    };
+    Some(Served {
+        rank: (order, score, std::cmp::Reverse(m.id)),
+        status,
+        public,
+        m,
+    })
+}
+
+fn round_to(value: f64, per_unit: f64) -> f64 {
+    (value * per_unit).round() / per_unit
+}
+
+fn exchange_of(engine: &Engine, c: &Served, version: i64) -> Option<symbiont_graph::Exchange> {
+    let m = &c.m;
+    // Places of anonymous sides are their cell centres, so a region filter cannot find them finer.
+    let place = |flow: Uuid, anonymous: bool| {
+        engine
+            .flow_location(flow)
+            .map(|p| if anonymous { coarsen(p) } else { p })
+    };
+    Some(symbiont_graph::Exchange {
+        need_flow_id: m.need_flow_id,
+        match_id: m.id,
+        version,
+        offer_flow_id: m.offer_flow_id,
+        offer_business_id: m.offer_business_id,
+        need_business_id: m.need_business_id,
+        offer_anonymous: m.offer_anonymous,
+        need_anonymous: m.need_anonymous,
+        offer_category: m.offer_category.to_string(),
+        need_category: m.need_category.to_string(),
+        status: c.status,
+        // Cents and kilograms: what every graph server keeps exactly (FalkorDB answers doubles
+        // with 15 significant digits), so every adapter gives the same totals.
+        savings_eur_per_year: round_to(m.savings_eur_per_year, 100.0),
+        co2_t_per_year: round_to(m.co2_t_per_year, 1000.0),
+        public_savings_eur_per_year: round_to(c.public.0, 100.0),
+        public_co2_t_per_year: round_to(c.public.1, 1000.0),
+        offer_location: place(m.offer_flow_id, m.offer_anonymous)?,
+        need_location: place(m.need_flow_id, m.need_anonymous)?,
+    })
+}
+
 /// Figures summed over matches.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Totals {
@@ -451,9 +551,10 @@ impl LiveMatches {
 
     /// Applies one domain event from the bus to the engine, unless it is older than what the engine
     /// already holds (events may arrive twice or, across instances, late). Returns the decisions
-    /// (expiries, revivals) the change implies, already visible to readers; the caller stores them.
+    /// (expiries, revivals) the change implies, already visible to readers (the caller stores
+    /// them), and the needs whose matches or decisions it touched (for the network projection).
     /// `traceparent`, the trace context of the write that caused the event, parents the span.
-    pub fn apply_event(&self, event: DomainEvent, traceparent: Option<&str>) -> Vec<MatchDecision> {
+    pub fn apply_event(&self, event: DomainEvent, traceparent: Option<&str>) -> AppliedEvent {
         let started = std::time::Instant::now();
         // Events come from the bus, outside any request: the write's trace goes on, if it has one.
         let span = tracing::info_span!(
@@ -471,6 +572,7 @@ impl LiveMatches {
             crate::trace_context::record_trace_id(&span);
         }
         let _entered = span.enter();
+        let mut decided_need = None;
         let diff = {
             let mut applied = self
                 .applied
@@ -514,6 +616,7 @@ impl LiveMatches {
                     }
                 }
                 DomainEvent::MatchDecided { decision } => {
+                    decided_need = Some(decision.need_flow_id);
                     let mut decisions = self
                         .decisions
                         .write()
@@ -545,7 +648,76 @@ impl LiveMatches {
         let decisions = self.decisions_for(&diff);
         self.update_durations.observe(started.elapsed());
         self.progress.send_modify(|n| *n += 1);
-        decisions
+        let mut needs: Vec<Uuid> = diff
+            .added
+            .iter()
+            .chain(&diff.changed)
+            .map(|m| m.need_flow_id)
+            .chain(
+                diff.removed
+                    .iter()
+                    .chain(&diff.withdrawn)
+                    .map(|r| r.need_flow_id),
+            )
+            .chain(decided_need)
+            .collect();
+        needs.sort_unstable();
+        needs.dedup();
+        AppliedEvent { decisions, needs }
+    }
+
+    /// The exchange that serves each need now (`None`: nothing does), for the network projection;
+    /// `version` orders the write.
+    pub fn served_exchanges(
+        &self,
+        needs: &[Uuid],
+        version: i64,
+    ) -> Vec<(Uuid, Option<symbiont_graph::Exchange>)> {
+        let engine = self.engine();
+        let decisions = self.decisions();
+        needs
+            .iter()
+            .map(|&need| {
+                let best = engine
+                    .flow_matches(need)
+                    .filter(|m| m.need_flow_id == need)
+                    .filter_map(|m| served_candidate(&engine, &decisions, m))
+                    .max_by(|a, b| a.rank.total_cmp(&b.rank));
+                (need, best.and_then(|c| exchange_of(&engine, &c, version)))
+            })
+            .collect()
+    }
+
+    /// Every need's serving exchange, for a rebuild of the projection.
+    pub fn all_served_exchanges(&self, version: i64) -> Vec<symbiont_graph::Exchange> {
+        let engine = self.engine();
+        let decisions = self.decisions();
+        let mut best: HashMap<Uuid, Served> = HashMap::new();
+        for m in engine.iter() {
+            let Some(candidate) = served_candidate(&engine, &decisions, m) else {
+                continue;
+            };
+            match best.entry(candidate.m.need_flow_id) {
+                std::collections::hash_map::Entry::Occupied(mut held) => {
+                    if candidate.rank.total_cmp(&held.get().rank).is_gt() {
+                        held.insert(candidate);
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(candidate);
+                }
+            }
+        }
+        best.values()
+            .filter_map(|c| exchange_of(&engine, c, version))
+            .collect()
+    }
+
+    /// A live match's lifecycle status (suggested when nobody acted on it).
+    pub fn status_of(&self, match_id: Uuid) -> MatchStatus {
+        self.decisions()
+            .get(&match_id)
+            .map_or(MatchStatus::Suggested, |d| d.status)
     }
 
     /// Keeps `hazardous_flows` in step with the flows the engine holds. Called with the engine's

@@ -68,9 +68,6 @@ impl Viewer {
         need: (bool, Uuid),
         decision: Option<&MatchDecision>,
     ) -> (bool, bool) {
-        if *self == Viewer::All || !(offer.0 || need.0) {
-            return (false, false);
-        }
         let status = decision.map_or(MatchStatus::Suggested, |d| {
             if d.status == MatchStatus::Expired {
                 d.status_before_expiry.unwrap_or(MatchStatus::Expired)
@@ -78,6 +75,20 @@ impl Viewer {
                 d.status
             }
         });
+        self.hidden_sides_at(offer, need, status)
+    }
+
+    /// [`Viewer::hidden_sides`] of a match in lifecycle status `status` (for an expired match, the
+    /// status it had before).
+    pub fn hidden_sides_at(
+        &self,
+        offer: (bool, Uuid),
+        need: (bool, Uuid),
+        status: MatchStatus,
+    ) -> (bool, bool) {
+        if *self == Viewer::All || !(offer.0 || need.0) {
+            return (false, false);
+        }
         let accepted = matches!(status, MatchStatus::Negotiating | MatchStatus::Agreed);
         let hidden = |(anonymous, owner): (bool, Uuid), (_, other): (bool, Uuid)| {
             anonymous && !self.sees(owner) && !(accepted && self.sees(other))
@@ -110,7 +121,7 @@ pub fn band(value: f64, unit: &str) -> String {
 }
 
 /// Like [`band`], for figures that may be negative (savings).
-fn signed_band(value: f64, unit: &str) -> String {
+pub fn signed_band(value: f64, unit: &str) -> String {
     if value < 0.0 {
         format!("a loss of {}", band(-value, unit))
     } else {
@@ -119,7 +130,7 @@ fn signed_band(value: f64, unit: &str) -> String {
 }
 
 /// The sort key a banded figure gives: its band's lower bound (negative for losses).
-fn band_key(value: f64) -> f64 {
+pub fn band_key(value: f64) -> f64 {
     if value < 0.0 {
         -band_bounds(-value).1
     } else {

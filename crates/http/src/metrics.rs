@@ -152,6 +152,16 @@ impl Metrics {
                 "Duration of the last full rebuild.",
                 state.rebuild_seconds,
             ),
+            (
+                "symbiont_graph_projection_lag_seconds",
+                "How far the network graph projection is behind the engine: age of the oldest event not yet written, else the delay of the last write.",
+                state.network.lag_seconds(),
+            ),
+            (
+                "symbiont_graph_projection_pending_needs",
+                "Needs whose serving exchange waits to be written to the graph.",
+                state.network.pending_needs() as f64,
+            ),
         ];
         for (name, help, value) in gauges {
             let _ = writeln!(
@@ -159,6 +169,11 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP symbiont_graph_projection_failures_total Writes to the network graph that failed (each is retried).\n# TYPE symbiont_graph_projection_failures_total counter\nsymbiont_graph_projection_failures_total {}",
+            state.network.failures.load(Ordering::Relaxed)
+        );
         let _ = writeln!(
             out,
             "# HELP symbiont_engine_events_applied_total Domain events applied to the engine."
@@ -264,7 +279,7 @@ pub async fn track(State(state): State<SharedState>, request: Request, next: Nex
     operation_id = "metrics",
     tag = "operations",
     summary = "Prometheus metrics (text exposition format)",
-    description = "symbiont_http_requests_total{method,route,status}, symbiont_http_request_duration_seconds (histogram by method and route), symbiont_http_requests_in_flight, symbiont_engine_flows, symbiont_engine_matches, symbiont_engine_memory_bytes, symbiont_engine_last_rebuild_seconds, symbiont_engine_events_applied_total, symbiont_engine_update_duration_seconds (histogram of incremental engine updates), symbiont_store_pool_connections{pool,state} (state in_use or idle), symbiont_store_pool_max_connections{pool}, symbiont_build_info.",
+    description = "symbiont_http_requests_total{method,route,status}, symbiont_http_request_duration_seconds (histogram by method and route), symbiont_http_requests_in_flight, symbiont_engine_flows, symbiont_engine_matches, symbiont_engine_memory_bytes, symbiont_engine_last_rebuild_seconds, symbiont_engine_events_applied_total, symbiont_engine_update_duration_seconds (histogram of incremental engine updates), symbiont_graph_projection_lag_seconds, symbiont_graph_projection_pending_needs, symbiont_graph_projection_failures_total, symbiont_store_pool_connections{pool,state} (state in_use or idle), symbiont_store_pool_max_connections{pool}, symbiont_build_info.",
     responses(
         (status = 200, description = "Metrics", body = String, content_type = "text/plain"),
     ),

@@ -35,6 +35,8 @@ mod invitations;
 mod matches;
 #[path = "router/members.rs"]
 mod members;
+#[path = "router/network.rs"]
+mod network;
 #[path = "router/queries.rs"]
 mod queries;
 #[path = "router/redaction.rs"]

@@ -631,6 +631,14 @@ impl Engine {
         self.materialize(match_id).map(Arc::new)
     }
 
+    /// Where the site of a flow the engine holds is.
+    pub fn flow_location(&self, flow_id: Uuid) -> Option<GeoPoint> {
+        self.by_id
+            .get(&flow_id)
+            .and_then(|&s| self.record(s))
+            .map(|r| r.location)
+    }
+
     /// Whether the pair with this id is live (cheaper than [`Engine::get`]).
     pub fn contains_match(&self, match_id: Uuid) -> bool {
         self.matches.contains_key(&match_id)

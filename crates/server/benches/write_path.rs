@@ -174,6 +174,7 @@ async fn relay_throughput(label: &str, bus: Arc<dyn symbiont_bus::EventBus>) {
         taxonomy: taxonomy.clone(),
         matching: Default::default(),
         bus,
+        graph: std::sync::Arc::new(symbiont_graph::embedded::EmbeddedGraph::default()),
         cache: symbiont_app::response_cache::ResponseCache::memory(),
         shared_rate_limits: None,
         read_your_writes: std::time::Duration::from_secs(2),

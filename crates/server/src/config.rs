@@ -18,6 +18,7 @@ pub struct Config {
     /// Score weights and scales of the matching engine (see docs/matching.md).
     pub matching: symbiont_matching::MatchingConfig,
     pub bus: BusConfig,
+    pub graph: GraphConfig,
     pub cache: CacheConfig,
     pub telemetry: TelemetryConfig,
     pub auth: crate::security_config::AuthConfig,
@@ -81,6 +82,27 @@ impl Default for CacheConfig {
     fn default() -> Self {
         Self {
             url: "memory://".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphConfig {
+    /// Where the network is projected: `memory://` (in-process petgraph, the default),
+    /// `bolt://user:password@host:7687` or `neo4j://…` (Neo4j over Bolt) or
+    /// `falkordb://host:6379` (FalkorDB over its Redis protocol).
+    pub url: String,
+    /// The graph's name on the server (FalkorDB key, Neo4j database; empty: Neo4j's default), so
+    /// deployments sharing a server stay apart.
+    pub name: String,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        Self {
+            url: "memory://".into(),
+            name: "symbiont".into(),
         }
     }
 }
@@ -268,6 +290,12 @@ impl Config {
         }
         if let Some(v) = var("SYMBIONT_BUS_URL") {
             self.bus.url = v;
+        }
+        if let Some(v) = var("SYMBIONT_GRAPH_URL") {
+            self.graph.url = v;
+        }
+        if let Some(v) = var("SYMBIONT_GRAPH_NAME") {
+            self.graph.name = v;
         }
         if let Some(v) = var("SYMBIONT_CACHE_URL") {
             self.cache.url = v;

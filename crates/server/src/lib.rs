@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod dataset;
+pub mod doctor;
 pub mod memory_release;
 pub mod security_config;
 pub mod serve;

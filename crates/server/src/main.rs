@@ -73,6 +73,10 @@ enum Command {
         #[arg(long)]
         min_recall_at_5: Option<f64>,
     },
+    /// Check the configuration against the store: the event bus the reference architecture
+    /// recommends for the number of businesses (under 100 Redis Streams, 100 to 1,000 NATS
+    /// JetStream, over 1,000 Kafka), the configured bus and graph.
+    Doctor,
     /// Manage accounts.
     Admin {
         #[command(subcommand)]
@@ -212,6 +216,21 @@ async fn run(cli: Cli, config: Config, workers: (usize, &'static str)) -> anyhow
                 if user.is_admin { "admin" } else { "user" },
                 user.email,
                 user.id
+            );
+            Ok(())
+        }
+        Command::Doctor => {
+            let store = serve::open_store(&config).await?;
+            let counts = store.counts().await;
+            store.close().await;
+            let counts = counts?;
+            print!(
+                "{}",
+                symbiont_server::doctor::report(
+                    counts.businesses,
+                    &config.bus.url,
+                    &config.graph.url
+                )
             );
             Ok(())
         }

@@ -43,6 +43,27 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
+/// The reference architecture's choice of bus for this store's number of businesses
+/// (`symbiont_app::bus_choice`): a warning when the configured bus is a smaller tier.
+async fn warn_if_bus_below_recommendation(store: &dyn Store, bus_url: &str) {
+    match store.counts().await {
+        Ok(counts) => {
+            let advice = symbiont_app::bus_choice::BusAdvice::new(counts.businesses, bus_url);
+            if advice.below() {
+                tracing::warn!(
+                    businesses = counts.businesses,
+                    recommended = %advice.recommended,
+                    "event bus below the recommendation: {}",
+                    advice.summary()
+                );
+            }
+        }
+        Err(error) => {
+            tracing::warn!(error = %symbiont_app::error::chain(&error), "cannot count businesses to check the event bus choice")
+        }
+    }
+}
+
 /// Resolves when the process is asked to stop (SIGINT or SIGTERM).
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -113,6 +134,14 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
                 symbiont_bus::without_credentials(&config.bus.url)
             )
         })?;
+    let graph = symbiont_graph::connect(&config.graph.url, &config.graph.name)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot connect to the network graph at {}",
+                symbiont_graph::without_credentials(&config.graph.url)
+            )
+        })?;
     let cache = if config.cache.url.starts_with("redis://") {
         // Redis being down at start is not fatal either: the cache is only a cache.
         match ResponseCache::redis(&config.cache.url, &config.bus.topic).await {
@@ -147,6 +176,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         taxonomy,
         matching: config.matching,
         bus,
+        graph,
         cache,
         shared_rate_limits,
         read_your_writes: Duration::from_millis(config.bus.read_your_writes_ms),
@@ -154,6 +184,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     })
     .await
     .context("cannot start matching")?;
+    warn_if_bus_below_recommendation(store.as_ref(), &config.bus.url).await;
     // The rebuild's temporary memory is free now, but glibc would keep it resident.
     let resident_before = crate::memory_release::resident_bytes();
     let trim_started = std::time::Instant::now();
@@ -177,7 +208,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, store = if config.store.url.is_empty() { "sqlite" } else { "postgres" }, bus = %symbiont_bus::without_credentials(&config.bus.url), "listening");
+    tracing::info!(%address, store = if config.store.url.is_empty() { "sqlite" } else { "postgres" }, bus = %symbiont_bus::without_credentials(&config.bus.url), graph = app.network.graph.kind(), "listening");
     // A line on stdout that scripts and tests can wait for.
     println!("listening on http://{address}");
 

@@ -13,6 +13,7 @@ mod invitations;
 mod match_views;
 mod matches;
 mod members;
+mod network;
 mod pages;
 mod sites;
 mod stats;
@@ -51,6 +52,9 @@ pub fn router() -> Router<SharedState> {
         .route("/matches", get(matches::list))
         .route("/matches/{id}", get(matches::get).patch(matches::update))
         .route("/stats", get(stats::stats))
+        .route("/network/chains", get(network::chains))
+        .route("/network/clusters", get(network::clusters))
+        .route("/network/anchors", get(network::anchors))
         .route("/sites", get(sites::list))
         .route(
             "/sites/{id}",
@@ -107,6 +111,7 @@ pub fn router() -> Router<SharedState> {
             get(flight_recorder::flight_recorder),
         )
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/network/rebuild", post(network::rebuild))
         .route("/admin/users", get(admin::users).post(admin::create))
         .route("/admin/users/{id}/disable", post(admin::disable_user))
         .route("/admin/users/{id}/enable", post(admin::enable_user))

@@ -103,6 +103,7 @@ impl TestApp {
             taxonomy: Arc::new(Taxonomy::builtin().expect("the built-in taxonomy")),
             matching: Default::default(),
             bus,
+            graph: Arc::new(symbiont_graph::embedded::EmbeddedGraph::default()),
             cache: ResponseCache::memory(),
             shared_rate_limits: None,
             read_your_writes: Duration::from_secs(5),

@@ -20,6 +20,9 @@ fn list_routes(world: &World) -> Vec<String> {
         "/api/v1/categories".into(),
         "/api/v1/admin/audit".into(),
         "/api/v1/admin/users".into(),
+        "/api/v1/network/chains".into(),
+        "/api/v1/network/clusters".into(),
+        "/api/v1/network/anchors".into(),
     ]
 }
 
@@ -181,6 +184,32 @@ async fn a_bad_match_filter_is_a_400_naming_it() {
         assert_rejected(&world, &path, "status=maybe", "status").await;
         assert_rejected(&world, &path, "sort=cheapest", "sort").await;
         assert_rejected(&world, &path, "category=heat.nope", "category").await;
+    }
+}
+
+#[tokio::test]
+async fn a_bad_network_filter_is_a_400_naming_it() {
+    let world = World::new().await;
+    for path in [
+        "/api/v1/network/chains",
+        "/api/v1/network/clusters",
+        "/api/v1/network/anchors",
+    ] {
+        for bbox in [
+            "6.9,50.9,7.0",
+            "6.9,50.9,7.0,51.0,1",
+            "west,50.9,7.0,51.0",
+            "7.0,50.9,6.9,51.0",
+            "6.9,51.0,7.0,50.9",
+            "6.9,-91,7.0,51.0",
+            "181,50.9,182,51.0",
+        ] {
+            assert_rejected(&world, path, &format!("bbox={bbox}"), "bbox").await;
+        }
+        assert_rejected(&world, path, "status=maybe", "status").await;
+        assert_rejected(&world, path, "status=agreed,expired", "status").await;
+        assert_rejected(&world, path, "status=rejected", "status").await;
+        assert_rejected(&world, path, "category=heat.nope", "category").await;
     }
 }
 

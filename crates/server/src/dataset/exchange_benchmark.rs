@@ -348,6 +348,7 @@ async fn evaluate_in(
         taxonomy,
         matching: Default::default(),
         bus: symbiont_bus::connect("memory://", "symbiont-eval").await?,
+        graph: std::sync::Arc::new(symbiont_graph::embedded::EmbeddedGraph::default()),
         cache: ResponseCache::memory(),
         shared_rate_limits: None,
         read_your_writes: Duration::ZERO,

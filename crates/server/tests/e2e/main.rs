@@ -13,6 +13,7 @@ mod generate;
 mod import_export;
 mod lifecycle;
 mod matches;
+mod network;
 mod redis_outage;
 mod scale_out;
 mod security;
