@@ -5,8 +5,8 @@
 //!
 //! The same statements over Bolt: FalkorDB's Bolt listener (`SYMBIONT_TEST_BOLT_URL`, default
 //! `bolt://127.0.0.1:7687`) agrees only to Bolt 5.x, which neo4rs 0.8.0 does not propose, so a test
-//! pins that failure down; with a Neo4j server named by `SYMBIONT_TEST_NEO4J_URL` the whole contract
-//! runs over Bolt as well.
+//! pins that failure down; the whole contract over Bolt runs on a Neo4j server named by
+//! `SYMBIONT_TEST_NEO4J_URL`, in a test the suite lists as ignored (no Neo4j can be installed here).
 
 use std::sync::Arc;
 
@@ -431,13 +431,15 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// The contract over Bolt, on a Neo4j server (not available offline; run it where one is).
+/// The contract over Bolt, on a Neo4j server. None can be installed here (no package is reachable),
+/// so the suite lists it as ignored rather than passing it silently; where a server exists,
+/// `SYMBIONT_TEST_NEO4J_URL=bolt://… cargo test -p symbiont-graph -- --ignored` runs it, and it
+/// fails without the variable.
 #[tokio::test]
+#[ignore = "needs a Neo4j server named by SYMBIONT_TEST_NEO4J_URL"]
 async fn bolt_graph_passes_the_contract_on_neo4j() {
-    let Ok(url) = std::env::var("SYMBIONT_TEST_NEO4J_URL") else {
-        eprintln!("skipping: SYMBIONT_TEST_NEO4J_URL names no Neo4j server");
-        return;
-    };
+    let url = std::env::var("SYMBIONT_TEST_NEO4J_URL")
+        .expect("SYMBIONT_TEST_NEO4J_URL must name a Neo4j server (bolt://host:7687)");
     let graph: Arc<dyn NetworkGraph> = symbiont_graph::connect(&url, "")
         .await
         .expect("Neo4j over Bolt");
