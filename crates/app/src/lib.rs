@@ -222,11 +222,8 @@ impl App {
             rebuild_seconds,
             flight_recorder: flight_recorder::FlightRecorder::installed(),
         });
-        // The projection starts as the engine is; a graph server that fails now is retried by the
-        // projection task (`network::run_projection`), and the network answers what it holds.
-        if let Err(error) = network::project_once(&app).await {
-            tracing::warn!(error = %error::chain(&error), "network projection not written at start; retrying in the background");
-        }
+        // The network projection is written off the start-up path (`network::initial_projection`):
+        // by the projection task, or by the first network query, which waits for it.
         Ok((app, subscription))
     }
 

@@ -67,6 +67,9 @@ pub struct NetworkProjection {
     pub failures: AtomicU64,
     /// Seconds between an event and its write to the graph, for the last write, in milliseconds.
     last_lag_ms: AtomicU64,
+    /// The first projection after start ([`initial_projection`]): written off the start-up path,
+    /// and awaited by the network queries so that none reads a graph not yet written.
+    initial: tokio::sync::OnceCell<()>,
 }
 
 impl NetworkProjection {
@@ -80,6 +83,7 @@ impl NetworkProjection {
             wake: tokio::sync::Notify::new(),
             failures: AtomicU64::new(0),
             last_lag_ms: AtomicU64::new(0),
+            initial: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -209,8 +213,24 @@ async fn rebuild_projection(app: &App) -> Result<usize, symbiont_graph::GraphErr
     Ok(exchanges.len())
 }
 
+/// Writes the projection of what the engine holds once after start, by whichever comes first: the
+/// projection task or a network query (the others wait for it). A graph server that fails now is
+/// retried by [`run_projection`]; the queries then answer what the graph holds.
+pub async fn initial_projection(app: &App) {
+    app.network
+        .initial
+        .get_or_init(|| async {
+            if let Err(error) = project_once(app).await {
+                app.network.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %crate::error::chain(&error), "network projection not written at start; retrying in the background");
+            }
+        })
+        .await;
+}
+
 /// Keeps the projection current until cancelled (tracked like the relay and the consumer).
 pub async fn run_projection(app: Arc<App>, cancel: CancellationToken) {
+    initial_projection(&app).await;
     let mut backoff = Duration::from_millis(100);
     loop {
         let wait = match project_once(&app).await {
@@ -444,6 +464,7 @@ impl App {
         filter: &NetworkFilter,
     ) -> Result<(Network, HiddenSides), AppError> {
         self.check_category_filter(filter.category.as_deref())?;
+        initial_projection(self).await;
         let exchanges = self
             .network
             .graph
