@@ -18,6 +18,9 @@
 //!   [`invitations`]: how people join one (invited by e-mail, accepted by the invitee);
 //!   [`audit`]: the audit log, written and read;
 //! - [`event_pipeline`]: the outbox relay and the bus consumer that feeds the engine;
+//!   [`live_feed`]: the events derived from what the engine applied (matches proposed, changed,
+//!   withdrawn, decided; flows created, updated, removed), filtered and redacted per subscriber,
+//!   resumable from a bounded history, for the WebSocket and SSE transports and those to come;
 //! - ports of outside services beside the store and the bus: [`response_cache`] and
 //!   [`rate_limit`], each with an in-process and a Redis adapter.
 //!
@@ -34,6 +37,7 @@ pub mod identity;
 pub mod industry_templates;
 pub mod invitations;
 pub mod json_body;
+pub mod live_feed;
 pub mod live_matches;
 pub mod match_queries;
 pub mod memberships;
@@ -134,6 +138,8 @@ pub struct AppParts {
     pub shared_rate_limits: Option<Box<dyn rate_limit::RateLimitState>>,
     pub read_your_writes: Duration,
     pub security: SecuritySettings,
+    /// Limits of the live feed.
+    pub feed: live_feed::FeedSettings,
 }
 
 impl App {
@@ -158,6 +164,7 @@ impl App {
             shared_rate_limits,
             read_your_writes,
             security,
+            feed,
         } = parts;
         let engine = Engine::new(taxonomy.clone(), matching)
             .map_err(|e| AppError::internal("matching configuration", e))?;
@@ -170,7 +177,9 @@ impl App {
             .await
             .map_err(|e| AppError::unavailable("event bus", e))?;
         let started = std::time::Instant::now();
-        let live_matches = live_matches::LiveMatches::start(store.as_ref(), engine).await?;
+        let live_matches = live_matches::LiveMatches::start(store.as_ref(), engine)
+            .await?
+            .with_feed(feed);
         let rebuild_seconds = started.elapsed().as_secs_f64();
         let signing_secret = match security.signing_secret {
             Some(secret) => secret,

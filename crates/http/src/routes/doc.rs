@@ -5,7 +5,7 @@
 use utoipa::OpenApi;
 
 use super::{
-    admin, auth, businesses, categories, flight_recorder, flows, health, industry_templates,
+    admin, auth, businesses, categories, feed, flight_recorder, flows, health, industry_templates,
     invitations, matches, members, sites, stats, waste_codes,
 };
 use crate::openapi::{self as doc, Gateway};
@@ -19,6 +19,7 @@ use crate::openapi::{self as doc, Gateway};
         (name = "sites", description = "Where businesses are; also as GeoJSON"),
         (name = "flows", description = "Offers of surplus and needs for input"),
         (name = "matches", description = "Ranked, explained exchanges and their lifecycle"),
+        (name = "feed", description = "The live feed of match and flow events: WebSocket and Server-Sent Events"),
         (name = "categories", description = "The resource taxonomy, its compatibility rules, the European Waste Catalogue mapped onto it and the typical flows of NACE classes"),
         (name = "auth", description = "Sign in, tokens and API keys"),
         (name = "members", description = "Who belongs to a business"),
@@ -50,6 +51,8 @@ use crate::openapi::{self as doc, Gateway};
         matches::get,
         matches::update,
         stats::stats,
+        feed::websocket,
+        feed::events,
         categories::list,
         categories::get,
         waste_codes::list,

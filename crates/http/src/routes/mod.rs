@@ -5,6 +5,7 @@ mod auth;
 mod businesses;
 mod categories;
 mod doc;
+mod feed;
 mod flight_recorder;
 mod flows;
 mod health;
@@ -51,6 +52,8 @@ pub fn router() -> Router<SharedState> {
         .route("/matches", get(matches::list))
         .route("/matches/{id}", get(matches::get).patch(matches::update))
         .route("/stats", get(stats::stats))
+        .route("/ws", get(feed::websocket))
+        .route("/events", get(feed::events))
         .route("/sites", get(sites::list))
         .route(
             "/sites/{id}",
