@@ -630,6 +630,11 @@ impl LiveMatches {
             )
         };
         let mut events = Vec::new();
+        // A flow's own event first, then what it did to matches.
+        if let Some((kind, flow, data)) = facts.flow {
+            let data = crate::live_feed::text(&data);
+            events.push(FeedEvent::new(kind, Subject::Flow(FlowNotice { flow, data })));
+        }
         for (kind, list) in [("match.proposed", &diff.added), ("match.changed", &diff.changed)] {
             for m in list {
                 let decision = decisions.get(&m.id);
@@ -706,10 +711,6 @@ impl LiveMatches {
             if let Some(notice) = notice {
                 events.push(FeedEvent::new("match.decided", Subject::Match(notice)));
             }
-        }
-        if let Some((kind, flow, data)) = facts.flow {
-            let data = crate::live_feed::text(&data);
-            events.push(FeedEvent::new(kind, Subject::Flow(FlowNotice { flow, data })));
         }
         for place in facts.removed_flows {
             let data = crate::live_feed::text(&serde_json::json!({

@@ -58,13 +58,12 @@ pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 pub async fn websocket(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
-    connect_info: Option<ConnectInfo<SocketAddr>>,
+    Peer(peer): Peer,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     // The connection limit is checked before upgrading, so a refusal is an HTTP answer.
     let subscriber = state.feed_subscriber(Viewer::of(&caller))?;
     let by_header = !matches!(caller, Caller::Anonymous);
-    let peer = connect_info.map(|c| c.0);
     Ok(upgrade
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
@@ -81,31 +80,48 @@ pub async fn websocket(
         }))
 }
 
-/// What a WebSocket client sends.
+/// The client's address, when the server was started with connect info (for rate limits on
+/// credentials sent in the first message).
+pub struct Peer(Option<SocketAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0),
+        ))
+    }
+}
+
+/// What a WebSocket client sends: `type` says which of the other fields count (`auth`: `token`;
+/// `subscribe`: `id` and one topic; `unsubscribe`: `id`; `resume`: `last_event_id`). One flat shape,
+/// so that a parse error names the field at fault.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-enum ClientMessage {
-    Auth {
-        token: String,
-    },
-    Subscribe {
-        #[serde(default)]
-        id: Option<String>,
-        #[serde(default)]
-        business: Option<Uuid>,
-        #[serde(default)]
-        flow: Option<Uuid>,
-        #[serde(default)]
-        category: Option<String>,
-        #[serde(default)]
-        bbox: Option<[f64; 4]>,
-    },
-    Unsubscribe {
-        id: String,
-    },
-    Resume {
-        last_event_id: String,
-    },
+#[serde(deny_unknown_fields)]
+struct ClientMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    business: Option<Uuid>,
+    #[serde(default)]
+    flow: Option<Uuid>,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    bbox: Option<[f64; 4]>,
+    #[serde(default)]
+    last_event_id: Option<String>,
 }
 
 /// Why a connection ends.
@@ -223,17 +239,34 @@ impl Connection {
 
     async fn on_message(&mut self, text: &str) -> Result<(), End> {
         let first = std::mem::replace(&mut self.first, false);
-        let message: ClientMessage = match serde_json::from_str(text) {
+        let mut reader = serde_json::Deserializer::from_str(text);
+        let message: ClientMessage = match serde_path_to_error::deserialize(&mut reader) {
             Ok(message) => message,
             Err(error) => {
-                let field = message_field(&error);
-                return self
-                    .send_error(Some(&field), &format!("unreadable message: {error}"), None)
-                    .await;
+                let path = error.path().to_string();
+                let field = match path.as_str() {
+                    "." | "" | "?" => "type".to_string(),
+                    other => other.split(['.', '[']).next().unwrap_or("type").to_string(),
+                };
+                let message = format!("unreadable message: {}", error.inner());
+                return self.send_error(Some(&field), &message, None).await;
             }
         };
-        match message {
-            ClientMessage::Auth { token } => {
+        let ClientMessage {
+            kind,
+            token,
+            id,
+            business,
+            flow,
+            category,
+            bbox,
+            last_event_id,
+        } = message;
+        match kind.as_str() {
+            "auth" => {
+                let Some(token) = token else {
+                    return self.send_error(Some("token"), "an auth message carries a token", None).await;
+                };
                 if !first {
                     return Err(End::Close(
                         close_code::POLICY,
@@ -267,13 +300,7 @@ impl Connection {
                     )),
                 }
             }
-            ClientMessage::Subscribe {
-                id,
-                business,
-                flow,
-                category,
-                bbox,
-            } => {
+            "subscribe" => {
                 let request = match topic_request(business, flow, category, bbox) {
                     Ok(request) => request,
                     Err((field, message)) => {
@@ -305,7 +332,10 @@ impl Connection {
                     }
                 }
             }
-            ClientMessage::Unsubscribe { id } => {
+            "unsubscribe" => {
+                let Some(id) = id else {
+                    return self.send_error(Some("id"), "name the subscription to end", None).await;
+                };
                 if self.subscriber.unsubscribe(&id) {
                     self.send_json(&json!({ "type": "unsubscribed", "id": id }))
                         .await
@@ -314,7 +344,12 @@ impl Connection {
                         .await
                 }
             }
-            ClientMessage::Resume { last_event_id } => {
+            "resume" => {
+                let Some(last_event_id) = last_event_id else {
+                    return self
+                        .send_error(Some("last_event_id"), "name the last event received", None)
+                        .await;
+                };
                 match self.subscriber.resume(&last_event_id) {
                     Ok(()) => {
                         self.send_json(&json!({ "type": "resumed", "last_event_id": last_event_id }))
@@ -330,19 +365,14 @@ impl Connection {
                     }
                 }
             }
+            other => {
+                let message = format!(
+                    "'{other}' is not a message type (auth, subscribe, unsubscribe, resume)"
+                );
+                self.send_error(Some("type"), &message, None).await
+            }
         }
     }
-}
-
-/// The field a message parse error is about, as well as serde names it.
-fn message_field(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    for field in ["business", "flow", "category", "bbox", "token", "last_event_id", "id"] {
-        if text.contains(&format!("`{field}`")) {
-            return field.into();
-        }
-    }
-    "type".into()
 }
 
 /// Exactly one topic per subscription.
@@ -410,7 +440,7 @@ fn refusal(error: &AppError) -> (Option<String>, String) {
     summary = "Live feed over Server-Sent Events",
     description = "A `text/event-stream` of match and flow events, filtered and redacted for the caller (credentials as in REST; without them, the public redacted view). Each event has `id` (send it back as `Last-Event-ID` or `last_event_id` to resume), `event` (`match.proposed`, `match.changed`, `match.withdrawn`, `match.decided`, `flow.created`, `flow.updated`, `flow.removed`) and `data` (the match or flow as the REST views show it to the caller). `resync` tells the client to re-read the state; `close` (with a reason) precedes the end of the stream. Idle streams get a `: heartbeat` comment.",
     params(
-        FeedQuery,
+        crate::openapi::FeedQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event: the `id` of the last event received."),
     ),
     responses(
@@ -555,21 +585,4 @@ fn parse_bbox(text: &str) -> Result<[f64; 4], ApiError> {
     numbers
         .try_into()
         .map_err(|_| ApiError::bad_request("bbox", "expected four numbers: min_lon,min_lat,max_lon,max_lat"))
-}
-
-/// The query of `GET /api/v1/events`: at least one topic; they combine (an event matching any is
-/// sent).
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct FeedQuery {
-    /// Events of this business's matches and flows.
-    pub business: Option<Uuid>,
-    /// Events of this flow and its matches.
-    pub flow: Option<Uuid>,
-    /// Events of matches and flows in this category or family (`heat`).
-    pub category: Option<String>,
-    /// `min_lon,min_lat,max_lon,max_lat`: events of flows and matches with a site in this area.
-    pub bbox: Option<String>,
-    /// Resume after this event (the `Last-Event-ID` header takes precedence).
-    pub last_event_id: Option<String>,
 }
