@@ -101,12 +101,18 @@ pub struct BoundingBox {
 
 impl BoundingBox {
     /// Checks a `[min_lon, min_lat, max_lon, max_lat]` box; the error names `field`.
-    pub fn parse(field: &str, [min_lon, min_lat, max_lon, max_lat]: [f64; 4]) -> Result<Self, AppError> {
+    pub fn parse(
+        field: &str,
+        [min_lon, min_lat, max_lon, max_lat]: [f64; 4],
+    ) -> Result<Self, AppError> {
         let bad = |message: &str| AppError::BadParameter {
             name: field.into(),
             message: message.into(),
         };
-        if ![min_lon, min_lat, max_lon, max_lat].iter().all(|v| v.is_finite()) {
+        if ![min_lon, min_lat, max_lon, max_lat]
+            .iter()
+            .all(|v| v.is_finite())
+        {
             return Err(bad("every bound must be a finite number"));
         }
         if !(-180.0..=180.0).contains(&min_lon) || !(-180.0..=180.0).contains(&max_lon) {
@@ -138,7 +144,11 @@ impl App {
     /// Checks a subscription request for `viewer`: a business that exists, a flow the viewer may
     /// see (another business's anonymous flow is not found, as in REST), a known category or
     /// family, a valid map area.
-    pub async fn feed_topic(&self, viewer: &Viewer, request: TopicRequest) -> Result<Topic, AppError> {
+    pub async fn feed_topic(
+        &self,
+        viewer: &Viewer,
+        request: TopicRequest,
+    ) -> Result<Topic, AppError> {
         Ok(match request {
             TopicRequest::Business(id) => {
                 self.business(id).await?;
@@ -491,7 +501,9 @@ impl FeedSubscriber {
     }
 
     pub fn topics(&self) -> impl Iterator<Item = (&str, &Topic)> {
-        self.topics.iter().map(|(name, topic)| (name.as_str(), topic))
+        self.topics
+            .iter()
+            .map(|(name, topic)| (name.as_str(), topic))
     }
 
     /// Adds (or replaces) the topic named `name`; refused past the per-connection limit.
@@ -618,7 +630,10 @@ mod tests {
         )
     }
 
-    const HERE: GeoPoint = GeoPoint { lat: 51.3, lon: 7.1 };
+    const HERE: GeoPoint = GeoPoint {
+        lat: 51.3,
+        lon: 7.1,
+    };
 
     fn settings(history: usize) -> FeedSettings {
         FeedSettings {
@@ -632,7 +647,8 @@ mod tests {
         let feed = LiveFeed::new(FeedSettings::default());
         let business = Uuid::now_v7();
         let mut sub = feed.subscriber(Viewer::Businesses(vec![])).expect("room");
-        sub.subscribe("mine", Topic::Business(business)).expect("topic");
+        sub.subscribe("mine", Topic::Business(business))
+            .expect("topic");
         feed.publish(vec![
             flow_event(Uuid::now_v7(), false, HERE),
             flow_event(business, false, HERE),
@@ -644,7 +660,10 @@ mod tests {
         let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(
             ids,
-            vec![format!("{}-2", feed.stream()), format!("{}-3", feed.stream())]
+            vec![
+                format!("{}-2", feed.stream()),
+                format!("{}-3", feed.stream())
+            ]
         );
     }
 
@@ -655,7 +674,9 @@ mod tests {
         let area = Topic::Area(BoundingBox::parse("bbox", [7.0, 51.0, 7.2, 51.5]).expect("box"));
         let mut stranger = feed.subscriber(Viewer::Businesses(vec![])).expect("room");
         stranger.subscribe("map", area.clone()).expect("topic");
-        let mut member = feed.subscriber(Viewer::Businesses(vec![owner])).expect("room");
+        let mut member = feed
+            .subscriber(Viewer::Businesses(vec![owner]))
+            .expect("room");
         member.subscribe("map", area).expect("topic");
         feed.publish(vec![flow_event(owner, true, HERE)]);
         assert!(matches!(member.next().await, FeedItem::Events(e) if e.len() == 1));
@@ -687,7 +708,10 @@ mod tests {
         let mut late = feed.subscriber(Viewer::All).expect("room");
         assert!(late.resume(&last).is_err(), "beyond the history");
         assert!(late.resume("0123456789abcdef-1").is_err(), "another stream");
-        assert!(late.resume(&format!("{}-99", feed.stream())).is_err(), "the future");
+        assert!(
+            late.resume(&format!("{}-99", feed.stream())).is_err(),
+            "the future"
+        );
         assert!(late.resume("nonsense").is_err());
     }
 
@@ -696,7 +720,8 @@ mod tests {
         let feed = LiveFeed::new(settings(10));
         let business = Uuid::now_v7();
         let mut sub = feed.subscriber(Viewer::All).expect("room");
-        sub.subscribe("b", Topic::Business(business)).expect("topic");
+        sub.subscribe("b", Topic::Business(business))
+            .expect("topic");
         feed.publish((0..11).map(|_| flow_event(business, false, HERE)).collect());
         assert!(matches!(sub.next().await, FeedItem::TooSlow { behind: 11 }));
     }
@@ -713,8 +738,10 @@ mod tests {
             feed.subscriber(Viewer::All),
             Err(AppError::Busy(_))
         ));
-        sub.subscribe("a", Topic::Category("heat".into())).expect("first");
-        sub.subscribe("a", Topic::Category("water".into())).expect("replaced");
+        sub.subscribe("a", Topic::Category("heat".into()))
+            .expect("first");
+        sub.subscribe("a", Topic::Category("water".into()))
+            .expect("replaced");
         assert!(sub.subscribe("b", Topic::Category("heat".into())).is_err());
         feed.close();
         assert!(matches!(sub.next().await, FeedItem::Closed));

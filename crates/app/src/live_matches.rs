@@ -603,7 +603,13 @@ impl LiveMatches {
         let place = |flow: Uuid| {
             engine
                 .flow_place(flow)
-                .or_else(|| facts.removed_flows.iter().find(|p| p.flow_id == flow).cloned())
+                .or_else(|| {
+                    facts
+                        .removed_flows
+                        .iter()
+                        .find(|p| p.flow_id == flow)
+                        .cloned()
+                })
                 .map(|p| p.location)
         };
         let side = |business_id, flow_id, anonymous, category: &Arc<str>| Side {
@@ -633,9 +639,15 @@ impl LiveMatches {
         // A flow's own event first, then what it did to matches.
         if let Some((kind, flow, data)) = facts.flow {
             let data = crate::live_feed::text(&data);
-            events.push(FeedEvent::new(kind, Subject::Flow(FlowNotice { flow, data })));
+            events.push(FeedEvent::new(
+                kind,
+                Subject::Flow(FlowNotice { flow, data }),
+            ));
         }
-        for (kind, list) in [("match.proposed", &diff.added), ("match.changed", &diff.changed)] {
+        for (kind, list) in [
+            ("match.proposed", &diff.added),
+            ("match.changed", &diff.changed),
+        ] {
             for m in list {
                 let decision = decisions.get(&m.id);
                 let coarse = (m.offer_anonymous || m.need_anonymous)
@@ -687,7 +699,11 @@ impl LiveMatches {
                         .then(|| coarse_figures(&engine, &live))
                         .flatten();
                     let (offer, need) = live_sides(live.as_ref());
-                    let figures = view(Figures::Live(Arc::clone(&live)), Some(d), self.hazard_of(&live));
+                    let figures = view(
+                        Figures::Live(Arc::clone(&live)),
+                        Some(d),
+                        self.hazard_of(&live),
+                    );
                     Some(match_notice(figures, offer, need, Some(d), coarse, None))
                 }
                 None => d.last_match.as_ref().map(|kept| {
@@ -705,7 +721,14 @@ impl LiveMatches {
                         need_anonymous,
                         &category("need_category"),
                     );
-                    match_notice(view(Figures::Kept(kept), Some(d), None), offer, need, Some(d), None, None)
+                    match_notice(
+                        view(Figures::Kept(kept), Some(d), None),
+                        offer,
+                        need,
+                        Some(d),
+                        None,
+                        None,
+                    )
                 }),
             };
             if let Some(notice) = notice {
@@ -724,7 +747,10 @@ impl LiveMatches {
                 category: place.category.unwrap_or_else(|| Arc::from("")),
                 location: Some(place.location),
             };
-            events.push(FeedEvent::new("flow.removed", Subject::Flow(FlowNotice { flow, data })));
+            events.push(FeedEvent::new(
+                "flow.removed",
+                Subject::Flow(FlowNotice { flow, data }),
+            ));
         }
         events
     }
@@ -1227,16 +1253,20 @@ fn match_notice(
         }
         text(&public)
     });
-    let redacted = [(true, false), (false, true), (true, true)].map(|(offer_hidden, need_hidden)| {
-        let possible = (!offer_hidden || offer.anonymous) && (!need_hidden || need.anonymous);
-        possible.then(|| {
-            let mut value = redact(&whole, coarse.as_ref(), offer_hidden, need_hidden);
-            if let (Some(reason), Some(object)) = (reason, value.as_object_mut()) {
-                object.insert("withdrawn_reason".into(), Value::from(coarse_reason(reason)));
-            }
-            text(&value)
-        })
-    });
+    let redacted =
+        [(true, false), (false, true), (true, true)].map(|(offer_hidden, need_hidden)| {
+            let possible = (!offer_hidden || offer.anonymous) && (!need_hidden || need.anonymous);
+            possible.then(|| {
+                let mut value = redact(&whole, coarse.as_ref(), offer_hidden, need_hidden);
+                if let (Some(reason), Some(object)) = (reason, value.as_object_mut()) {
+                    object.insert(
+                        "withdrawn_reason".into(),
+                        Value::from(coarse_reason(reason)),
+                    );
+                }
+                text(&value)
+            })
+        });
     MatchNotice {
         offer,
         need,

@@ -23,8 +23,8 @@ pub mod score_settings;
 mod spatial;
 
 pub use boundary::{
-    Explanation, FlowInput, FlowPlace, MATCH_ID_NAMESPACE, Match, MatchDiff, RemovedMatch, ScoreComponents,
-    match_id,
+    Explanation, FlowInput, FlowPlace, MATCH_ID_NAMESPACE, Match, MatchDiff, RemovedMatch,
+    ScoreComponents, match_id,
 };
 pub use engine::{Engine, EngineStats};
 pub use score_settings::{

@@ -41,14 +41,26 @@ impl Drop for Server {
 
 fn start_server(data_dir: &std::path::Path) -> Server {
     let created = Command::new(BIN)
-        .args(["admin", "create-user", "--admin", "--email", EMAIL, "--password", PASSWORD])
+        .args([
+            "admin",
+            "create-user",
+            "--admin",
+            "--email",
+            EMAIL,
+            "--password",
+            PASSWORD,
+        ])
         .arg("--data-dir")
         .arg(data_dir)
         .env("SYMBIONT_LOG_LEVEL", "error")
         .env_remove("SYMBIONT_CONFIG")
         .output()
         .expect("the binary runs");
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
     let mut child = Command::new(BIN)
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)

@@ -265,7 +265,9 @@ impl Connection {
         match kind.as_str() {
             "auth" => {
                 let Some(token) = token else {
-                    return self.send_error(Some("token"), "an auth message carries a token", None).await;
+                    return self
+                        .send_error(Some("token"), "an auth message carries a token", None)
+                        .await;
                 };
                 if !first {
                     return Err(End::Close(
@@ -307,9 +309,8 @@ impl Connection {
                         return self.send_error(Some(field), &message, id.as_deref()).await;
                     }
                 };
-                let name = id.unwrap_or_else(|| {
-                    format!("s{}", self.subscriber.topics().count() + 1)
-                });
+                let name =
+                    id.unwrap_or_else(|| format!("s{}", self.subscriber.topics().count() + 1));
                 if name.is_empty() || name.len() > MAX_SUBSCRIPTION_NAME {
                     let message =
                         format!("a subscription id has 1 to {MAX_SUBSCRIPTION_NAME} characters");
@@ -334,7 +335,9 @@ impl Connection {
             }
             "unsubscribe" => {
                 let Some(id) = id else {
-                    return self.send_error(Some("id"), "name the subscription to end", None).await;
+                    return self
+                        .send_error(Some("id"), "name the subscription to end", None)
+                        .await;
                 };
                 if self.subscriber.unsubscribe(&id) {
                     self.send_json(&json!({ "type": "unsubscribed", "id": id }))
@@ -352,8 +355,10 @@ impl Connection {
                 };
                 match self.subscriber.resume(&last_event_id) {
                     Ok(()) => {
-                        self.send_json(&json!({ "type": "resumed", "last_event_id": last_event_id }))
-                            .await
+                        self.send_json(
+                            &json!({ "type": "resumed", "last_event_id": last_event_id }),
+                        )
+                        .await
                     }
                     Err(resync) => {
                         self.send_json(&json!({
@@ -495,7 +500,12 @@ pub async fn events(
     let resync = last_event_id.and_then(|id| subscriber.resume(&id).err());
     let settings = state.live_feed().settings().clone();
     let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(SSE_QUEUE);
-    tokio::spawn(pump(subscriber, sender, resync.map(|r| r.0), settings.send_timeout));
+    tokio::spawn(pump(
+        subscriber,
+        sender,
+        resync.map(|r| r.0),
+        settings.send_timeout,
+    ));
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver
             .recv()
@@ -581,8 +591,16 @@ fn parse_bbox(text: &str) -> Result<[f64; 4], ApiError> {
         .split(',')
         .map(|part| part.trim().parse::<f64>())
         .collect::<Result<_, _>>()
-        .map_err(|_| ApiError::bad_request("bbox", "expected four numbers: min_lon,min_lat,max_lon,max_lat"))?;
-    numbers
-        .try_into()
-        .map_err(|_| ApiError::bad_request("bbox", "expected four numbers: min_lon,min_lat,max_lon,max_lat"))
+        .map_err(|_| {
+            ApiError::bad_request(
+                "bbox",
+                "expected four numbers: min_lon,min_lat,max_lon,max_lat",
+            )
+        })?;
+    numbers.try_into().map_err(|_| {
+        ApiError::bad_request(
+            "bbox",
+            "expected four numbers: min_lon,min_lat,max_lon,max_lat",
+        )
+    })
 }

@@ -188,16 +188,27 @@ async fn a_write_reaches_a_websocket_subscriber_as_the_rest_view_shows_it() {
     .await;
 
     let mut ws = Ws::connect(&address, &buyer).await;
-    let subscribed = ws.subscribe(json!({ "id": "mine", "business": buyer_business })).await;
+    let subscribed = ws
+        .subscribe(json!({ "id": "mine", "business": buyer_business }))
+        .await;
     assert_eq!(subscribed, json!({ "type": "subscribed", "id": "mine" }));
     let need = app
-        .create("/api/v1/flows", &buyer, &heat_flow(&buyer_site, "need", 60.0, 200.0))
+        .create(
+            "/api/v1/flows",
+            &buyer,
+            &heat_flow(&buyer_site, "need", 60.0, 200.0),
+        )
         .await;
 
     let proposed = ws.until(|m| m["type"] == "match.proposed").await;
     assert_eq!(proposed["data"]["need_flow_id"], need.as_str());
-    let match_id = proposed["data"]["id"].as_str().expect("a match id").to_string();
-    let (_, _, rest) = app.get(&format!("/api/v1/matches/{match_id}"), &buyer).await;
+    let match_id = proposed["data"]["id"]
+        .as_str()
+        .expect("a match id")
+        .to_string();
+    let (_, _, rest) = app
+        .get(&format!("/api/v1/matches/{match_id}"), &buyer)
+        .await;
     assert_eq!(proposed["data"], rest, "the event carries the REST view");
 
     // Its own flow's event came first, then the match; then a decision on the match.
@@ -217,9 +228,17 @@ async fn a_write_reaches_a_websocket_subscriber_as_the_rest_view_shows_it() {
         .transcript
         .iter()
         .filter_map(|t| serde_json::from_str::<Value>(t).ok())
-        .filter_map(|m| m["id"].as_str().and_then(|id| id.rsplit_once('-')).map(|(_, n)| n.parse().expect("a number")))
+        .filter_map(|m| {
+            m["id"]
+                .as_str()
+                .and_then(|id| id.rsplit_once('-'))
+                .map(|(_, n)| n.parse().expect("a number"))
+        })
         .collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "increasing ids: {ids:?}");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "increasing ids: {ids:?}"
+    );
 }
 
 /// The attacker's test: a stranger (anonymous, and a signed-in user of another business) tries
@@ -247,12 +266,17 @@ async fn a_stranger_never_learns_a_hidden_business_or_site_from_the_feed() {
     for who in [Who::Anonymous, stranger.clone()] {
         let mut ws = Ws::connect(&address, &who).await;
         // The hidden flow is not found, as in REST.
-        let refused = ws.subscribe(json!({ "id": "f", "flow": hidden_flow })).await;
+        let refused = ws
+            .subscribe(json!({ "id": "f", "flow": hidden_flow }))
+            .await;
         assert_eq!(refused["type"], "error", "{refused}");
         assert_eq!(refused["field"], "flow", "{refused}");
         for (id, topic) in [
             ("b", json!({ "business": hidden_business })),
-            ("tiny", json!({ "bbox": [lon - 0.0005, lat - 0.0005, lon + 0.0005, lat + 0.0005] })),
+            (
+                "tiny",
+                json!({ "bbox": [lon - 0.0005, lat - 0.0005, lon + 0.0005, lat + 0.0005] }),
+            ),
         ] {
             let mut topic = topic;
             topic["id"] = json!(id);
@@ -268,14 +292,26 @@ async fn a_stranger_never_learns_a_hidden_business_or_site_from_the_feed() {
 
     // The anonymous offer changes (a write only its owner can see), and a public need matches it.
     let answer = app
-        .patch(&format!("/api/v1/flows/{hidden_flow}"), &hider, &json!({ "description": "waste heat" }))
+        .patch(
+            &format!("/api/v1/flows/{hidden_flow}"),
+            &hider,
+            &json!({ "description": "waste heat" }),
+        )
         .await;
     assert_eq!(answer.0, 200, "{}", answer.2);
     let need = app
-        .create("/api/v1/flows", &buyer, &heat_flow(&buyer_site, "need", 60.0, 200.0))
+        .create(
+            "/api/v1/flows",
+            &buyer,
+            &heat_flow(&buyer_site, "need", 60.0, 200.0),
+        )
         .await;
     let seen = owner.until(|m| m["type"] == "match.proposed").await;
-    assert_eq!(seen["data"]["offer_business_id"], hidden_business.as_str(), "the owner sees its side");
+    assert_eq!(
+        seen["data"]["offer_business_id"],
+        hidden_business.as_str(),
+        "the owner sees its side"
+    );
 
     for ws in &mut clients {
         // Nothing through the hidden business or the exact place.
@@ -286,7 +322,11 @@ async fn a_stranger_never_learns_a_hidden_business_or_site_from_the_feed() {
         ws.subscribe(json!({ "id": "cell", "bbox": [centre.lon - 0.01, centre.lat - 0.01, centre.lon + 0.01, centre.lat + 0.01] })).await;
     }
     let answer = app
-        .patch(&format!("/api/v1/flows/{need}"), &buyer, &json!({ "quantity": { "value": 250, "unit": "kW" } }))
+        .patch(
+            &format!("/api/v1/flows/{need}"),
+            &buyer,
+            &json!({ "quantity": { "value": 250, "unit": "kW" } }),
+        )
         .await;
     assert_eq!(answer.0, 200, "{}", answer.2);
     for (ws, who) in clients.iter_mut().zip([Who::Anonymous, stranger.clone()]) {
@@ -323,8 +363,12 @@ async fn a_client_resumes_from_its_last_event_id_or_is_told_to_resync() {
     let (business, site) = business_at(&app, &owner, "Works", 51.3, 7.1).await;
     let mut ws = Ws::connect(&address, &owner).await;
     ws.subscribe(json!({ "business": business })).await;
-    app.create("/api/v1/flows", &owner, &heat_flow(&site, "offer", 85.0, 100.0))
-        .await;
+    app.create(
+        "/api/v1/flows",
+        &owner,
+        &heat_flow(&site, "offer", 85.0, 100.0),
+    )
+    .await;
     let first = ws.until(|m| m["type"] == "flow.created").await;
     let last_id = first["id"].as_str().expect("an id").to_string();
     drop(ws);
@@ -333,13 +377,18 @@ async fn a_client_resumes_from_its_last_event_id_or_is_told_to_resync() {
     let mut missed = Vec::new();
     for kw in [200.0, 300.0] {
         missed.push(
-            app.create("/api/v1/flows", &owner, &heat_flow(&site, "offer", 85.0, kw))
-                .await,
+            app.create(
+                "/api/v1/flows",
+                &owner,
+                &heat_flow(&site, "offer", 85.0, kw),
+            )
+            .await,
         );
     }
     let mut ws = Ws::connect(&address, &owner).await;
     ws.subscribe(json!({ "business": business })).await;
-    ws.send(json!({ "type": "resume", "last_event_id": last_id })).await;
+    ws.send(json!({ "type": "resume", "last_event_id": last_id }))
+        .await;
     assert_eq!(ws.next().await["type"], "resumed");
     for flow in &missed {
         let event = ws.next().await;
@@ -349,27 +398,41 @@ async fn a_client_resumes_from_its_last_event_id_or_is_told_to_resync() {
 
     // SSE resumes from the Last-Event-ID header the same way.
     let response = reqwest::Client::new()
-        .get(format!("http://{address}/api/v1/events?business={business}"))
+        .get(format!(
+            "http://{address}/api/v1/events?business={business}"
+        ))
         .header("authorization", bearer(&owner).expect("a token"))
         .header("last-event-id", &last_id)
         .send()
         .await
         .expect("answered");
     assert_eq!(response.status(), 200);
-    let text = sse_until(response, |text| text.matches("event: flow.created").count() >= 2).await;
+    let text = sse_until(response, |text| {
+        text.matches("event: flow.created").count() >= 2
+    })
+    .await;
     for flow in &missed {
         assert!(text.contains(flow.as_str()), "{text}");
     }
 
     // More events than the history keeps: resuming from the first id is refused with a resync.
     for kw in [400.0, 500.0, 600.0, 700.0, 800.0, 900.0] {
-        app.create("/api/v1/flows", &owner, &heat_flow(&site, "offer", 85.0, kw))
-            .await;
+        app.create(
+            "/api/v1/flows",
+            &owner,
+            &heat_flow(&site, "offer", 85.0, kw),
+        )
+        .await;
     }
-    ws.send(json!({ "type": "resume", "last_event_id": last_id })).await;
+    ws.send(json!({ "type": "resume", "last_event_id": last_id }))
+        .await;
     let resync = ws.until(|m| m["type"] == "resync").await;
-    assert!(resync["reason"].as_str().unwrap_or("").contains("history"), "{resync}");
-    ws.send(json!({ "type": "resume", "last_event_id": "0000000000000000-1" })).await;
+    assert!(
+        resync["reason"].as_str().unwrap_or("").contains("history"),
+        "{resync}"
+    );
+    ws.send(json!({ "type": "resume", "last_event_id": "0000000000000000-1" }))
+        .await;
     assert_eq!(ws.until(|m| m["type"] == "resync").await["type"], "resync");
 }
 
@@ -404,8 +467,12 @@ async fn a_consumer_the_history_cannot_hold_is_dropped_with_a_reason() {
     let (_, site) = business_at(&app, &owner, "Works", 51.3, 7.1).await;
     let (_, other) = app.user("other@b.example", false).await;
     let (_, other_site) = business_at(&app, &other, "Pool", 51.301, 7.101).await;
-    app.create("/api/v1/flows", &owner, &heat_flow(&site, "offer", 85.0, 400.0))
-        .await;
+    app.create(
+        "/api/v1/flows",
+        &owner,
+        &heat_flow(&site, "offer", 85.0, 400.0),
+    )
+    .await;
     let mut ws = Ws::connect(&address, &Who::Anonymous).await;
     ws.subscribe(json!({ "category": "heat" })).await;
     let response = reqwest::Client::new()
@@ -414,8 +481,12 @@ async fn a_consumer_the_history_cannot_hold_is_dropped_with_a_reason() {
         .await
         .expect("answered");
     assert_eq!(response.status(), 200);
-    app.create("/api/v1/flows", &other, &heat_flow(&other_site, "need", 60.0, 200.0))
-        .await;
+    app.create(
+        "/api/v1/flows",
+        &other,
+        &heat_flow(&other_site, "need", 60.0, 200.0),
+    )
+    .await;
     let (code, reason) = ws.closed().await;
     assert_eq!(code, 4008, "{reason}");
     assert!(reason.starts_with("too slow"), "{reason}");
@@ -445,21 +516,33 @@ async fn connections_and_subscriptions_are_limited_and_bad_messages_name_their_f
         .await
         .expect("answered");
     assert_eq!(sse.status(), 503);
-    assert_eq!(
-        sse.headers()["content-type"],
-        "application/problem+json"
-    );
+    assert_eq!(sse.headers()["content-type"], "application/problem+json");
 
     let unknown = uuid::Uuid::now_v7();
     for (message, field) in [
-        (json!({ "type": "subscribe", "category": "heat", "flow": unknown }), "subscription"),
+        (
+            json!({ "type": "subscribe", "category": "heat", "flow": unknown }),
+            "subscription",
+        ),
         (json!({ "type": "subscribe" }), "subscription"),
-        (json!({ "type": "subscribe", "category": "lava" }), "category"),
-        (json!({ "type": "subscribe", "business": unknown }), "business"),
+        (
+            json!({ "type": "subscribe", "category": "lava" }),
+            "category",
+        ),
+        (
+            json!({ "type": "subscribe", "business": unknown }),
+            "business",
+        ),
         (json!({ "type": "subscribe", "flow": unknown }), "flow"),
-        (json!({ "type": "subscribe", "bbox": [8.0, 50.0, 7.0, 51.0] }), "bbox"),
+        (
+            json!({ "type": "subscribe", "bbox": [8.0, 50.0, 7.0, 51.0] }),
+            "bbox",
+        ),
         (json!({ "type": "subscribe", "bbox": [8.0, 50.0] }), "bbox"),
-        (json!({ "type": "subscribe", "business": "not-a-uuid" }), "business"),
+        (
+            json!({ "type": "subscribe", "business": "not-a-uuid" }),
+            "business",
+        ),
         (json!({ "type": "dance" }), "type"),
         (json!({ "type": "unsubscribe", "id": "nothing" }), "id"),
     ] {
@@ -472,7 +555,9 @@ async fn connections_and_subscriptions_are_limited_and_bad_messages_name_their_f
         let answer = ws.subscribe(json!({ "id": id, "category": "heat" })).await;
         assert_eq!(answer["type"], "subscribed", "{answer}");
     }
-    let third = ws.subscribe(json!({ "id": "c", "category": "water" })).await;
+    let third = ws
+        .subscribe(json!({ "id": "c", "category": "water" }))
+        .await;
     assert_eq!(third["field"], "subscription", "{third}");
     // The connection survived every refusal.
     ws.send(json!({ "type": "unsubscribe", "id": "a" })).await;
@@ -493,7 +578,8 @@ async fn credentials_come_in_a_header_or_the_first_message_and_bad_ones_are_refu
     assert_eq!(ws.next().await["type"], "authenticated");
 
     let mut ws = Ws::connect(&address, &Who::Anonymous).await;
-    ws.send(json!({ "type": "auth", "token": "not-a-token" })).await;
+    ws.send(json!({ "type": "auth", "token": "not-a-token" }))
+        .await;
     assert_eq!(ws.closed().await.0, 4401);
 
     let mut ws = Ws::connect(&address, &Who::Anonymous).await;

@@ -140,7 +140,11 @@ async fn feed_crosses_instances(one: &Server, two: &Server) {
             }
         }
     };
-    assert_eq!(proposed["data"]["offer_business_id"], Value::Null, "{proposed}");
+    assert_eq!(
+        proposed["data"]["offer_business_id"],
+        Value::Null,
+        "{proposed}"
+    );
     let mut text = String::new();
     while !text.contains("event: match.proposed") {
         let chunk = tokio::time::timeout(Duration::from_secs(10), sse.chunk())
@@ -153,7 +157,10 @@ async fn feed_crosses_instances(one: &Server, two: &Server) {
     transcript.push(text);
     for secret in [&hidden_business, &hidden_site, &hidden_flow] {
         for received in &transcript {
-            assert!(!received.contains(secret.as_str()), "{secret} leaked: {received}");
+            assert!(
+                !received.contains(secret.as_str()),
+                "{secret} leaked: {received}"
+            );
         }
     }
 }
