@@ -30,6 +30,8 @@ use crate::state::SharedState;
 
 /// The largest message a WebSocket client may send (a subscription is a few hundred bytes).
 const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
+/// What a WebSocket connection reads the socket in (client messages are small).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Longest subscription name a client may choose.
 const MAX_SUBSCRIPTION_NAME: usize = 64;
 /// Events an SSE connection holds between the feed and the socket before the feed waits.
@@ -65,6 +67,10 @@ pub async fn websocket(
     let subscriber = state.feed_subscriber(Viewer::of(&caller))?;
     let by_header = !matches!(caller, Caller::Anonymous);
     Ok(upgrade
+        // The library's defaults (a 128 KiB read buffer allocated per connection) would make each
+        // idle subscriber cost over 100 KiB; clients send a few small messages.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
@@ -500,6 +506,9 @@ pub async fn events(
     let resync = last_event_id.and_then(|id| subscriber.resume(&id).err());
     let settings = state.live_feed().settings().clone();
     let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(SSE_QUEUE);
+    // The pump ends when the client goes (its queue's receiver is dropped with the body), when the
+    // client is too slow, or when the feed closes at shutdown (`LiveFeed::close`, the cancellation
+    // every subscriber watches): it cannot outlive the server's drain.
     tokio::spawn(pump(
         subscriber,
         sender,
