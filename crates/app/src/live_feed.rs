@@ -238,7 +238,7 @@ pub(crate) struct FlowNotice {
 
 #[derive(Debug)]
 pub(crate) enum Subject {
-    Match(MatchNotice),
+    Match(Box<MatchNotice>),
     Flow(FlowNotice),
 }
 

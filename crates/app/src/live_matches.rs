@@ -661,7 +661,7 @@ impl LiveMatches {
                     let before = digests.insert(m.id, digest);
                     notice.quiet_when_redacted = kind == "match.changed" && before == Some(digest);
                 }
-                events.push(FeedEvent::new(kind, Subject::Match(notice)));
+                events.push(FeedEvent::new(kind, Subject::Match(Box::new(notice))));
             }
         }
         for removed in diff.removed.iter().chain(&diff.withdrawn) {
@@ -688,7 +688,10 @@ impl LiveMatches {
                     Some(removed.reason.as_str()),
                 ),
             };
-            events.push(FeedEvent::new("match.withdrawn", Subject::Match(notice)));
+            events.push(FeedEvent::new(
+                "match.withdrawn",
+                Subject::Match(Box::new(notice)),
+            ));
         }
         if let Some(id) = facts.decided
             && let Some(d) = decisions.get(&id)
@@ -732,7 +735,10 @@ impl LiveMatches {
                 }),
             };
             if let Some(notice) = notice {
-                events.push(FeedEvent::new("match.decided", Subject::Match(notice)));
+                events.push(FeedEvent::new(
+                    "match.decided",
+                    Subject::Match(Box::new(notice)),
+                ));
             }
         }
         for place in facts.removed_flows {

@@ -168,16 +168,23 @@ struct Row {
     expected: usize,
 }
 
-async fn run(
-    server: &Server,
-    client: &reqwest::Client,
-    token: &str,
-    business: &str,
-    site: &str,
-    subscribers: usize,
-    writes: usize,
-    first_write: usize,
-) -> Row {
+/// The server and what the writes need.
+struct Scene {
+    server: Server,
+    client: reqwest::Client,
+    token: String,
+    business: String,
+    site: String,
+}
+
+async fn run(scene: &Scene, subscribers: usize, writes: usize, first_write: usize) -> Row {
+    let Scene {
+        server,
+        client,
+        token,
+        business,
+        site,
+    } = scene;
     let pid = server.child.id();
     let url = format!("{}/api/v1/ws", server.base.replacen("http://", "ws://", 1));
     let rest_before = resident_kib(pid);
@@ -189,7 +196,7 @@ async fn run(
     for _ in 0..subscribers {
         tasks.spawn(subscriber(
             url.clone(),
-            business.to_string(),
+            business.clone(),
             ready_tx.clone(),
             arrival_tx.clone(),
             handshakes.clone(),
@@ -219,7 +226,7 @@ async fn run(
         let sent = Instant::now();
         let answer = client
             .post(format!("{}/api/v1/flows", server.base))
-            .bearer_auth(token)
+            .bearer_auth(token.as_str())
             .json(&body)
             .send()
             .await
@@ -290,7 +297,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    runtime.block_on(async {
+    runtime.block_on(async move {
         let client = reqwest::Client::new();
         let login: Value = client
             .post(format!("{}/api/v1/auth/login", server.base))
@@ -334,9 +341,16 @@ fn main() {
             "| subscribers | connect all (s) | write → event p50 (ms) | write → event p99 (ms) | ack → event p50 (ms) | ack → event p99 (ms) | write answered p50 (ms) | server memory per subscriber (KiB) | events received |"
         );
         println!("|---|---|---|---|---|---|---|---|---|");
+        let scene = Scene {
+            server,
+            client,
+            token,
+            business,
+            site,
+        };
         let mut first_write = 0;
         for subscribers in counts {
-            let row = run(&server, &client, &token, &business, &site, subscribers, writes, first_write).await;
+            let row = run(&scene, subscribers, writes, first_write).await;
             first_write += writes;
             println!(
                 "| {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {}/{} |",

@@ -110,10 +110,10 @@ async fn feed_crosses_instances(one: &Server, two: &Server) {
             .expect("a message")
             .expect("open")
             .expect("readable");
-        if let Message::Text(text) = message {
-            if text.contains("\"subscribed\"") {
-                break;
-            }
+        if let Message::Text(text) = message
+            && text.contains("\"subscribed\"")
+        {
+            break;
         }
     }
 
