@@ -618,3 +618,59 @@ async fn credentials_come_in_a_header_or_the_first_message_and_bad_ones_are_refu
         assert!(named, "{query}: {problem}");
     }
 }
+
+/// The timing of events must not say what their contents do not: a hidden site moving inside its
+/// grid cell changes the match's exact figures (its owner hears `match.changed`) but none of what a
+/// stranger sees, so the stranger hears nothing.
+#[tokio::test]
+async fn a_hidden_site_moving_inside_its_cell_sends_a_stranger_nothing() {
+    let app = TestApp::start().await;
+    let address = serve(&app).await;
+    let (_, hider) = app.user("hider@c.example", false).await;
+    let (_, buyer) = app.user("buyer@d.example", false).await;
+    let (lat, lon) = (51.3123, 7.1234);
+    let moved = symbiont_core::GeoPoint {
+        lat: lat + 0.001,
+        lon: lon - 0.002,
+    };
+    let coarsen = symbiont_app::visibility::coarsen;
+    assert_eq!(
+        coarsen(symbiont_core::GeoPoint { lat, lon }),
+        coarsen(moved),
+        "the move stays inside the cell"
+    );
+    let (_, hidden_site) = business_at(&app, &hider, "Hidden Works", lat, lon).await;
+    let (_, buyer_site) = business_at(&app, &buyer, "Pool", 51.318, 7.131).await;
+    let mut offer = heat_flow(&hidden_site, "offer", 85.0, 400.0);
+    offer["anonymous"] = json!(true);
+    app.create("/api/v1/flows", &hider, &offer).await;
+    let mut owner = Ws::connect(&address, &hider).await;
+    owner.subscribe(json!({ "category": "heat" })).await;
+    let mut stranger = Ws::connect(&address, &Who::Anonymous).await;
+    stranger.subscribe(json!({ "category": "heat" })).await;
+    app.create(
+        "/api/v1/flows",
+        &buyer,
+        &heat_flow(&buyer_site, "need", 60.0, 200.0),
+    )
+    .await;
+    owner.until(|m| m["type"] == "match.proposed").await;
+    let proposed = stranger.until(|m| m["type"] == "match.proposed").await;
+    assert_eq!(proposed["data"]["redacted"], json!(["offer"]), "{proposed}");
+
+    let answer = app
+        .patch(
+            &format!("/api/v1/sites/{hidden_site}"),
+            &hider,
+            &json!({ "location": { "lat": moved.lat, "lon": moved.lon } }),
+        )
+        .await;
+    assert_eq!(answer.0, 200, "{}", answer.2);
+    let changed = owner.until(|m| m["type"] == "match.changed").await;
+    assert_ne!(
+        changed["data"]["distance_km"], proposed["data"]["distance_km"],
+        "{changed}"
+    );
+    let heard = stranger.drain(Duration::from_millis(500)).await;
+    assert!(heard.is_empty(), "the stranger heard {heard:?}");
+}
