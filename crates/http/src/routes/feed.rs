@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 use symbiont_app::AppError;
 use symbiont_app::identity::Caller;
-use symbiont_app::live_feed::{Delivery, FeedItem, FeedSubscriber, TopicRequest};
+use symbiont_app::live_feed::{Delivery, FeedItem, FeedSettings, FeedSubscriber, TopicRequest};
 use symbiont_app::visibility::Viewer;
 use uuid::Uuid;
 
@@ -61,11 +61,13 @@ pub async fn websocket(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
     Peer(peer): Peer,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     // The connection limit is checked before upgrading, so a refusal is an HTTP answer.
     let subscriber = state.feed_subscriber(Viewer::of(&caller))?;
     let by_header = !matches!(caller, Caller::Anonymous);
+    let credential = by_header.then(|| presented_credential(&headers)).flatten();
     Ok(upgrade
         // The library's defaults (a 128 KiB read buffer allocated per connection) would make each
         // idle subscriber cost over 100 KiB; clients send a few small messages.
@@ -79,6 +81,7 @@ pub async fn websocket(
                 socket,
                 subscriber,
                 authenticated: by_header,
+                credential,
                 first: true,
                 peer,
             }
@@ -143,6 +146,8 @@ struct Connection {
     subscriber: FeedSubscriber,
     /// Credentials came with the upgrade request, or in the first message.
     authenticated: bool,
+    /// Those credentials, checked again at every heartbeat.
+    credential: Option<String>,
     /// No client message has been read yet (only the first may carry credentials).
     first: bool,
     peer: Option<SocketAddr>,
@@ -181,7 +186,7 @@ impl Connection {
                     )),
                     FeedItem::Closed => Err(End::Close(close_code::AWAY, "server shutting down".into())),
                 },
-                _ = heartbeat.tick() => self.send(Message::Ping(Default::default())).await,
+                _ = heartbeat.tick() => self.beat().await,
             };
             end = step.err();
         }
@@ -197,6 +202,24 @@ impl Connection {
             )
             .await;
         }
+    }
+
+    /// A heartbeat: a ping, and the credentials checked again, so the connection's view follows
+    /// membership changes and ends when they expire or are revoked.
+    async fn beat(&mut self) -> Result<(), End> {
+        self.send(Message::Ping(Default::default())).await?;
+        if let Some(credential) = &self.credential {
+            match recheck(&self.state, credential, self.peer).await {
+                Some(viewer) => self.subscriber.set_viewer(viewer),
+                None => {
+                    return Err(End::Close(
+                        CLOSE_UNAUTHORIZED,
+                        "the credentials have expired or been revoked".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn send(&mut self, message: Message) -> Result<(), End> {
@@ -300,6 +323,7 @@ impl Connection {
                     Ok(caller) => {
                         self.subscriber.set_viewer(Viewer::of(&caller));
                         self.authenticated = true;
+                        self.credential = Some(token.trim().to_string());
                         self.send_json(&json!({ "type": "authenticated" })).await
                     }
                     Err(_) => Err(End::Close(
@@ -386,6 +410,37 @@ impl Connection {
     }
 }
 
+/// The credential a request presented (`Authorization: Bearer …` or `X-API-Key`), as the
+/// authentication layer read it.
+fn presented_credential(headers: &HeaderMap) -> Option<String> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let text = value.to_str().ok()?;
+        let (_, token) = text.split_once(' ')?;
+        return Some(token.trim().to_string());
+    }
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|key| key.trim().to_string())
+}
+
+/// Resolves `credential` again (through the account cache, so thousands of connections cost a
+/// few store reads): the viewer it gives now, or `None` once it is expired, revoked or its user
+/// disabled.
+async fn recheck(
+    state: &SharedState,
+    credential: &str,
+    peer: Option<SocketAddr>,
+) -> Option<Viewer> {
+    let value = HeaderValue::from_str(&format!("Bearer {credential}")).ok()?;
+    let mut headers = HeaderMap::new();
+    headers.insert(header::AUTHORIZATION, value);
+    crate::authentication::caller_of_request(state, &headers, peer, true)
+        .await
+        .ok()
+        .map(|caller| Viewer::of(&caller))
+}
+
 /// Exactly one topic per subscription.
 fn topic_request(
     business: Option<Uuid>,
@@ -466,10 +521,14 @@ fn refusal(error: &AppError) -> (Option<String>, String) {
 pub async fn events(
     State(state): State<SharedState>,
     Authenticated(caller): Authenticated,
+    Peer(peer): Peer,
     headers: HeaderMap,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
     let viewer = Viewer::of(&caller);
+    let credential = (!matches!(caller, Caller::Anonymous))
+        .then(|| presented_credential(&headers))
+        .flatten();
     let mut requests = Vec::new();
     if let Some(id) = query.take_uuid("business")? {
         requests.push(("business", TopicRequest::Business(id)));
@@ -513,7 +572,8 @@ pub async fn events(
         subscriber,
         sender,
         resync.map(|r| r.0),
-        settings.send_timeout,
+        settings.clone(),
+        credential.map(|c| (state.clone(), c, peer)),
     ));
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver
@@ -542,8 +602,13 @@ async fn pump(
     mut subscriber: FeedSubscriber,
     sender: tokio::sync::mpsc::Sender<Event>,
     resync: Option<String>,
-    send_timeout: Duration,
+    settings: FeedSettings,
+    recheck_as: Option<(SharedState, String, Option<SocketAddr>)>,
 ) {
+    let send_timeout = settings.send_timeout;
+    // The credentials are checked again at every heartbeat, as on a WebSocket.
+    let mut heartbeat = tokio::time::interval(settings.heartbeat);
+    heartbeat.tick().await;
     let close = |reason: String| {
         Event::default()
             .event("close")
@@ -561,6 +626,20 @@ async fn pump(
         let item = tokio::select! {
             _ = sender.closed() => return,
             item = subscriber.next() => item,
+            _ = heartbeat.tick() => {
+                if let Some((state, credential, peer)) = &recheck_as {
+                    match recheck(state, credential, *peer).await {
+                        Some(viewer) => subscriber.set_viewer(viewer),
+                        None => {
+                            let _ = sender.try_send(close(
+                                "the credentials have expired or been revoked".into(),
+                            ));
+                            return;
+                        }
+                    }
+                }
+                continue;
+            }
         };
         match item {
             FeedItem::Events(events) => {

@@ -130,7 +130,10 @@ impl Ws {
     /// Whatever arrives within `wait` (nothing, for a subscriber that must not hear).
     async fn drain(&mut self, wait: Duration) -> Vec<Value> {
         let mut seen = Vec::new();
-        while let Ok(Some(Ok(message))) = tokio::time::timeout(wait, self.stream.next()).await {
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some(Ok(message))) =
+            tokio::time::timeout_at(deadline, self.stream.next()).await
+        {
             if let Message::Text(text) = message {
                 self.transcript.push(text.to_string());
                 seen.push(serde_json::from_str(&text).expect("JSON"));
@@ -439,8 +442,10 @@ async fn a_client_resumes_from_its_last_event_id_or_is_told_to_resync() {
 /// Reads an SSE body until `done` holds for what has arrived.
 async fn sse_until(mut response: reqwest::Response, done: impl Fn(&str) -> bool) -> String {
     let mut text = String::new();
+    // One deadline for the whole wait: heartbeats keep arriving while the awaited event does not.
+    let deadline = tokio::time::Instant::now() + WAIT;
     while !done(&text) {
-        let chunk = tokio::time::timeout(WAIT, response.chunk())
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
             .await
             .unwrap_or_else(|_| panic!("no more events within the wait; so far: {text}"))
             .expect("a readable body")
@@ -673,4 +678,45 @@ async fn a_hidden_site_moving_inside_its_cell_sends_a_stranger_nothing() {
     );
     let heard = stranger.drain(Duration::from_millis(500)).await;
     assert!(heard.is_empty(), "the stranger heard {heard:?}");
+}
+
+/// Credentials are checked again at every heartbeat: a user disabled by an admin loses its open
+/// WebSocket (4401) and SSE stream (a `close` event) within a heartbeat or two.
+#[tokio::test]
+async fn a_connection_ends_when_its_credentials_are_revoked() {
+    let app = TestApp::with(Options {
+        feed: FeedSettings {
+            heartbeat: Duration::from_millis(300),
+            ..FeedSettings::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let address = serve(&app).await;
+    let (_, admin) = app.user("admin@a.example", true).await;
+    let (user_id, user) = app.user("user@b.example", false).await;
+    let mut ws = Ws::connect(&address, &user).await;
+    ws.subscribe(json!({ "category": "heat" })).await;
+    let sse = reqwest::Client::new()
+        .get(format!("http://{address}/api/v1/events?category=heat"))
+        .header("authorization", bearer(&user).expect("a token"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(sse.status(), 200);
+    // Still open after several heartbeats while the credentials hold.
+    assert!(ws.drain(Duration::from_millis(800)).await.is_empty());
+
+    let answer = app
+        .post(
+            &format!("/api/v1/admin/users/{user_id}/disable"),
+            &admin,
+            &json!({}),
+        )
+        .await;
+    assert!(answer.0.is_success(), "{}", answer.2);
+    let (code, reason) = ws.closed().await;
+    assert_eq!(code, 4401, "{reason}");
+    let text = sse_until(sse, |text| text.contains("event: close")).await;
+    assert!(text.contains("revoked"), "{text}");
 }
