@@ -21,6 +21,9 @@
 //! - [`network`]: the symbiosis network (each need's serving exchange) projected into the graph
 //!   port, and its chains, clusters and anchors as a viewer may see them; [`bus_choice`]: which
 //!   event bus the reference architecture recommends for the number of businesses;
+//!   [`live_feed`]: the events derived from what the engine applied (matches proposed, changed,
+//!   withdrawn, decided; flows created, updated, removed), filtered and redacted per subscriber,
+//!   resumable from a bounded history, for the WebSocket and SSE transports and those to come;
 //! - ports of outside services beside the store and the bus: [`response_cache`] and
 //!   [`rate_limit`], each with an in-process and a Redis adapter.
 //!
@@ -38,6 +41,7 @@ pub mod identity;
 pub mod industry_templates;
 pub mod invitations;
 pub mod json_body;
+pub mod live_feed;
 pub mod live_matches;
 pub mod match_queries;
 pub mod memberships;
@@ -143,6 +147,8 @@ pub struct AppParts {
     pub shared_rate_limits: Option<Box<dyn rate_limit::RateLimitState>>,
     pub read_your_writes: Duration,
     pub security: SecuritySettings,
+    /// Limits of the live feed.
+    pub feed: live_feed::FeedSettings,
 }
 
 impl App {
@@ -168,6 +174,7 @@ impl App {
             shared_rate_limits,
             read_your_writes,
             security,
+            feed,
         } = parts;
         let engine = Engine::new(taxonomy.clone(), matching)
             .map_err(|e| AppError::internal("matching configuration", e))?;
@@ -180,7 +187,9 @@ impl App {
             .await
             .map_err(|e| AppError::unavailable("event bus", e))?;
         let started = std::time::Instant::now();
-        let live_matches = live_matches::LiveMatches::start(store.as_ref(), engine).await?;
+        let live_matches = live_matches::LiveMatches::start(store.as_ref(), engine)
+            .await?
+            .with_feed(feed);
         let rebuild_seconds = started.elapsed().as_secs_f64();
         let signing_secret = match security.signing_secret {
             Some(secret) => secret,

@@ -15,12 +15,13 @@ use serde_json::Value;
 use symbiont_core::decision::{self, Pair, StatusChange};
 use symbiont_core::events::DomainEvent;
 use symbiont_core::{GeoPoint, MatchDecision, MatchStatus};
-use symbiont_matching::{Engine, FlowInput, Match, MatchDiff, PreparedFlows};
+use symbiont_matching::{Engine, FlowInput, FlowPlace, Match, MatchDiff, PreparedFlows};
 use symbiont_store::Store;
 use uuid::Uuid;
 
 use crate::error::AppError;
-use crate::visibility::{CoarseFigures, Viewer, coarsen, redact};
+use crate::live_feed::{FeedEvent, FeedSettings, FlowNotice, LiveFeed, MatchNotice, Side, Subject};
+use crate::visibility::{CoarseFigures, Viewer, coarse_reason, coarsen, redact};
 
 /// Flows read from the store per batch at start-up: enough to parse on every core, few enough
 /// that a batch's rows and documents stay a few megabytes.
@@ -42,6 +43,23 @@ pub struct LiveMatches {
     epoch: u64,
     /// How long each applied event took (`symbiont_engine_update_duration_seconds`).
     pub update_durations: crate::engine_metrics::EngineUpdateHistogram,
+    /// The live feed the applied events are published on (`live_feed`).
+    pub feed: LiveFeed,
+    /// A digest of the redacted renderings last published of each live match with an anonymous
+    /// side, so a change that alters none of them is not announced to viewers who see them (the
+    /// event's timing would tell them what its contents do not). Touched only by the bus consumer.
+    redacted_digests: std::sync::Mutex<HashMap<Uuid, u64>>,
+}
+
+/// What applying one event tells the feed besides the engine's diff.
+#[derive(Default)]
+struct FeedFacts {
+    /// A flow created or changed: `flow.created` or `flow.updated`, with the flow as served.
+    flow: Option<(&'static str, Side, Value)>,
+    /// Flows removed, as the engine knew them just before.
+    removed_flows: Vec<FlowPlace>,
+    /// A match whose decision this event brought (not an older version than the one held).
+    decided: Option<Uuid>,
 }
 
 /// What the engine has applied, to make event handling idempotent and ordered per flow.
@@ -213,7 +231,7 @@ pub struct MatchPage<'a> {
     pub next_cursor: Option<String>,
 }
 
-fn category_matches(filter: &str, code: &str) -> bool {
+pub(crate) fn category_matches(filter: &str, code: &str) -> bool {
     code == filter || (code.starts_with(filter) && code.as_bytes().get(filter.len()) == Some(&b'.'))
 }
 
@@ -534,7 +552,15 @@ impl LiveMatches {
             // The low half of a UUIDv7: random bits (and a randomly seeded counter).
             epoch: Uuid::now_v7().as_u64_pair().1,
             update_durations: crate::engine_metrics::EngineUpdateHistogram::default(),
+            feed: LiveFeed::new(FeedSettings::default()),
+            redacted_digests: std::sync::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Replaces the live feed with one under `settings` (before serving starts).
+    pub fn with_feed(mut self, settings: FeedSettings) -> Self {
+        self.feed = LiveFeed::new(settings);
+        self
     }
 
     fn engine(&self) -> RwLockReadGuard<'_, Engine> {
@@ -573,6 +599,7 @@ impl LiveMatches {
         }
         let _entered = span.enter();
         let mut decided_need = None;
+        let mut facts = FeedFacts::default();
         let diff = {
             let mut applied = self
                 .applied
@@ -587,6 +614,23 @@ impl LiveMatches {
                     if applied.has_flow_version(flow.id, flow.version) {
                         MatchDiff::default()
                     } else {
+                        let kind = if applied.flow_versions.contains_key(&flow.id) {
+                            "flow.updated"
+                        } else {
+                            "flow.created"
+                        };
+                        let side = Side {
+                            business_id: flow.business_id,
+                            flow_id: flow.id,
+                            anonymous: flow.anonymous,
+                            category: Arc::from(flow.category.as_str()),
+                            location: Some(location),
+                        };
+                        facts.flow = Some((
+                            kind,
+                            side,
+                            serde_json::to_value(&*flow).unwrap_or(Value::Null),
+                        ));
                         applied.flow_versions.insert(flow.id, flow.version);
                         applied.site_locations.insert(flow.site_id, location);
                         self.note_hazard(flow.id, hazardous_code(&flow));
@@ -594,6 +638,10 @@ impl LiveMatches {
                     }
                 }
                 DomainEvent::FlowsRemoved { flow_ids } => {
+                    facts.removed_flows = flow_ids
+                        .iter()
+                        .filter_map(|id| engine.flow_place(*id))
+                        .collect();
                     for id in &flow_ids {
                         applied.flow_versions.insert(*id, i64::MAX);
                         self.note_hazard(*id, None);
@@ -626,10 +674,14 @@ impl LiveMatches {
                         decision.need_flow_id,
                         decision.pins_pair(),
                     );
-                    if decisions
-                        .get(&decision.match_id)
-                        .is_none_or(|d| d.version < decision.version)
-                    {
+                    let held = decisions.get(&decision.match_id).map(|d| d.version);
+                    // This instance may hold the version already (its own write remembered it,
+                    // or its engine derived the same expiry): announced all the same, once per
+                    // bus event, so every instance announces each decision.
+                    if held.is_none_or(|v| v <= decision.version) {
+                        facts.decided = Some(decision.match_id);
+                    }
+                    if held.is_none_or(|v| v < decision.version) {
                         decisions.insert(decision.match_id, *decision);
                     }
                     drop(decisions);
@@ -646,6 +698,8 @@ impl LiveMatches {
         span.record("removed", diff.removed.len());
         // Decisions first, then progress: a writer woken by this event reads the final state.
         let decisions = self.decisions_for(&diff);
+        let events = self.feed_events(&diff, facts);
+        self.feed.publish(events);
         self.update_durations.observe(started.elapsed());
         self.progress.send_modify(|n| *n += 1);
         let mut needs: Vec<Uuid> = diff
@@ -718,6 +772,177 @@ impl LiveMatches {
         self.decisions()
             .get(&match_id)
             .map_or(MatchStatus::Suggested, |d| d.status)
+    }
+
+    /// The feed events of one applied event: its diff's matches (proposed, changed, withdrawn),
+    /// the decision it brought, the flow it created, changed or removed. Each match is rendered
+    /// in every way a viewer may see it, from the state just applied.
+    fn feed_events(&self, diff: &MatchDiff, facts: FeedFacts) -> Vec<FeedEvent> {
+        let engine = self.engine();
+        let decisions = self.decisions();
+        let mut digests = self
+            .redacted_digests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let place = |flow: Uuid| {
+            engine
+                .flow_place(flow)
+                .or_else(|| {
+                    facts
+                        .removed_flows
+                        .iter()
+                        .find(|p| p.flow_id == flow)
+                        .cloned()
+                })
+                .map(|p| p.location)
+        };
+        let side = |business_id, flow_id, anonymous, category: &Arc<str>| Side {
+            business_id,
+            flow_id,
+            anonymous,
+            category: Arc::clone(category),
+            location: place(flow_id),
+        };
+        let live_sides = |m: &Match| {
+            (
+                side(
+                    m.offer_business_id,
+                    m.offer_flow_id,
+                    m.offer_anonymous,
+                    &m.offer_category,
+                ),
+                side(
+                    m.need_business_id,
+                    m.need_flow_id,
+                    m.need_anonymous,
+                    &m.need_category,
+                ),
+            )
+        };
+        let mut events = Vec::new();
+        // A flow's own event first, then what it did to matches.
+        if let Some((kind, flow, data)) = facts.flow {
+            let data = crate::live_feed::text(&data);
+            events.push(FeedEvent::new(
+                kind,
+                Subject::Flow(FlowNotice { flow, data }),
+            ));
+        }
+        for (kind, list) in [
+            ("match.proposed", &diff.added),
+            ("match.changed", &diff.changed),
+        ] {
+            for m in list {
+                let decision = decisions.get(&m.id);
+                let coarse = (m.offer_anonymous || m.need_anonymous)
+                    .then(|| coarse_figures(&engine, m))
+                    .flatten();
+                let figures = view(Figures::Live(Arc::clone(m)), decision, self.hazard_of(m));
+                let (offer, need) = live_sides(m.as_ref());
+                let mut notice = match_notice(figures, offer, need, decision, coarse, None);
+                if m.offer_anonymous || m.need_anonymous {
+                    let digest = notice.redacted_digest();
+                    let before = digests.insert(m.id, digest);
+                    notice.quiet_when_redacted = kind == "match.changed" && before == Some(digest);
+                }
+                events.push(FeedEvent::new(kind, Subject::Match(Box::new(notice))));
+            }
+        }
+        for removed in diff.removed.iter().chain(&diff.withdrawn) {
+            digests.remove(&removed.id);
+            let decision = decisions.get(&removed.id);
+            let last = &removed.last;
+            let (offer, need) = live_sides(last.as_ref());
+            let notice = match decision.and_then(|d| d.last_match.as_ref().map(|kept| (d, kept))) {
+                // It expired: served as the kept match (`GET /matches/{id}` shows it so).
+                Some((d, kept)) if d.status == MatchStatus::Expired => match_notice(
+                    view(Figures::Kept(kept), Some(d), None),
+                    offer,
+                    need,
+                    Some(d),
+                    None,
+                    Some(removed.reason.as_str()),
+                ),
+                _ => match_notice(
+                    view(Figures::Live(Arc::clone(last)), decision, None),
+                    offer,
+                    need,
+                    decision,
+                    None,
+                    Some(removed.reason.as_str()),
+                ),
+            };
+            events.push(FeedEvent::new(
+                "match.withdrawn",
+                Subject::Match(Box::new(notice)),
+            ));
+        }
+        if let Some(id) = facts.decided
+            && let Some(d) = decisions.get(&id)
+        {
+            let notice = match engine.get(id) {
+                Some(live) => {
+                    let coarse = (live.offer_anonymous || live.need_anonymous)
+                        .then(|| coarse_figures(&engine, &live))
+                        .flatten();
+                    let (offer, need) = live_sides(live.as_ref());
+                    let figures = view(
+                        Figures::Live(Arc::clone(&live)),
+                        Some(d),
+                        self.hazard_of(&live),
+                    );
+                    Some(match_notice(figures, offer, need, Some(d), coarse, None))
+                }
+                None => d.last_match.as_ref().map(|kept| {
+                    let ((offer_anonymous, _), (need_anonymous, _)) = kept_sides(kept, d);
+                    let category = |key: &str| -> Arc<str> { Arc::from(kept_str(kept, key)) };
+                    let offer = side(
+                        d.offer_business_id,
+                        d.offer_flow_id,
+                        offer_anonymous,
+                        &category("offer_category"),
+                    );
+                    let need = side(
+                        d.need_business_id,
+                        d.need_flow_id,
+                        need_anonymous,
+                        &category("need_category"),
+                    );
+                    match_notice(
+                        view(Figures::Kept(kept), Some(d), None),
+                        offer,
+                        need,
+                        Some(d),
+                        None,
+                        None,
+                    )
+                }),
+            };
+            if let Some(notice) = notice {
+                events.push(FeedEvent::new(
+                    "match.decided",
+                    Subject::Match(Box::new(notice)),
+                ));
+            }
+        }
+        for place in facts.removed_flows {
+            let data = crate::live_feed::text(&serde_json::json!({
+                "id": place.flow_id,
+                "business_id": place.business_id,
+            }));
+            let flow = Side {
+                business_id: place.business_id,
+                flow_id: place.flow_id,
+                anonymous: place.anonymous,
+                category: place.category.unwrap_or_else(|| Arc::from("")),
+                location: Some(place.location),
+            };
+            events.push(FeedEvent::new(
+                "flow.removed",
+                Subject::Flow(FlowNotice { flow, data }),
+            ));
+        }
+        events
     }
 
     /// Keeps `hazardous_flows` in step with the flows the engine holds. Called with the engine's
@@ -1192,6 +1417,54 @@ impl LiveMatches {
 
     pub fn engine_stats(&self) -> symbiont_matching::EngineStats {
         self.engine().stats()
+    }
+}
+
+/// Renders a match for the feed in every way a viewer can see it: whole, whole without the
+/// parties' note, and with each side that may be hidden redacted exactly as `redact` builds the
+/// REST view. `reason`: why it was withdrawn (coarsened for redacted renderings).
+fn match_notice(
+    figures: MatchView<'_>,
+    offer: Side,
+    need: Side,
+    decision: Option<&MatchDecision>,
+    coarse: Option<CoarseFigures>,
+    reason: Option<&str>,
+) -> MatchNotice {
+    use crate::live_feed::text;
+    let mut whole = serde_json::to_value(&figures).unwrap_or(Value::Null);
+    if let (Some(reason), Some(object)) = (reason, whole.as_object_mut()) {
+        object.insert("withdrawn_reason".into(), Value::from(reason));
+    }
+    let whole_without_note = whole.get("note").is_some().then(|| {
+        let mut public = whole.clone();
+        if let Some(object) = public.as_object_mut() {
+            object.remove("note");
+        }
+        text(&public)
+    });
+    let redacted =
+        [(true, false), (false, true), (true, true)].map(|(offer_hidden, need_hidden)| {
+            let possible = (!offer_hidden || offer.anonymous) && (!need_hidden || need.anonymous);
+            possible.then(|| {
+                let mut value = redact(&whole, coarse.as_ref(), offer_hidden, need_hidden);
+                if let (Some(reason), Some(object)) = (reason, value.as_object_mut()) {
+                    object.insert(
+                        "withdrawn_reason".into(),
+                        Value::from(coarse_reason(reason)),
+                    );
+                }
+                text(&value)
+            })
+        });
+    MatchNotice {
+        offer,
+        need,
+        decision: decision.cloned(),
+        whole: text(&whole),
+        whole_without_note,
+        redacted,
+        quiet_when_redacted: false,
     }
 }
 

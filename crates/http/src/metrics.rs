@@ -162,6 +162,11 @@ impl Metrics {
                 "Needs whose serving exchange waits to be written to the graph.",
                 state.network.pending_needs() as f64,
             ),
+            (
+                "symbiont_feed_connections",
+                "Live feed connections (WebSocket and SSE) open on this instance.",
+                state.live_feed().connections() as f64,
+            ),
         ];
         for (name, help, value) in gauges {
             let _ = writeln!(
@@ -183,6 +188,11 @@ impl Metrics {
             out,
             "symbiont_engine_events_applied_total {}",
             state.live_matches.generation()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP symbiont_feed_events_total Live feed events published by this instance since it started.\n# TYPE symbiont_feed_events_total counter\nsymbiont_feed_events_total {}",
+            state.live_feed().head()
         );
         state.live_matches.update_durations.render(&mut out);
         let pools = state.store.pool_status();
@@ -279,7 +289,7 @@ pub async fn track(State(state): State<SharedState>, request: Request, next: Nex
     operation_id = "metrics",
     tag = "operations",
     summary = "Prometheus metrics (text exposition format)",
-    description = "symbiont_http_requests_total{method,route,status}, symbiont_http_request_duration_seconds (histogram by method and route), symbiont_http_requests_in_flight, symbiont_engine_flows, symbiont_engine_matches, symbiont_engine_memory_bytes, symbiont_engine_last_rebuild_seconds, symbiont_engine_events_applied_total, symbiont_engine_update_duration_seconds (histogram of incremental engine updates), symbiont_graph_projection_lag_seconds, symbiont_graph_projection_pending_needs, symbiont_graph_projection_failures_total, symbiont_store_pool_connections{pool,state} (state in_use or idle), symbiont_store_pool_max_connections{pool}, symbiont_build_info.",
+    description = "symbiont_http_requests_total{method,route,status}, symbiont_http_request_duration_seconds (histogram by method and route), symbiont_http_requests_in_flight, symbiont_engine_flows, symbiont_engine_matches, symbiont_engine_memory_bytes, symbiont_engine_last_rebuild_seconds, symbiont_engine_events_applied_total, symbiont_engine_update_duration_seconds (histogram of incremental engine updates), symbiont_feed_connections, symbiont_feed_events_total, symbiont_graph_projection_lag_seconds, symbiont_graph_projection_pending_needs, symbiont_graph_projection_failures_total, symbiont_store_pool_connections{pool,state} (state in_use or idle), symbiont_store_pool_max_connections{pool}, symbiont_build_info.",
     responses(
         (status = 200, description = "Metrics", body = String, content_type = "text/plain"),
     ),

@@ -223,6 +223,23 @@ pub struct Paging {
     pub cursor: Option<String>,
 }
 
+/// The query of `GET /api/v1/events`: at least one topic; they combine (an event matching any is
+/// sent).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedQuery {
+    /// Events of this business's matches and flows.
+    pub business: Option<Uuid>,
+    /// Events of this flow and its matches.
+    pub flow: Option<Uuid>,
+    /// Events of matches and flows in this category or family (`heat`).
+    pub category: Option<String>,
+    /// `min_lon,min_lat,max_lon,max_lat`: events of flows and matches with a site in this area.
+    pub bbox: Option<String>,
+    /// Resume after this event (the `Last-Event-ID` header takes precedence).
+    pub last_event_id: Option<String>,
+}
+
 /// A circle around a point.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]

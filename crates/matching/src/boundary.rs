@@ -65,6 +65,19 @@ impl ScoreComponents {
     }
 }
 
+/// Who holds a flow the engine knows, and where: what a subscriber's filters (business, category,
+/// map area) are checked against, and what redaction needs to know of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowPlace {
+    pub flow_id: Uuid,
+    pub business_id: Uuid,
+    pub anonymous: bool,
+    /// The category code, or `None` when the taxonomy does not know it.
+    pub category: Option<Arc<str>>,
+    /// The site's exact location.
+    pub location: GeoPoint,
+}
+
 /// An offer paired with a need that satisfies every hard constraint, with its score, the figures
 /// behind it and a sentence explaining it. Serialised with the sentence written out (below).
 #[derive(Debug, Clone, PartialEq)]

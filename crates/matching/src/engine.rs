@@ -626,6 +626,20 @@ impl Engine {
         evaluate(&self.catalog, &self.config, &offer, &need).ok()
     }
 
+    /// Who holds the flow and where its site is, if the engine knows the flow.
+    pub fn flow_place(&self, flow_id: Uuid) -> Option<crate::FlowPlace> {
+        let record = self.by_id.get(&flow_id).and_then(|&s| self.record(s))?;
+        Some(crate::FlowPlace {
+            flow_id,
+            business_id: record.business_id,
+            anonymous: record.anonymous,
+            category: record
+                .category
+                .map(|c| Arc::clone(&self.catalog.category(c).code)),
+            location: record.location,
+        })
+    }
+
     /// The live match with this id, as it reads now.
     pub fn get(&self, match_id: Uuid) -> Option<Arc<Match>> {
         self.materialize(match_id).map(Arc::new)

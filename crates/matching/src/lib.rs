@@ -24,8 +24,8 @@ pub mod score_settings;
 mod spatial;
 
 pub use boundary::{
-    Explanation, FlowInput, MATCH_ID_NAMESPACE, Match, MatchDiff, RemovedMatch, ScoreComponents,
-    match_id,
+    Explanation, FlowInput, FlowPlace, MATCH_ID_NAMESPACE, Match, MatchDiff, RemovedMatch,
+    ScoreComponents, match_id,
 };
 pub use engine::{Engine, EngineStats, PreparedFlows};
 pub use score_settings::{

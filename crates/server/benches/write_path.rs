@@ -179,6 +179,7 @@ async fn relay_throughput(label: &str, bus: Arc<dyn symbiont_bus::EventBus>) {
         shared_rate_limits: None,
         read_your_writes: std::time::Duration::from_secs(2),
         security: Default::default(),
+        feed: Default::default(),
     })
     .await
     .expect("state");

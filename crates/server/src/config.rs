@@ -25,6 +25,49 @@ pub struct Config {
     pub rate_limit: crate::security_config::RateLimitConfig,
     pub gateway: crate::security_config::GatewayConfig,
     pub retention: RetentionConfig,
+    pub feed: FeedConfig,
+}
+
+/// The live feed (`GET /api/v1/ws`, `GET /api/v1/events`): its history and limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedConfig {
+    /// Events kept so a client that reconnects with its last event id gets what it missed; a
+    /// subscriber further behind than this is dropped as too slow.
+    pub history: usize,
+    /// Live feed connections (WebSocket and SSE) one instance serves at once.
+    pub max_connections: usize,
+    /// Subscriptions one connection may hold.
+    pub max_subscriptions: usize,
+    /// Seconds between heartbeats on an idle connection.
+    pub heartbeat_secs: u64,
+    /// Seconds one write to a client may take before the client is dropped as too slow.
+    pub send_timeout_secs: u64,
+}
+
+impl Default for FeedConfig {
+    fn default() -> Self {
+        let app = symbiont_app::live_feed::FeedSettings::default();
+        Self {
+            history: app.history,
+            max_connections: app.max_connections,
+            max_subscriptions: app.max_topics,
+            heartbeat_secs: app.heartbeat.as_secs(),
+            send_timeout_secs: app.send_timeout.as_secs(),
+        }
+    }
+}
+
+impl FeedConfig {
+    pub fn settings(&self) -> symbiont_app::live_feed::FeedSettings {
+        symbiont_app::live_feed::FeedSettings {
+            history: self.history,
+            max_connections: self.max_connections,
+            max_topics: self.max_subscriptions,
+            heartbeat: std::time::Duration::from_secs(self.heartbeat_secs.max(1)),
+            send_timeout: std::time::Duration::from_secs(self.send_timeout_secs.max(1)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -312,6 +355,15 @@ impl Config {
         if let Some(v) = var("SYMBIONT_FLIGHT_RECORDER_CAPACITY") {
             self.telemetry.flight_recorder_capacity =
                 parse("SYMBIONT_FLIGHT_RECORDER_CAPACITY", &v)?;
+        }
+        if let Some(v) = var("SYMBIONT_FEED_HISTORY") {
+            self.feed.history = parse("SYMBIONT_FEED_HISTORY", &v)?;
+        }
+        if let Some(v) = var("SYMBIONT_FEED_MAX_CONNECTIONS") {
+            self.feed.max_connections = parse("SYMBIONT_FEED_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = var("SYMBIONT_FEED_HEARTBEAT_SECS") {
+            self.feed.heartbeat_secs = parse("SYMBIONT_FEED_HEARTBEAT_SECS", &v)?;
         }
         if let Some(v) = var("SYMBIONT_AUDIT_LOG_DAYS") {
             self.retention.audit_log_days = parse("SYMBIONT_AUDIT_LOG_DAYS", &v)?;

@@ -181,6 +181,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         shared_rate_limits,
         read_your_writes: Duration::from_millis(config.bus.read_your_writes_ms),
         security: security.app,
+        feed: config.feed.settings(),
     })
     .await
     .context("cannot start matching")?;
@@ -213,6 +214,9 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     println!("listening on http://{address}");
 
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    // Live feed connections never finish on their own: closing the feed ends them (WebSocket
+    // clients get "going away"), so the drain below is not held up by them.
+    let feed = app.live_feed().clone();
     let server = axum::serve(
         listener,
         // The peer address is what rate limits and the audit log key anonymous callers by.
@@ -222,6 +226,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     .with_graceful_shutdown(async move {
         shutdown_signal().await;
         tracing::info!("shutdown requested; draining in-flight requests");
+        feed.close();
         let _ = stopping_tx.send(true);
     });
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);

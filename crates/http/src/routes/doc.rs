@@ -5,7 +5,7 @@
 use utoipa::OpenApi;
 
 use super::{
-    admin, auth, businesses, categories, flight_recorder, flows, health, industry_templates,
+    admin, auth, businesses, categories, feed, flight_recorder, flows, health, industry_templates,
     invitations, matches, members, network, sites, stats, waste_codes,
 };
 use crate::openapi::{self as doc, Gateway};
@@ -20,6 +20,7 @@ use crate::openapi::{self as doc, Gateway};
         (name = "flows", description = "Offers of surplus and needs for input"),
         (name = "matches", description = "Ranked, explained exchanges and their lifecycle"),
         (name = "network", description = "The symbiosis network as a graph: chains, clusters and anchor businesses"),
+        (name = "feed", description = "The live feed of match and flow events: WebSocket and Server-Sent Events"),
         (name = "categories", description = "The resource taxonomy, its compatibility rules, the European Waste Catalogue mapped onto it and the typical flows of NACE classes"),
         (name = "auth", description = "Sign in, tokens and API keys"),
         (name = "members", description = "Who belongs to a business"),
@@ -55,6 +56,8 @@ use crate::openapi::{self as doc, Gateway};
         network::clusters,
         network::anchors,
         network::rebuild,
+        feed::websocket,
+        feed::events,
         categories::list,
         categories::get,
         waste_codes::list,

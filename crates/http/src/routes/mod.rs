@@ -5,6 +5,7 @@ mod auth;
 mod businesses;
 mod categories;
 mod doc;
+mod feed;
 mod flight_recorder;
 mod flows;
 mod health;
@@ -55,6 +56,8 @@ pub fn router() -> Router<SharedState> {
         .route("/network/chains", get(network::chains))
         .route("/network/clusters", get(network::clusters))
         .route("/network/anchors", get(network::anchors))
+        .route("/ws", get(feed::websocket))
+        .route("/events", get(feed::events))
         .route("/sites", get(sites::list))
         .route(
             "/sites/{id}",

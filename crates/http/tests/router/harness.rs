@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use chrono::Utc;
 use serde_json::{Value, json};
 use symbiont_app::identity::{self, AuthSettings};
+use symbiont_app::live_feed::FeedSettings;
 use symbiont_app::rate_limit::RateLimitSettings;
 use symbiont_app::response_cache::ResponseCache;
 use symbiont_app::{App, AppParts, SecuritySettings};
@@ -50,6 +51,7 @@ pub enum Who {
 pub struct Options {
     pub http: HttpSettings,
     pub security: SecuritySettings,
+    pub feed: FeedSettings,
 }
 
 impl Default for Options {
@@ -64,6 +66,7 @@ impl Default for Options {
                 },
                 ..SecuritySettings::default()
             },
+            feed: FeedSettings::default(),
         }
     }
 }
@@ -108,6 +111,7 @@ impl TestApp {
             shared_rate_limits: None,
             read_your_writes: Duration::from_secs(5),
             security: options.security,
+            feed: options.feed,
         })
         .await
         .expect("the app starts");

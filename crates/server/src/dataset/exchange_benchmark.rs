@@ -353,6 +353,7 @@ async fn evaluate_in(
         shared_rate_limits: None,
         read_your_writes: Duration::ZERO,
         security: SecuritySettings::default(),
+        feed: Default::default(),
     })
     .await?;
     let flow = |key: &str| {

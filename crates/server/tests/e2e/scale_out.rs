@@ -1,7 +1,8 @@
 //! Scale-out with real processes: two `symbiont serve` instances share one PostgreSQL + PostGIS
 //! database and one event bus (NATS JetStream, then Redis Streams), on loopback. A flow written
 //! through one instance yields its matches through the other; a status change made on one is seen
-//! on the other.
+//! on the other; and a write through one reaches the live feed (a WebSocket and an SSE subscriber
+//! without credentials) of the other, redacted.
 //! Without the bus server the test is skipped, except under `CI=true`, where it fails.
 
 use std::time::{Duration, Instant};
@@ -77,6 +78,91 @@ async fn two_instances_share_matches_and_decisions(
     })
     .await;
     assert!(seen, "instance 1 sees the status change made on instance 2");
+
+    feed_crosses_instances(&one, &two).await;
+}
+
+/// A WebSocket and an SSE subscriber on instance 2, both without credentials (a stranger's view),
+/// hear of a match instance 1's write made with an anonymous offer, redacted: the hidden business,
+/// site and flow appear in nothing they receive.
+async fn feed_crosses_instances(one: &Server, two: &Server) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::protocol::Message;
+
+    let (hidden_business, hidden_site) = business_with_site(one, "Hidden Works", 52.40, 9.70).await;
+    let (_, consumer) = business_with_site(one, "Dairy", 52.401, 9.701).await;
+    let ws_url = format!("{}/api/v1/ws", two.base.replacen("http://", "ws://", 1));
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+        .await
+        .expect("WebSocket on instance 2");
+    let subscribe = json!({ "type": "subscribe", "category": "heat" }).to_string();
+    ws.send(Message::text(subscribe)).await.expect("sent");
+    let mut sse = reqwest::Client::new()
+        .get(two.url("/api/v1/events?category=heat"))
+        .send()
+        .await
+        .expect("SSE on instance 2");
+    assert_eq!(sse.status(), 200);
+    let mut transcript = Vec::new();
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message")
+            .expect("open")
+            .expect("readable");
+        if let Message::Text(text) = message
+            && text.contains("\"subscribed\"")
+        {
+            break;
+        }
+    }
+
+    let offer = json!({ "site_id": hidden_site, "direction": "offer", "category": "heat.medium_temp",
+        "anonymous": true, "quality": { "temperature_c": 120.0 }, "quantity": { "value": 900, "unit": "kW" } });
+    let (status, offer) = one.post("/api/v1/flows", &offer).await;
+    assert_eq!(status, 201, "{offer}");
+    let hidden_flow = offer["id"].as_str().expect("id").to_string();
+    let need = json!({ "site_id": consumer, "direction": "need", "category": "heat.low_temp",
+        "quality": { "temperature_c": 55.0 }, "quantity": { "value": 400, "unit": "kW" } });
+    assert_eq!(one.post("/api/v1/flows", &need).await.0, 201);
+
+    let proposed = loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("the match reaches instance 2's WebSocket")
+            .expect("open")
+            .expect("readable");
+        if let Message::Text(text) = message {
+            transcript.push(text.to_string());
+            let value: Value = serde_json::from_str(&text).expect("JSON");
+            if value["type"] == "match.proposed" && value["data"]["redacted"] == json!(["offer"]) {
+                break value;
+            }
+        }
+    };
+    assert_eq!(
+        proposed["data"]["offer_business_id"],
+        Value::Null,
+        "{proposed}"
+    );
+    let mut text = String::new();
+    while !text.contains("event: match.proposed") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), sse.chunk())
+            .await
+            .expect("the match reaches instance 2's SSE stream")
+            .expect("readable")
+            .expect("the stream goes on");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    transcript.push(text);
+    for secret in [&hidden_business, &hidden_site, &hidden_flow] {
+        for received in &transcript {
+            assert!(
+                !received.contains(secret.as_str()),
+                "{secret} leaked: {received}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
