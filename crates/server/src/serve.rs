@@ -64,6 +64,23 @@ async fn warn_if_bus_below_recommendation(store: &dyn Store, bus_url: &str) {
     }
 }
 
+/// Returns the free pages of glibc's arenas to the system (ADR 0009), logging what `after` freed.
+async fn release_free_memory(after: &str) {
+    let resident_before = crate::memory_release::resident_bytes();
+    let trim_started = std::time::Instant::now();
+    let released = tokio::task::spawn_blocking(crate::memory_release::release_free_memory)
+        .await
+        .unwrap_or(false);
+    if released {
+        tracing::info!(
+            resident_mib_before = resident_before.map(|b| b / (1 << 20)),
+            resident_mib = crate::memory_release::resident_bytes().map(|b| b / (1 << 20)),
+            elapsed_ms = trim_started.elapsed().as_millis() as u64,
+            "memory freed by {after} returned to the system"
+        );
+    }
+}
+
 /// Resolves when the process is asked to stop (SIGINT or SIGTERM).
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -187,24 +204,21 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     .context("cannot start matching")?;
     warn_if_bus_below_recommendation(store.as_ref(), &config.bus.url).await;
     // The rebuild's temporary memory is free now, but glibc would keep it resident.
-    let resident_before = crate::memory_release::resident_bytes();
-    let trim_started = std::time::Instant::now();
-    let released = tokio::task::spawn_blocking(crate::memory_release::release_free_memory)
-        .await
-        .unwrap_or(false);
-    if released {
-        tracing::info!(
-            resident_mib_before = resident_before.map(|b| b / (1 << 20)),
-            resident_mib = crate::memory_release::resident_bytes().map(|b| b / (1 << 20)),
-            elapsed_ms = trim_started.elapsed().as_millis() as u64,
-            "memory freed by the start-up rebuild returned to the system"
-        );
-    }
+    release_free_memory("the start-up rebuild").await;
     // Background work (outbox relay, event consumer) is tracked and stopped on shutdown.
     let tasks = tokio_util::task::TaskTracker::new();
     let cancel = tokio_util::sync::CancellationToken::new();
     symbiont_app::event_pipeline::start(&app, subscription, &tasks, &cancel);
     symbiont_app::retention::start(&app, config.retention.settings(), &tasks, &cancel);
+    // The network projection is written just after start (off the start-up path); what it read
+    // the whole engine with is freed then.
+    tasks.spawn({
+        let app = app.clone();
+        async move {
+            symbiont_app::network::initial_projection(&app).await;
+            release_free_memory("the first network projection").await;
+        }
+    });
     let listener = TcpListener::bind(config.server.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
