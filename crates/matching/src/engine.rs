@@ -896,16 +896,18 @@ impl Engine {
         let offer = self
             .record(slot)
             .filter(|r| r.direction == Direction::Offer && r.matchable())?;
+        // Straight from the neighbourhood: only the entries are kept, not each pair's figures.
         let proposable: Vec<(u32, Ranked)> = self
-            .candidates(slot)
+            .neighbours(slot)
             .into_iter()
-            .filter(|(need, figures)| self.record(*need).is_some_and(|n| eligible(n, figures)))
-            .map(|(need, figures)| {
+            .filter_map(|need_slot| {
+                let need = self.record(need_slot)?;
+                let figures = assess(&self.catalog, &self.config, offer, need).ok()?;
                 let entry = Ranked {
                     score: figures.score as f32,
                     other: slot,
                 };
-                (need, entry)
+                eligible(need, &figures).then_some((need_slot, entry))
             })
             .collect();
         let own = proposable

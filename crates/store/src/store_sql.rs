@@ -283,7 +283,8 @@ where
         rows.iter().map(located_flow).collect()
     }
 
-    /// Streams the rows and parses each batch on every core while the database reads on.
+    /// Streams the rows; each full batch is parsed on every core (a blocking task) while the next
+    /// one is read, and handed to `each` in order.
     pub(crate) async fn located_flows_in_batches(
         pool: &Pool<DB>,
         batch: usize,
@@ -296,12 +297,18 @@ where
         let batch = batch.max(1);
         let mut rows = sqlx::query::<DB>(&sql).fetch(pool);
         let mut pending = Vec::with_capacity(batch);
+        let mut parsing = None;
         while let Some(row) = rows.try_next().await? {
             pending.push(row);
             if pending.len() == batch {
-                each(parse_on_every_core(&pending, located_flow)?);
-                pending.clear();
+                let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
+                if let Some(previous) = parsing.replace(parse_in_background(full)) {
+                    each(parsed(previous).await?);
+                }
             }
+        }
+        if let Some(previous) = parsing.take() {
+            each(parsed(previous).await?);
         }
         if !pending.is_empty() {
             each(parse_on_every_core(&pending, located_flow)?);
@@ -931,6 +938,26 @@ fn parse_on_every_core<R: Row, T: Send>(
         }
         Ok(out)
     })
+}
+
+type Parsing = tokio::task::JoinHandle<Result<Vec<LocatedFlow>, StoreError>>;
+
+/// Parses a batch of flow rows on every core, on the blocking pool.
+fn parse_in_background<R: Row>(rows: Vec<R>) -> Parsing
+where
+    usize: ColumnIndex<R>,
+    for<'r> &'r str: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> f64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    tokio::task::spawn_blocking(move || parse_on_every_core(&rows, located_flow))
+}
+
+async fn parsed(parsing: Parsing) -> Result<Vec<LocatedFlow>, StoreError> {
+    parsing.await.map_err(|_| StoreError::Corrupt {
+        entity: Entity::Flow,
+        id: "(several)".into(),
+        reason: "parsing the stored documents failed".into(),
+    })?
 }
 
 fn located_flow<R: Row>(r: &R) -> Result<LocatedFlow, StoreError>
