@@ -549,7 +549,7 @@ impl Engine {
                 offers.insert(slot);
             }
         }
-        let mut moved: Vec<Uuid> = Vec::new();
+        let mut moved: Vec<OfferLink> = Vec::new();
         for offer in offers {
             self.reallocate(offer, &mut moved);
         }
@@ -569,10 +569,14 @@ impl Engine {
                 Some(_) => {}
             }
         }
-        for id in moved {
+        for before in moved {
+            let id = before.id;
+            // Its figures did not change (neither flow was touched): it changed if what the need
+            // gets reads differently (a last share moving by a rounding step may not).
             if !linked_set.contains(&id)
                 && !old.contains_key(&id)
                 && let Some(current) = self.materialize(id)
+                && before.allocatable(current.delivered_quantity) != current.allocatable_quantity
             {
                 diff.changed.push(Arc::new(current));
             }
@@ -1112,8 +1116,8 @@ impl Engine {
     }
 
     /// Re-runs the allocation of one offer over its links (already in rank order); records the
-    /// matches whose allocatable quantity moved.
-    fn reallocate(&mut self, offer_slot: u32, moved: &mut Vec<Uuid>) {
+    /// links whose share moved, as they were before.
+    fn reallocate(&mut self, offer_slot: u32, moved: &mut Vec<OfferLink>) {
         // The slot may now hold a need (a flow can change direction); only offers allocate.
         let Some(offer) = self
             .slots
@@ -1130,7 +1134,7 @@ impl Engine {
                 let same = share == link.share
                     && (share != Share::Partial || taken.to_bits() == link.taken.to_bits());
                 if !same {
-                    moved.push(link.id);
+                    moved.push(*link);
                 }
                 link.share = share;
                 link.taken = taken;
