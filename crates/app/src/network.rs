@@ -511,7 +511,7 @@ impl App {
                 let exchanges: Vec<&Exchange> = chain.exchanges.iter().map(|&i| &all[i]).collect();
                 let (totals, key) = NetworkTotals::of(&exchanges, &*hidden);
                 let id = group_id("chain", exchanges.iter().map(|e| e.match_id));
-                (key, id, (chain, exchanges, totals))
+                (key, id, (id, chain, exchanges, totals))
             })
             .collect();
         let page = page_of(items, query.limit, query.cursor);
@@ -519,8 +519,8 @@ impl App {
             items: page
                 .items
                 .into_iter()
-                .map(|(chain, exchanges, totals)| ChainView {
-                    id: group_id("chain", exchanges.iter().map(|e| e.match_id)),
+                .map(|(id, chain, exchanges, totals)| ChainView {
+                    id,
                     businesses: chain.parties.iter().map(|p| p.business()).collect(),
                     exchanges: self.exchange_views(&exchanges, viewer),
                     totals,
