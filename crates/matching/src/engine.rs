@@ -832,7 +832,7 @@ impl Engine {
         let pair = self.matches.get(&id)?;
         let (offer, need) = (self.record(pair.offer)?, self.record(pair.need)?);
         let figures = assess(&self.catalog, &self.config, offer, need).ok()?;
-        let mut m = build(&self.catalog, offer, need, &figures);
+        let mut m = build(&self.catalog, id, offer, need, &figures);
         if let Some(link) = offer.offer_links.iter().find(|l| l.id == id) {
             m.allocatable_quantity = link.allocatable(m.delivered_quantity);
         }

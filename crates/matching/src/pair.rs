@@ -6,6 +6,7 @@
 
 use symbiont_core::profile::DAYS_PER_MONTH;
 use symbiont_core::{Direction, FlowStatus, haversine_km};
+use uuid::Uuid;
 
 use crate::boundary::{Explanation, Match, ScoreComponents, match_id};
 use crate::catalog::Catalog;
@@ -126,12 +127,20 @@ pub(crate) fn evaluate(
     need: &FlowRecord,
 ) -> Result<Match, Rejection> {
     let figures = assess(catalog, config, offer, need)?;
-    Ok(build(catalog, offer, need, &figures))
+    Ok(build(
+        catalog,
+        match_id(offer.id, need.id),
+        offer,
+        need,
+        &figures,
+    ))
 }
 
-/// The whole match of a pair from its figures (`allocatable_quantity` = delivered quantity).
+/// The whole match of a pair from its figures (`allocatable_quantity` = delivered quantity). `id` is
+/// the pair's [`match_id`], passed in because the engine already holds it (deriving it is a SHA-1).
 pub(crate) fn build(
     catalog: &Catalog,
+    id: Uuid,
     offer: &FlowRecord,
     need: &FlowRecord,
     f: &PairFigures,
@@ -142,7 +151,7 @@ pub(crate) fn build(
         catalog.category(need.category.unwrap_or_default()),
     );
     Match {
-        id: match_id(offer.id, need.id),
+        id,
         offer_flow_id: offer.id,
         need_flow_id: need.id,
         offer_business_id: offer.business_id,

@@ -13,7 +13,7 @@ use symbiont_core::{Direction, Taxonomy};
 use uuid::Uuid;
 
 use crate::allocation::allocate;
-use crate::boundary::{FlowInput, Match};
+use crate::boundary::{FlowInput, Match, match_id};
 use crate::catalog::Catalog;
 use crate::pair::{PairFigures, assess, build};
 use crate::record::{FlowRecord, ProfileInterner};
@@ -87,7 +87,16 @@ pub fn proposed_pairs(
         let mut found: Vec<Match> = live
             .iter()
             .filter(|(lo, _)| *lo == o)
-            .map(|&(_, n)| build(&catalog, offer, &records[n], &holds[&(o, n)]))
+            .map(|&(_, n)| {
+                let need = &records[n];
+                build(
+                    &catalog,
+                    match_id(offer.id, need.id),
+                    offer,
+                    need,
+                    &holds[&(o, n)],
+                )
+            })
             .collect();
         allocate(offer.annual_amount, &mut found, |m| m, |m| m);
         out.extend(found);
