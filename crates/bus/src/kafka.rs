@@ -100,9 +100,7 @@ impl KafkaSettings {
             };
             match name {
                 "partitions" => settings.partitions = number("partitions")?,
-                "replication_factor" => {
-                    settings.replication_factor = number("replication_factor")?
-                }
+                "replication_factor" => settings.replication_factor = number("replication_factor")?,
                 _ => {
                     return Err(invalid(format!(
                         "unknown option '{name}' (known: partitions, replication_factor)"
@@ -143,7 +141,9 @@ impl PartitionProgress {
 type Groups = Arc<Mutex<HashMap<String, GroupProgress>>>;
 
 fn lock(groups: &Groups) -> MutexGuard<'_, HashMap<String, GroupProgress>> {
-    groups.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    groups
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub struct KafkaBus {
@@ -558,10 +558,18 @@ mod tests {
             ("kafka://a:9092,", "is not host:port"),
             ("kafka://a:9092?partitions=0", "partitions=0"),
             ("kafka://a:9092?partitions=many", "partitions=many"),
-            ("kafka://a:9092?compression=lz4", "unknown option 'compression'"),
-            ("kafka://user:s3cret@a:9092", "credentials are not supported"),
+            (
+                "kafka://a:9092?compression=lz4",
+                "unknown option 'compression'",
+            ),
+            (
+                "kafka://user:s3cret@a:9092",
+                "credentials are not supported",
+            ),
         ] {
-            let error = KafkaSettings::from_url(url, "t").expect_err(url).to_string();
+            let error = KafkaSettings::from_url(url, "t")
+                .expect_err(url)
+                .to_string();
             assert!(error.contains(expected), "{url}: {error}");
             assert!(!error.contains("s3cret"), "{error}");
         }

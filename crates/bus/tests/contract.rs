@@ -270,7 +270,11 @@ async fn a_kafka_group_resumes_from_its_committed_offset_in_another_process() {
         .subscribe("group-r")
         .await
         .expect("subscribe again");
-    let again = resumed.next(WAIT).await.expect("next").expect("redelivered");
+    let again = resumed
+        .next(WAIT)
+        .await
+        .expect("next")
+        .expect("redelivered");
     assert_eq!(again.event, events[2]);
     assert!(again.redelivered);
     resumed.ack(again).await.expect("ack");

@@ -440,7 +440,9 @@ mod tests {
         assert!(error.contains("host:port"), "{error}");
         let config: Config =
             toml::from_str("[bus]\nurl = \"kafka://a:9092,b:9092?partitions=3\"\n").expect("valid");
-        config.validate().expect("a broker list with options is valid");
+        config
+            .validate()
+            .expect("a broker list with options is valid");
     }
 
     #[test]

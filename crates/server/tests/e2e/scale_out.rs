@@ -222,12 +222,13 @@ async fn two_instances_over_kafka() {
     // Created here with three partitions (the instances find it made): events of different sites
     // may cross, those of one site may not.
     let partitioned = format!("{url}?partitions=3");
-    let settings =
-        match symbiont_bus::kafka::KafkaSettings::from_url(&partitioned, &format!("{topic}.events"))
-        {
-            Ok(settings) => settings,
-            Err(e) => panic!("SYMBIONT_TEST_KAFKA_URL is not a Kafka URL: {e}"),
-        };
+    let settings = match symbiont_bus::kafka::KafkaSettings::from_url(
+        &partitioned,
+        &format!("{topic}.events"),
+    ) {
+        Ok(settings) => settings,
+        Err(e) => panic!("SYMBIONT_TEST_KAFKA_URL is not a Kafka URL: {e}"),
+    };
     let bus = match symbiont_bus::kafka::KafkaBus::connect(settings).await {
         Ok(bus) => bus,
         Err(e) => return service_missing("Kafka", e),
