@@ -69,8 +69,7 @@ impl KafkaSettings {
         }
         let brokers: Vec<&str> = authority.split(',').collect();
         for broker in &brokers {
-            let port = broker.rsplit_once(':').map(|(host, port)| (host, port));
-            match port {
+            match broker.rsplit_once(':') {
                 Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
                 _ => {
                     return Err(invalid(format!(
