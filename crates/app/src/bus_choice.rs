@@ -1,8 +1,7 @@
 //! The reference architecture's rule for the event bus, by the number of businesses on the
-//! platform: under 100 Redis Streams, from 100 to 1,000 NATS JetStream, over 1,000 Kafka. Kafka has
-//! no adapter yet: a platform past 1,000 businesses is told so, and NATS JetStream is the largest
-//! tier it can run. `symbiont doctor` prints the advice; `serve` logs a warning at start when the
-//! configured bus is below it.
+//! platform: under 100 Redis Streams, from 100 to 1,000 NATS JetStream, over 1,000 Kafka. Every
+//! tier has an adapter (`symbiont_bus`). `symbiont doctor` prints the advice; `serve` logs a warning
+//! at start when the configured bus is below it. A larger bus than advised is fine.
 
 use std::fmt;
 
@@ -35,11 +34,6 @@ impl BusTier {
             100..=1_000 => BusTier::NatsJetStream,
             _ => BusTier::Kafka,
         }
-    }
-
-    /// Whether this build has an adapter for the tier.
-    pub fn available(self) -> bool {
-        self != BusTier::Kafka
     }
 
     /// The `bus.url` that selects the tier.
@@ -87,37 +81,17 @@ impl BusAdvice {
         self.configured.is_some_and(|c| c < self.recommended)
     }
 
-    /// The largest tier this build can run that the advice allows: the recommendation, or NATS
-    /// JetStream while Kafka has no adapter.
-    pub fn best_available(&self) -> BusTier {
-        if self.recommended.available() {
-            self.recommended
-        } else {
-            BusTier::NatsJetStream
-        }
-    }
-
     /// What to tell the operator, in a sentence or two.
     pub fn summary(&self) -> String {
         let mut text = format!(
             "{} businesses: the reference architecture recommends {} (under 100 Redis Streams, 100 to 1,000 NATS JetStream, over 1,000 Kafka)",
             self.businesses, self.recommended
         );
-        if !self.recommended.available() {
-            text.push_str(
-                "; Kafka does not exist in Symbiont yet (no adapter), so NATS JetStream is the largest bus available",
-            );
-        }
         match self.configured {
-            Some(configured) if self.below() && configured < self.best_available() => {
-                text.push_str(&format!(
-                    "; the configured bus, {configured}, is below it: set bus.url to {}",
-                    self.best_available().example_url()
-                ));
-            }
             Some(configured) if self.below() => {
                 text.push_str(&format!(
-                    "; the configured bus, {configured}, is below it but is the largest available"
+                    "; the configured bus, {configured}, is below it: set bus.url to {}",
+                    self.recommended.example_url()
                 ));
             }
             Some(configured) => {
@@ -143,7 +117,7 @@ mod tests {
     }
 
     #[test]
-    fn a_smaller_bus_is_below_and_kafka_is_said_to_be_missing() {
+    fn a_smaller_bus_is_below_and_the_advice_names_the_url_to_set() {
         let demo = BusAdvice::new(180, "memory://");
         assert!(demo.below());
         assert!(
@@ -156,12 +130,14 @@ mod tests {
         assert!(small.summary().contains("meets it"));
         let large = BusAdvice::new(10_000, "nats://localhost:4222");
         assert!(large.below());
-        assert_eq!(large.best_available(), BusTier::NatsJetStream);
         let text = large.summary();
-        assert!(text.contains("Kafka does not exist"), "{text}");
-        assert!(text.contains("largest available"), "{text}");
+        assert!(text.contains("set bus.url to kafka://"), "{text}");
         let redis = BusAdvice::new(10_000, "redis://localhost:6379");
-        assert!(redis.summary().contains("set bus.url to nats://"));
+        assert!(redis.summary().contains("set bus.url to kafka://"));
+        let kafka = BusAdvice::new(10_000, "kafka://a:9092,b:9092");
+        assert_eq!(kafka.configured, Some(BusTier::Kafka));
+        assert!(!kafka.below());
+        assert!(kafka.summary().contains("meets it"));
         assert_eq!(BusAdvice::new(5, "amqp://x").configured, None);
     }
 }

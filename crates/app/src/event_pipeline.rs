@@ -52,6 +52,7 @@ pub async fn relay_once(state: &App) -> Result<usize, RelayError> {
         let mut failure = None;
         let mut unsent: Vec<Uuid> = pending.iter().map(|e| e.id).collect();
         for entry in pending {
+            let key = entry.ordering_key();
             let event = Event {
                 id: entry.id,
                 kind: entry.kind,
@@ -59,6 +60,7 @@ pub async fn relay_once(state: &App) -> Result<usize, RelayError> {
                 occurred_at: entry.occurred_at,
                 payload: entry.payload,
                 traceparent: entry.traceparent,
+                key,
             };
             // In order: the first refusal stops the batch so nothing overtakes it.
             match state.bus.publish(&event).await {

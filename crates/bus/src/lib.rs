@@ -1,12 +1,13 @@
 //! The EventBus port: versioned domain events delivered at least once to every consumer group, and
-//! its adapters — in-process (`memory`, the embedded default), Redis Streams (`redis_streams`) and
-//! NATS JetStream (`nats`), chosen by URL scheme with [`connect`].
+//! its adapters — in-process (`memory`, the embedded default), Redis Streams (`redis_streams`),
+//! NATS JetStream (`nats`) and Kafka (`kafka`), chosen by URL scheme with [`connect`].
 //!
 //! Delivery is at least once: an event a subscriber has not acknowledged is delivered again (marked
 //! `redelivered`), so consumers must be idempotent by event id. Each group sees every event published
 //! after the group was first created; one group has one consumer at a time.
 //! Every call to an outside server has a timeout.
 
+pub mod kafka;
 pub mod memory;
 pub mod nats;
 pub mod redis_streams;
@@ -40,6 +41,11 @@ pub struct Event {
     /// W3C `traceparent` of the write that caused the event, if traces are exported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// Ordering key: events with the same key reach every group in the order they were published.
+    /// A partitioned bus (Kafka) places events by it and may deliver events of different keys in
+    /// another order; events without a key share one partition. The other buses keep one order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl Event {
@@ -51,14 +57,19 @@ impl Event {
             occurred_at: Utc::now(),
             payload,
             traceparent: None,
+            key: None,
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
-    #[error("bus URL '{0}' is not supported; use memory://, redis://host:port or nats://host:port")]
+    #[error(
+        "bus URL '{0}' is not supported; use memory://, redis://host:port, nats://host:port or kafka://host:port"
+    )]
     UnsupportedUrl(String),
+    #[error("bus URL '{url}' is not valid: {why}")]
+    InvalidUrl { url: String, why: String },
     #[error("bus unavailable: {0}")]
     Unavailable(String),
     #[error("bus call timed out after {0:?}")]
@@ -92,6 +103,7 @@ enum Receipt {
     Memory(usize),
     Redis(String),
     Nats(Box<async_nats::jetstream::Message>),
+    Kafka { partition: i32, offset: i64 },
 }
 
 #[async_trait]
@@ -125,9 +137,11 @@ pub fn without_credentials(url: &str) -> String {
     }
 }
 
-/// Opens the bus named by `url`: `memory://`, `redis://…` (Redis Streams) or `nats://…` (JetStream).
+/// Opens the bus named by `url`: `memory://`, `redis://…` (Redis Streams), `nats://…` (JetStream)
+/// or `kafka://host:port[,host:port…][?partitions=N&replication_factor=N]`.
 /// `topic` names the stream, so several deployments (or tests) can share one server: Redis stream
-/// `<topic>:events`, JetStream stream `<TOPIC>_EVENTS` with subjects `<topic>.events.*`.
+/// `<topic>:events`, JetStream stream `<TOPIC>_EVENTS` with subjects `<topic>.events.*`, Kafka topic
+/// `<topic>.events`.
 pub async fn connect(url: &str, topic: &str) -> Result<Arc<dyn EventBus>, BusError> {
     if topic.is_empty()
         || !topic
@@ -151,6 +165,10 @@ pub async fn connect(url: &str, topic: &str) -> Result<Arc<dyn EventBus>, BusErr
                 ..nats::NatsSettings::default()
             };
             Ok(Arc::new(nats::NatsBus::connect(url, settings).await?))
+        }
+        Some("kafka") => {
+            let settings = kafka::KafkaSettings::from_url(url, &format!("{topic}.events"))?;
+            Ok(Arc::new(kafka::KafkaBus::connect(settings).await?))
         }
         _ => Err(BusError::UnsupportedUrl(without_credentials(url))),
     }

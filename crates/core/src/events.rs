@@ -104,6 +104,20 @@ impl OutboxEntry {
     pub fn event(&self) -> Result<DomainEvent, serde_json::Error> {
         DomainEvent::from_parts(&self.kind, self.payload.clone())
     }
+
+    /// The key whose events must reach consumers in the order they were written: the site, for a
+    /// flow's upserts and its site's moves (an upsert carries its site's location, so a move and
+    /// an upsert of the same site must not cross). Other events have none: the engine orders them by
+    /// versions (flows, site moves, decisions) or tombstones (removed flows), whatever order they
+    /// arrive in. Read from the payload, so the relay need not parse the whole event.
+    pub fn ordering_key(&self) -> Option<String> {
+        let site_id = match self.kind.as_str() {
+            "flow.upserted" => self.payload.get("flow")?.get("site_id")?,
+            "site.moved" => self.payload.get("site_id")?,
+            _ => return None,
+        };
+        site_id.as_str().map(str::to_string)
+    }
 }
 
 #[cfg(test)]
@@ -121,5 +135,20 @@ mod tests {
         assert_eq!(entry.kind, "site.moved");
         assert_eq!(entry.payload["location"]["lat"], 1.0);
         assert_eq!(entry.event().expect("readable"), event);
+    }
+
+    #[test]
+    fn a_site_move_is_keyed_by_its_site_and_a_decision_has_no_key() {
+        let site_id = Uuid::now_v7();
+        let moved = OutboxEntry::new(&DomainEvent::SiteMoved {
+            site_id,
+            location: GeoPoint { lat: 1.0, lon: 2.0 },
+            version: 3,
+        });
+        assert_eq!(moved.ordering_key(), Some(site_id.to_string()));
+        let removed = OutboxEntry::new(&DomainEvent::FlowsRemoved {
+            flow_ids: vec![Uuid::now_v7()],
+        });
+        assert_eq!(removed.ordering_key(), None);
     }
 }

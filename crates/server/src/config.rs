@@ -153,8 +153,10 @@ impl Default for GraphConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BusConfig {
-    /// `memory://` (in-process, the default), `redis://host:6379` (Redis Streams) or
-    /// `nats://host:4222` (NATS JetStream).
+    /// `memory://` (in-process, the default), `redis://host:6379` (Redis Streams),
+    /// `nats://host:4222` (NATS JetStream) or `kafka://host:9092[,host:9092…][?partitions=N&
+    /// replication_factor=N]` (Kafka; each instance is a consumer group of its own, named
+    /// `symbiont-<uuid>`).
     pub url: String,
     /// Names the stream on the bus server, so deployments sharing a server stay apart.
     pub topic: String,
@@ -407,6 +409,10 @@ impl Config {
         {
             bail!("store.url must be a postgres:// URL (or empty for the embedded SQLite store)");
         }
+        if self.bus.url.starts_with("kafka://") {
+            symbiont_bus::kafka::KafkaSettings::from_url(&self.bus.url, &self.bus.topic)
+                .context("bus.url is not a usable Kafka URL")?;
+        }
         self.matching.validate()?;
         if self.server.request_timeout_secs == 0 {
             bail!("server.request_timeout_secs must be at least 1");
@@ -424,6 +430,20 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_kafka_url_is_refused_naming_the_field() {
+        let config: Config =
+            toml::from_str("[bus]\nurl = \"kafka://broker?partitions=0\"\n").expect("valid");
+        let error = format!("{:#}", config.validate().expect_err("refused"));
+        assert!(error.contains("bus.url"), "{error}");
+        assert!(error.contains("host:port"), "{error}");
+        let config: Config =
+            toml::from_str("[bus]\nurl = \"kafka://a:9092,b:9092?partitions=3\"\n").expect("valid");
+        config
+            .validate()
+            .expect("a broker list with options is valid");
+    }
 
     #[test]
     fn environment_overrides_the_file() {

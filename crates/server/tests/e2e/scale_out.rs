@@ -1,5 +1,5 @@
 //! Scale-out with real processes: two `symbiont serve` instances share one PostgreSQL + PostGIS
-//! database and one event bus (NATS JetStream, then Redis Streams), on loopback. A flow written
+//! database and one event bus (NATS JetStream, Redis Streams, then Kafka), on loopback. A flow written
 //! through one instance yields its matches through the other; a status change made on one is seen
 //! on the other; and a write through one reaches the live feed (a WebSocket and an SSE subscriber
 //! without credentials) of the other, redacted.
@@ -212,4 +212,34 @@ async fn two_instances_over_redis_streams() {
     )
     .await;
     bus.delete_stream().await.expect("clean up");
+}
+
+#[tokio::test]
+async fn two_instances_over_kafka() {
+    let url = std::env::var("SYMBIONT_TEST_KAFKA_URL")
+        .unwrap_or_else(|_| "kafka://127.0.0.1:9092".into());
+    let topic = format!("scale-{}", uuid::Uuid::now_v7().simple());
+    // Created here with three partitions (the instances find it made): events of different sites
+    // may cross, those of one site may not.
+    let partitioned = format!("{url}?partitions=3");
+    let settings = match symbiont_bus::kafka::KafkaSettings::from_url(
+        &partitioned,
+        &format!("{topic}.events"),
+    ) {
+        Ok(settings) => settings,
+        Err(e) => panic!("SYMBIONT_TEST_KAFKA_URL is not a Kafka URL: {e}"),
+    };
+    let bus = match symbiont_bus::kafka::KafkaBus::connect(settings).await {
+        Ok(bus) => bus,
+        Err(e) => return service_missing("Kafka", e),
+    };
+    assert_eq!(bus.partitions().len(), 3);
+    let database = TestDatabase::create();
+    two_instances_share_matches_and_decisions(
+        &url,
+        &topic,
+        database.as_ref().map(|d| d.url.as_str()),
+    )
+    .await;
+    bus.delete_topic().await.expect("clean up");
 }
