@@ -261,6 +261,7 @@ function showDetail(content) {
 
 function closeDetail() {
   state.detail = null;
+  history.replaceState(null, '', location.pathname);
   $('#detail').hidden = true;
   $('.tabs').hidden = false;
   state.map?.setFilter('match-selected', ['==', ['get', 'id'], '']);
@@ -285,6 +286,7 @@ async function openMatch(id, { quiet = false } = {}) {
     return;
   }
   state.detail = { kind: 'match', id };
+  history.replaceState(null, '', `#match=${id}`);
   state.matches.set(m.id, m);
   state.map?.setFilter('match-selected', ['==', ['get', 'id'], m.id]);
   const ends = [sideLocation(m.offer_flow_id, m.offer_business_id), sideLocation(m.need_flow_id, m.need_business_id)].filter(Boolean);
@@ -375,6 +377,7 @@ async function openBusiness(id) {
     return;
   }
   state.detail = { kind: 'business', id };
+  history.replaceState(null, '', `#business=${id}`);
   for (const f of flows.items) state.flowSites.set(f.id, f.site_id);
   const site = sites.items[0];
   if (site && state.map) state.map.easeTo({ center: [site.location.lon, site.location.lat], zoom: Math.max(state.map.getZoom(), 12), duration: 0 });
@@ -574,7 +577,17 @@ async function main() {
   businessesLoaded.then(() => { drawSites(); renderMatchList(); refreshFormChoices(state); }).catch(showLoadError);
   await refreshAccount();
   bindMap(map);
+  window.addEventListener('hashchange', openFromHash);
+  openFromHash();
   feed = startFeed({ bbox: WORLD, onEvent: onFeedEvent, onStatus: (text) => { $('#live').textContent = text; }, onResync: () => loadMatches().catch(showLoadError) });
+}
+
+/** `#match=<id>` and `#business=<id>` open that page (links to share, the back button). */
+function openFromHash() {
+  const [kind, id] = location.hash.slice(1).split('=');
+  if (!id) return;
+  if (kind === 'match' && state.detail?.id !== id) openMatch(id);
+  else if (kind === 'business' && state.detail?.id !== id) openBusiness(id);
 }
 
 function regionCentre() {
