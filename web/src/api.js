@@ -102,6 +102,12 @@ export async function request(method, path, body, options = {}) {
     });
   };
   let response = await send();
+  // Past the rate limit: wait as long as the server asks (at most 5 s), three times at most.
+  for (let attempt = 0; response.status === 429 && attempt < 3; attempt += 1) {
+    const seconds = Math.min(5, Number(response.headers.get('retry-after')) || 1);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    response = await send();
+  }
   if (response.status === 401 && !options.anonymous && session && (await refresh())) {
     response = await send();
   }
