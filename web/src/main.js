@@ -107,26 +107,35 @@ function sideLocation(flowId, businessId) {
   return sites.length === 1 ? sites[0].coordinates : null;
 }
 
+/** Regions up to this many flows have every flow's site read at once (one or a few pages). */
+const ALL_FLOWS_AT_ONCE = 5000;
+let allFlowsRead = null;
+
 async function resolveFlowSites(matches) {
-  const wanted = new Set();
+  const businesses = new Set();
   for (const m of matches) {
     for (const [flow, business] of [[m.offer_flow_id, m.offer_business_id], [m.need_flow_id, m.need_business_id]]) {
-      if (flow && business && !state.flowSites.has(flow) && (state.sitesByBusiness.get(business) || []).length !== 1) wanted.add(flow);
+      if (flow && business && !state.flowSites.has(flow) && (state.sitesByBusiness.get(business) || []).length !== 1) businesses.add(business);
     }
   }
-  const queue = [...wanted];
+  if (!businesses.size) return;
+  const flowsInRegion = (state.stats?.flows.offers || 0) + (state.stats?.flows.needs || 0);
+  if (flowsInRegion <= ALL_FLOWS_AT_ONCE && !allFlowsRead) {
+    allFlowsRead = pages('/flows?limit=1000').then((flows) => {
+      for (const f of flows) state.flowSites.set(f.id, f.site_id);
+    });
+    await allFlowsRead.catch(() => { allFlowsRead = null; });
+    return;
+  }
+  // A larger region: the flows of each business with several sites, four requests at a time.
+  const queue = [...businesses];
   const worker = async () => {
     while (queue.length) {
       const id = queue.pop();
       try {
-        const flow = await get(`/flows/${id}`);
-        state.flowSites.set(id, flow.site_id);
-        if (!state.sites.has(flow.site_id)) {
-          const site = await get(`/sites/${flow.site_id}`);
-          addSite(site.id, site.business_id, site.name, [site.location.lon, site.location.lat]);
-        }
+        for (const f of await pages(`/businesses/${id}/flows?limit=1000`)) state.flowSites.set(f.id, f.site_id);
       } catch {
-        // A flow removed meanwhile: the match goes with the next event.
+        // A business removed meanwhile: its matches go with the next event.
       }
     }
   };
@@ -168,6 +177,7 @@ function drawMatches() {
   }
   state.map.getSource('matches').setData({ type: 'FeatureCollection', features });
   window.symbiont.drawnMatches = features.length;
+  window.symbiont.drawnIds = new Set(features.map((f) => f.properties.id));
 }
 
 const drawSoon = (() => {
@@ -437,6 +447,7 @@ function bindFilters() {
   const families = [...new Set([...state.categories.values()].map((c) => c.group))].sort();
   $('#f-family').append(...families.map((f) => el('option', { value: f }, f)));
   const reload = debounce(() => loadMatches().catch(showLoadError), 200);
+  $('#filters').addEventListener('submit', (event) => event.preventDefault());
   $('#f-family').addEventListener('change', (e) => { state.filters.family = e.target.value; reload(); });
   $('#f-status').addEventListener('change', (e) => { state.filters.status = e.target.value; reload(); });
   $('#f-score').addEventListener('input', (e) => {
@@ -561,17 +572,21 @@ async function main() {
   const businessesLoaded = loadBusinesses();
   const mapReady = createMap($('#map'), { center: [7.0, 51.42], zoom: 9 });
   await sitesLoaded;
+  performance.mark('sites');
   const matchesLoaded = loadMatches();
   const map = await mapReady;
+  performance.mark('map');
   state.map = map;
   map.jumpTo({ center: regionCentre() });
   drawSites();
   await matchesLoaded;
+  performance.mark('matches');
   drawMatches();
   renderMatchList();
   map.once('idle', () => {
     // Milliseconds since the navigation started: the page, the bundle, the data and the drawing.
     window.symbiont.firstRenderMs = Math.round(performance.now());
+    window.symbiont.marks = Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name, Math.round(m.startTime)]));
     document.body.dataset.ready = 'true';
     console.info(`first render in ${window.symbiont.firstRenderMs} ms`);
   });

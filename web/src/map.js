@@ -149,8 +149,9 @@ export function createMap(container, { center, zoom }) {
           layout: { 'line-cap': 'round', 'line-sort-key': ['get', 'score'] },
           paint: {
             'line-color': ['interpolate', ['linear'], ['get', 'score'], ...SCORE_STOPS.flat()],
-            'line-width': ['interpolate', ['linear'], ['get', 'savings_log'], 0, 1.5, 4, 2.5, 5, 4, 6, 7],
-            'line-opacity': 0.85,
+            'line-width': ['interpolate', ['linear'], ['get', 'savings_log'], 0, 0.75, 4, 1.25, 5, 2.5, 6, 5],
+            // Weak matches fade, so that the strong ones stand out where many cross.
+            'line-opacity': ['interpolate', ['linear'], ['get', 'score'], 0.3, 0.25, 0.9, 0.9],
           },
         },
         {

@@ -24,6 +24,7 @@ for (let i = 0; i < runs; i += 1) {
     sites: window.symbiont.state.sites.size,
     matches: window.symbiont.state.matches.size,
     drawn: window.symbiont.drawnMatches,
+    marks: window.symbiont.marks,
   }));
   if (figures.ready !== 'true') throw new Error('the dashboard did not start');
   times.push(figures.ms);
@@ -31,4 +32,4 @@ for (let i = 0; i < runs; i += 1) {
 }
 await browser.close();
 times.sort((a, b) => a - b);
-console.log(JSON.stringify({ runs, median_ms: times[Math.floor(times.length / 2)], min_ms: times[0], max_ms: times[times.length - 1], sites: figures.sites, matches: figures.matches, lines: figures.drawn }));
+console.log(JSON.stringify({ runs, median_ms: times[Math.floor(times.length / 2)], min_ms: times[0], max_ms: times[times.length - 1], sites: figures.sites, matches: figures.matches, lines: figures.drawn, marks: figures.marks }));
