@@ -201,8 +201,8 @@ export function createMap(container, { center, zoom }) {
   });
   map.addControl(new NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new ScaleControl(), 'bottom-right');
-  map.on('styleimagemissing', (event) => {
-    const id = event.id;
+  // Icons are drawn when the style first asks for one.
+  map.setMissingStyleImageResolver((id) => {
     if (map.hasImage(id)) return;
     let made = null;
     if (id.startsWith('cluster-')) made = clusterIcon(id.slice(8));

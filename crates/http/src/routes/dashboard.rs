@@ -66,8 +66,16 @@ async fn index(headers: HeaderMap) -> Response {
     serve(&ASSETS[0], &headers, REVALIDATE)
 }
 
-async fn asset(Path(file): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
-    let Some(index) = ASSETS[1..].iter().position(|a| a.name == file).map(|i| i + 1) else {
+async fn asset(
+    Path(file): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let Some(index) = ASSETS[1..]
+        .iter()
+        .position(|a| a.name == file)
+        .map(|i| i + 1)
+    else {
         return ApiError::NotFound(format!("no dashboard file {file}")).into_response();
     };
     let asset = &ASSETS[index];
@@ -76,13 +84,21 @@ async fn asset(Path(file): Path<String>, RawQuery(query): RawQuery, headers: Hea
         .as_deref()
         .and_then(|q| q.strip_prefix("v="))
         .is_some_and(|v| v == &etags()[index][1..13]);
-    serve(asset, &headers, if versioned { IMMUTABLE } else { REVALIDATE })
+    serve(
+        asset,
+        &headers,
+        if versioned { IMMUTABLE } else { REVALIDATE },
+    )
 }
 
 /// Each asset's strong `ETag`: the first 12 hex digits of its SHA-256, as the build names them.
 fn etags() -> &'static [String; 5] {
     static TAGS: OnceLock<[String; 5]> = OnceLock::new();
-    TAGS.get_or_init(|| ASSETS.each_ref().map(|a| format!("\"{}\"", content_hash(a.body))))
+    TAGS.get_or_init(|| {
+        ASSETS
+            .each_ref()
+            .map(|a| format!("\"{}\"", content_hash(a.body)))
+    })
 }
 
 fn content_hash(body: &[u8]) -> String {
@@ -105,10 +121,9 @@ fn serve(asset: &Asset, request: &HeaderMap, cache_control: &'static str) -> Res
         StatusCode::NOT_MODIFIED.into_response()
     } else if accepts_gzip(request) {
         let mut response = asset.gzip.into_response();
-        response.headers_mut().insert(
-            header::CONTENT_ENCODING,
-            HeaderValue::from_static("gzip"),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         response
     } else {
         asset.body.into_response()
@@ -118,7 +133,10 @@ fn serve(asset: &Asset, request: &HeaderMap, cache_control: &'static str) -> Res
         header::CONTENT_TYPE,
         HeaderValue::from_static(asset.content_type),
     );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if let Ok(tag) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, tag);
@@ -172,7 +190,10 @@ mod tests {
         let html = std::str::from_utf8(ASSETS[0].body).expect("utf-8");
         for (i, name) in [(1, "app.js"), (2, "app.css")] {
             let wanted = format!("/assets/{name}?v={}", &etags()[i][1..13]);
-            assert!(html.contains(&wanted), "index.html lacks {wanted}; run scripts/build-web");
+            assert!(
+                html.contains(&wanted),
+                "index.html lacks {wanted}; run scripts/build-web"
+            );
         }
     }
 }
