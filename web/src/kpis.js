@@ -118,7 +118,7 @@ const csvCell = (value) => {
 };
 
 /** The ESG summary as CSV: region totals, matches by status, top categories, flows by family. */
-export function exportCsv(state, familyOf) {
+export function exportCsv(state) {
   const s = state.stats;
   if (!s) return;
   const rows = [['section', 'item', 'value', 'unit']];
@@ -141,5 +141,4 @@ export function exportCsv(state, familyOf) {
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
-  void familyOf;
 }

@@ -559,7 +559,7 @@ async function main() {
   state.stats = stats;
   bindFilters();
   bindForms(state, { onCreated: onEntityCreated, familyOf });
-  $('#export-csv').addEventListener('click', () => exportCsv(state, familyOf));
+  $('#export-csv').addEventListener('click', () => exportCsv(state));
   $('#export-pdf').addEventListener('click', () => {
     selectTab('tab-region');
     window.print();

@@ -174,6 +174,21 @@ test('a flow registered through the form shows the API validation error next to 
   assert.deepEqual(problems, []);
 });
 
+test('the region tab shows the totals and the chart, and exports the ESG summary as CSV', async () => {
+  await signedIn.click('#tab-region');
+  await signedIn.waitForFunction(() => /flows you may see/.test(document.querySelector('#flows-chart-note').textContent), null, { timeout: 30000 });
+  assert.match(await signedIn.textContent('#kpis'), /Potential savings/);
+  assert.ok((await signedIn.locator('#flows-table tbody tr').count()) >= 3, 'flows by family');
+  const [download] = await Promise.all([signedIn.waitForEvent('download'), signedIn.click('#export-csv')]);
+  assert.equal(download.suggestedFilename(), 'symbiont-esg-summary.csv');
+  const csv = await (await import('node:fs/promises')).readFile(await download.path(), 'utf8');
+  assert.match(csv, /^section,item,value,unit\r\n/);
+  assert.match(csv, /potential,savings,\d+,EUR\/year/);
+  assert.match(csv, /matches by status,contacted,[1-9]/);
+  await signedIn.screenshot({ path: `${SHOTS}/region.png` });
+  assert.deepEqual(problems, []);
+});
+
 test('a phone-sized screen shows the map above the panels', async () => {
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const page = await openPage(phone);
