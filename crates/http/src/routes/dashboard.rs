@@ -103,8 +103,13 @@ fn etags() -> &'static [String; 5] {
 
 fn content_hash(body: &[u8]) -> String {
     use sha2::Digest;
+    use std::fmt::Write;
     let digest = sha2::Sha256::digest(body);
-    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(12);
+    for byte in &digest[..6] {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 fn serve(asset: &Asset, request: &HeaderMap, cache_control: &'static str) -> Response {
