@@ -21,6 +21,8 @@ mod admin;
 mod auth;
 #[path = "router/businesses.rs"]
 mod businesses;
+#[path = "router/dashboard.rs"]
+mod dashboard;
 #[path = "router/feed.rs"]
 mod feed;
 #[path = "router/flows.rs"]

@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod businesses;
 mod categories;
+mod dashboard;
 mod doc;
 mod feed;
 mod flight_recorder;
@@ -130,6 +131,8 @@ pub fn router() -> Router<SharedState> {
         .route("/readyz", get(health::ready))
         .route("/openapi.json", get(health::openapi))
         .route("/metrics", get(crate::metrics::render))
+        // The web dashboard's files (`/`, `/assets/…`): not API, so not in the OpenAPI document.
+        .merge(dashboard::router())
 }
 
 /// A JSON body with an `ETag` of the entity's version, and a `Location` when it was just created.
