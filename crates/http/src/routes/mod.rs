@@ -8,6 +8,7 @@ mod doc;
 mod feed;
 mod flight_recorder;
 mod flows;
+mod graphql;
 mod health;
 mod industry_templates;
 mod invitations;
@@ -129,6 +130,7 @@ pub fn router() -> Router<SharedState> {
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/openapi.json", get(health::openapi))
+        .route("/graphql", get(graphql::websocket).post(graphql::execute))
         .route("/metrics", get(crate::metrics::render))
 }
 
