@@ -47,8 +47,10 @@ pub struct GraphqlBody {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub variables: Option<serde_json::Value>,
-    /// Ignored (protocol extensions such as persisted queries are not supported).
+    /// Ignored (protocol extensions such as persisted queries are not supported); accepted so
+    /// clients that send it are not refused.
     #[serde(default)]
+    #[allow(dead_code)]
     #[schema(value_type = Option<Object>)]
     pub extensions: Option<serde_json::Value>,
 }
@@ -225,8 +227,12 @@ async fn serve_socket(
         }
     };
     let mut messages = Box::pin(
-        GraphqlWebSocket::new(service, incoming, async_graphql::http::Protocols::GraphQLWS)
-            .on_connection_init(on_init),
+        GraphqlWebSocket::new(
+            service,
+            incoming,
+            async_graphql::http::WebSocketProtocols::GraphQLWS,
+        )
+        .on_connection_init(on_init),
     );
     let send_timeout = state.live_feed().settings().send_timeout;
     let closing = state.live_feed().closing();
