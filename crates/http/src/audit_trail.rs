@@ -30,9 +30,15 @@ fn singular(word: &str) -> String {
     }
 }
 
+/// Set by a handler on its response when a request made with a writing method wrote nothing (a
+/// GraphQL query sent by `POST /graphql`): it is left out of the audit log.
+#[derive(Debug, Clone, Copy)]
+pub struct NotAWrite;
+
 /// Routes whose action is not their resource and method: adding a member invites them, and the
 /// invitee's answers are actions on the invitation.
-const NAMED_ACTIONS: [(Method, &str, &str); 3] = [
+const NAMED_ACTIONS: [(Method, &str, &str); 4] = [
+    (Method::POST, "/graphql", "graphql.mutation"),
     (
         Method::POST,
         "/api/v1/businesses/{id}/members",
@@ -108,6 +114,9 @@ pub async fn record(State(state): State<SharedState>, request: Request, next: Ne
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let response = next.run(request).await;
+    if response.extensions().get::<NotAWrite>().is_some() {
+        return response;
+    }
     let caller = response
         .extensions()
         .get::<Caller>()

@@ -32,6 +32,7 @@ use symbiont_app::App;
 use symbiont_app::trace_context;
 
 pub use state::{HttpSettings, HttpState, SharedState};
+pub use symbiont_graphql::GraphqlSettings;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

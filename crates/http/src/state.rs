@@ -12,6 +12,8 @@ use symbiont_app::App;
 pub struct HttpSettings {
     pub body_limit_bytes: usize,
     pub request_timeout: std::time::Duration,
+    /// Depth and complexity limits of `/graphql`.
+    pub graphql: symbiont_graphql::GraphqlSettings,
 }
 
 impl Default for HttpSettings {
@@ -19,6 +21,7 @@ impl Default for HttpSettings {
         Self {
             body_limit_bytes: 1024 * 1024,
             request_timeout: std::time::Duration::from_secs(30),
+            graphql: symbiont_graphql::GraphqlSettings::default(),
         }
     }
 }
@@ -29,6 +32,8 @@ pub struct HttpState {
     pub gateway: crate::gateway::GatewaySettings,
     pub shedder: crate::gateway::LoadShedder,
     pub metrics: crate::metrics::Metrics,
+    /// The GraphQL schema over the same app (`/graphql`).
+    pub graphql: symbiont_graphql::GraphqlService,
 }
 
 impl HttpState {
@@ -38,6 +43,7 @@ impl HttpState {
         gateway: crate::gateway::GatewaySettings,
     ) -> Self {
         Self {
+            graphql: symbiont_graphql::GraphqlService::new(Arc::clone(&app), &http.graphql),
             app,
             http,
             shedder: crate::gateway::LoadShedder::new(gateway.max_concurrent_requests),

@@ -29,6 +29,8 @@ mod feed;
 mod flows;
 #[path = "router/gateway.rs"]
 mod gateway;
+#[path = "router/graphql.rs"]
+mod graphql;
 #[path = "router/ids.rs"]
 mod ids;
 #[path = "router/industry_templates.rs"]

@@ -26,6 +26,37 @@ pub struct Config {
     pub gateway: crate::security_config::GatewayConfig,
     pub retention: RetentionConfig,
     pub feed: FeedConfig,
+    pub graphql: GraphqlConfig,
+}
+
+/// Limits of `/graphql` (ADR 0024): an operation deeper or more complex than these is refused
+/// before it runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphqlConfig {
+    /// Deepest nesting of selections an operation may have.
+    pub max_depth: usize,
+    /// Largest complexity (fields selected, list fields weighted by their page size).
+    pub max_complexity: usize,
+}
+
+impl Default for GraphqlConfig {
+    fn default() -> Self {
+        let defaults = symbiont_http::GraphqlSettings::default();
+        Self {
+            max_depth: defaults.max_depth,
+            max_complexity: defaults.max_complexity,
+        }
+    }
+}
+
+impl GraphqlConfig {
+    pub fn settings(&self) -> symbiont_http::GraphqlSettings {
+        symbiont_http::GraphqlSettings {
+            max_depth: self.max_depth.max(1),
+            max_complexity: self.max_complexity.max(1),
+        }
+    }
 }
 
 /// The live feed (`GET /api/v1/ws`, `GET /api/v1/events`): its history and limits.
@@ -366,6 +397,12 @@ impl Config {
         }
         if let Some(v) = var("SYMBIONT_FEED_HEARTBEAT_SECS") {
             self.feed.heartbeat_secs = parse("SYMBIONT_FEED_HEARTBEAT_SECS", &v)?;
+        }
+        if let Some(v) = var("SYMBIONT_GRAPHQL_MAX_DEPTH") {
+            self.graphql.max_depth = parse("SYMBIONT_GRAPHQL_MAX_DEPTH", &v)?;
+        }
+        if let Some(v) = var("SYMBIONT_GRAPHQL_MAX_COMPLEXITY") {
+            self.graphql.max_complexity = parse("SYMBIONT_GRAPHQL_MAX_COMPLEXITY", &v)?;
         }
         if let Some(v) = var("SYMBIONT_AUDIT_LOG_DAYS") {
             self.retention.audit_log_days = parse("SYMBIONT_AUDIT_LOG_DAYS", &v)?;

@@ -142,6 +142,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let http = HttpSettings {
         body_limit_bytes: config.server.body_limit_bytes,
         request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+        graphql: config.graphql.settings(),
     };
     let bus = symbiont_bus::connect(&config.bus.url, &config.bus.topic)
         .await

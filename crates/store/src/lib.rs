@@ -194,6 +194,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_business(&self, business: &Business) -> Result<(), StoreError>;
     async fn get_business(&self, id: Uuid) -> Result<Option<Business>, StoreError>;
+    /// The businesses of `ids` that exist, in id order, in one round trip (a page of matches
+    /// resolves its parties with one call, not one per match).
+    async fn get_businesses(&self, ids: &[Uuid]) -> Result<Vec<Business>, StoreError>;
     async fn list_businesses(
         &self,
         filter: &BusinessFilter,

@@ -140,6 +140,10 @@ impl Store for PostgresStore {
         Sql::get(&self.pool, "businesses", Entity::Business, id).await
     }
 
+    async fn get_businesses(&self, ids: &[Uuid]) -> Result<Vec<Business>, StoreError> {
+        Sql::get_many(&self.pool, "businesses", Entity::Business, ids).await
+    }
+
     async fn list_businesses(
         &self,
         filter: &BusinessFilter,

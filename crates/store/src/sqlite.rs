@@ -264,6 +264,10 @@ impl Store for SqliteStore {
         Sql::get(&self.reader, "businesses", Entity::Business, id).await
     }
 
+    async fn get_businesses(&self, ids: &[Uuid]) -> Result<Vec<Business>, StoreError> {
+        Sql::get_many(&self.reader, "businesses", Entity::Business, ids).await
+    }
+
     async fn list_businesses(
         &self,
         filter: &BusinessFilter,

@@ -169,6 +169,40 @@ where
             .transpose()
     }
 
+    /// The documents of `ids` that exist, in id order: one statement, `id IN ($1, …)`, in chunks
+    /// small enough for SQLite's limit on parameters.
+    pub(crate) async fn get_many<T: DeserializeOwned>(
+        pool: &Pool<DB>,
+        table: &str,
+        entity: Entity,
+        ids: &[Uuid],
+    ) -> Result<Vec<T>, StoreError> {
+        const CHUNK: usize = 500;
+        let mut ids: Vec<Uuid> = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let mut query = Select::<DB>::new(format!(
+                "SELECT id, doc{} FROM {table} WHERE id IN (",
+                DB::JSON_AS_TEXT
+            ));
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    query.push(", ");
+                }
+                query.push_bind(id.to_string());
+            }
+            query.push(") ORDER BY id");
+            let (sql, args) = query.into_parts()?;
+            let rows = sqlx::query_with(&sql, args).fetch_all(pool).await?;
+            for row in &rows {
+                found.push(document(entity, row)?);
+            }
+        }
+        Ok(found)
+    }
+
     pub(crate) async fn list_businesses(
         pool: &Pool<DB>,
         filter: &BusinessFilter,

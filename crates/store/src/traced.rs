@@ -83,6 +83,10 @@ impl Store for TracedStore {
         traced!(self, "get_business", self.inner.get_business(id))
     }
 
+    async fn get_businesses(&self, ids: &[Uuid]) -> Result<Vec<Business>, StoreError> {
+        traced!(self, "get_businesses", self.inner.get_businesses(ids))
+    }
+
     async fn list_businesses(
         &self,
         filter: &BusinessFilter,

@@ -125,6 +125,15 @@ async fn crud_and_versions(store: &dyn Store) {
             .expect("get")
             .is_none()
     );
+    // Many at once: those that exist, in id order, each once.
+    let other = business("Brewery");
+    store.insert_business(&other).await.expect("insert");
+    let found = store
+        .get_businesses(&[other.id, Uuid::now_v7(), b.id, other.id])
+        .await
+        .expect("get many");
+    assert_eq!(found, vec![b.clone(), other.clone()]);
+    assert!(store.get_businesses(&[]).await.expect("none").is_empty());
 }
 
 async fn children_need_parents_and_cascade(store: &dyn Store) {

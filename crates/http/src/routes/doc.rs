@@ -5,8 +5,8 @@
 use utoipa::OpenApi;
 
 use super::{
-    admin, auth, businesses, categories, feed, flight_recorder, flows, health, industry_templates,
-    invitations, matches, members, network, sites, stats, waste_codes,
+    admin, auth, businesses, categories, feed, flight_recorder, flows, graphql, health,
+    industry_templates, invitations, matches, members, network, sites, stats, waste_codes,
 };
 use crate::openapi::{self as doc, Gateway};
 
@@ -20,6 +20,7 @@ use crate::openapi::{self as doc, Gateway};
         (name = "flows", description = "Offers of surplus and needs for input"),
         (name = "matches", description = "Ranked, explained exchanges and their lifecycle"),
         (name = "network", description = "The symbiosis network as a graph: chains, clusters and anchor businesses"),
+        (name = "graphql", description = "GraphQL over the same use cases: queries, mutations and live feed subscriptions (schema: api/schema.graphql)"),
         (name = "feed", description = "The live feed of match and flow events: WebSocket and Server-Sent Events"),
         (name = "categories", description = "The resource taxonomy, its compatibility rules, the European Waste Catalogue mapped onto it and the typical flows of NACE classes"),
         (name = "auth", description = "Sign in, tokens and API keys"),
@@ -58,6 +59,8 @@ use crate::openapi::{self as doc, Gateway};
         network::rebuild,
         feed::websocket,
         feed::events,
+        graphql::execute,
+        graphql::websocket,
         categories::list,
         categories::get,
         waste_codes::list,

@@ -91,7 +91,7 @@ pub async fn websocket(
 
 /// The client's address, when the server was started with connect info (for rate limits on
 /// credentials sent in the first message).
-pub struct Peer(Option<SocketAddr>);
+pub struct Peer(pub(crate) Option<SocketAddr>);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;
@@ -412,7 +412,7 @@ impl Connection {
 
 /// The credential a request presented (`Authorization: Bearer …` or `X-API-Key`), as the
 /// authentication layer read it.
-fn presented_credential(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn presented_credential(headers: &HeaderMap) -> Option<String> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let text = value.to_str().ok()?;
         let (_, token) = text.split_once(' ')?;

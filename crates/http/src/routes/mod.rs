@@ -9,6 +9,7 @@ mod doc;
 mod feed;
 mod flight_recorder;
 mod flows;
+mod graphql;
 mod health;
 mod industry_templates;
 mod invitations;
@@ -130,6 +131,7 @@ pub fn router() -> Router<SharedState> {
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/openapi.json", get(health::openapi))
+        .route("/graphql", get(graphql::websocket).post(graphql::execute))
         .route("/metrics", get(crate::metrics::render))
         // The web dashboard's files (`/`, `/assets/…`): not API, so not in the OpenAPI document.
         .merge(dashboard::router())
