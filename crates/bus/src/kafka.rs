@@ -377,13 +377,16 @@ impl EventBus for KafkaBus {
     }
 }
 
+/// Each partition's (committed offset, end offset) of a group.
+type StartPositions = HashMap<i32, (i64, i64)>;
+
 /// Each partition's (committed offset, end offset) for `group`, committing the end offsets of a
 /// new group; and whether the group had offsets on the broker before.
 fn group_start(
     consumer: &StreamConsumer,
     topic: &str,
     partitions: &[i32],
-) -> Result<(HashMap<i32, (i64, i64)>, bool), BusError> {
+) -> Result<(StartPositions, bool), BusError> {
     let mut wanted = TopicPartitionList::new();
     for &partition in partitions {
         wanted.add_partition(topic, partition);
