@@ -7,7 +7,7 @@ use axum::http::{Method, header};
 
 use crate::harness::*;
 
-fn header_of<'a>(answer: &'a Answer, name: header::HeaderName) -> &'a str {
+fn header_of(answer: &Answer, name: header::HeaderName) -> &str {
     answer
         .1
         .get(&name)
