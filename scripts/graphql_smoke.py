@@ -11,14 +11,22 @@ Checks, each on what the servers sent:
   3. a write on instance one reaches subscriptions on instance two: a stranger's sees the
      anonymous offer redacted exactly as GET /api/v1/matches/{id} shows it to them (no id of the
      hidden business, site or flow anywhere in what it received), the admin's sees it whole;
-  4. credentials in connection_init that are not valid are refused.
+  4. credentials in connection_init that are not valid are refused;
+  5. the same write reaches the stranger's WebSocket (`websockets`, GET /api/v1/ws) and SSE
+     (the standard library's HTTP client, GET /api/v1/events) feeds on instance two, each event
+     equal to the GraphQL one and to the REST view, with no hidden id in what either received.
 """
 
 import asyncio
+import http.client
 import json
 import sys
+import threading
+import urllib.parse
 import urllib.request
 import uuid
+
+import websockets
 
 from gql import Client, gql
 from gql.transport.exceptions import TransportError, TransportQueryError
@@ -87,6 +95,55 @@ async def first_proposal(client, found):
                 return event
 
 
+class SseReader(threading.Thread):
+    """Reads the SSE feed of `base` in the background; `text` is everything received."""
+
+    def __init__(self, base, path, token):
+        super().__init__(daemon=True)
+        parts = urllib.parse.urlsplit(base)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        self.connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        self.response = self.connection.getresponse()
+        assert self.response.status == 200, (self.response.status, self.response.read())
+        self.text, self.proposed = [], None
+        self.done = threading.Event()
+
+    def run(self):
+        event = {}
+        try:
+            for line in self.response:
+                line = line.decode().rstrip("\n")
+                self.text.append(line)
+                if line == "":
+                    if event.get("event") == "match.proposed" and self.proposed is None:
+                        self.proposed = event
+                        self.done.set()
+                    event = {}
+                elif not line.startswith(":"):
+                    field, _, value = line.partition(":")
+                    event[field] = value[1:] if value.startswith(" ") else value
+        except Exception:
+            pass
+
+
+async def websocket_proposal(base, token, transcript):
+    """Subscribes to heat on `base`'s WebSocket feed with `token`; the first match.proposed."""
+    async with websockets.connect(base.replace("http://", "ws://", 1) + "/api/v1/ws") as socket:
+        async def next_message(predicate):
+            while True:
+                text = await asyncio.wait_for(socket.recv(), WAIT)
+                transcript.append(text)
+                message = json.loads(text)
+                if predicate(message):
+                    return message
+        await next_message(lambda m: m["type"] == "welcome")
+        await socket.send(json.dumps({"type": "auth", "token": token}))
+        await next_message(lambda m: m["type"] == "authenticated")
+        await socket.send(json.dumps({"type": "subscribe", "id": "heat", "category": "heat"}))
+        await next_message(lambda m: m["type"] == "subscribed")
+        return await next_message(lambda m: m["type"] == "match.proposed")
+
+
 async def main():
     admin_token = login(ONE, sys.argv[3], sys.argv[4])
     stranger_email = f"stranger-{uuid.uuid4().hex[:8]}@symbiont.test"
@@ -120,6 +177,10 @@ async def main():
     stranger_seen, admin_seen = [], []
     stranger_feed = asyncio.create_task(first_proposal(ws_client(TWO, stranger_token), stranger_seen))
     admin_feed = asyncio.create_task(first_proposal(ws_client(TWO, admin_token), admin_seen))
+    websocket_seen = []
+    websocket_feed = asyncio.create_task(websocket_proposal(TWO, stranger_token, websocket_seen))
+    sse = SseReader(TWO, "/api/v1/events?category=heat", stranger_token)
+    sse.start()
     await asyncio.sleep(1.0)  # both subscriptions are registered before the write
     offer = admin.execute(create_flow, variable_values={"input": {
         "site_id": hidden_site, "direction": "offer", "category": "heat.low_temp", "anonymous": True,
@@ -143,6 +204,17 @@ async def main():
     assert whole["match"]["offerBusiness"]["name"] == "Hidden Works", whole
     assert whole["id"] == seen["id"], (whole["id"], seen["id"])
 
+    # 5. The stranger's WebSocket and SSE feeds on instance two carry the same redacted event.
+    on_websocket = await asyncio.wait_for(websocket_feed, WAIT)
+    assert on_websocket["data"] == view, ("the WebSocket event is not the REST view", on_websocket, view)
+    assert sse.done.wait(WAIT), f"no match.proposed on the SSE feed; got {sse.text}"
+    assert json.loads(sse.proposed["data"]) == view, ("the SSE event is not the REST view", sse.proposed, view)
+    assert sse.proposed["id"] == on_websocket["id"] == seen["id"], (sse.proposed["id"], on_websocket["id"], seen["id"])
+    for secret in (hidden, hidden_site, offer["id"]):
+        for text in websocket_seen + sse.text:
+            assert secret not in text, f"{secret} leaked in {text}"
+    sse.connection.close()
+
     # 4. Bad credentials in connection_init are refused.
     try:
         async with ws_client(TWO, "not-a-token") as session:
@@ -150,7 +222,7 @@ async def main():
         raise AssertionError("bad credentials were accepted")
     except (TransportError, ConnectionError, asyncio.TimeoutError) as refused:
         assert not isinstance(refused, TransportQueryError) or refused.errors, refused
-    print("graphql smoke: query, mutations and a cross-instance redacted subscription passed")
+    print("graphql smoke: query, mutations, and a cross-instance redacted GraphQL subscription, WebSocket and SSE feed passed")
 
 
 asyncio.run(main())

@@ -229,6 +229,33 @@ impl App {
         caller.require_member(current.business_id)?;
         check_version(if_match, current.version)?;
         let draft = patched(&FlowDraft::from(&current), patch)?;
+        self.write_flow_update(caller, &current, draft).await
+    }
+
+    /// Replaces a flow's draft as a whole (gRPC's `UpsertFlow` with an id): the checks of
+    /// [`App::update_flow`], with the draft given rather than patched from the current one.
+    pub async fn replace_flow(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        draft: FlowDraft,
+        if_match: Option<i64>,
+    ) -> Result<Flow, AppError> {
+        let current = self.visible_flow(id, &Viewer::of(caller)).await?;
+        caller.require_member(current.business_id)?;
+        check_version(if_match, current.version)?;
+        self.write_flow_update(caller, &current, draft).await
+    }
+
+    /// Validates `draft` as the next version of `current` and writes it (the caller may already
+    /// change `current`).
+    async fn write_flow_update(
+        &self,
+        caller: &Caller,
+        current: &Flow,
+        draft: FlowDraft,
+    ) -> Result<Flow, AppError> {
+        let id = current.id;
         let site = self.site_of(&draft).await?;
         // Moving a flow to another business's site needs membership there too.
         caller.require_member(site.business_id)?;

@@ -27,6 +27,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub feed: FeedConfig,
     pub graphql: GraphqlConfig,
+    pub grpc: GrpcConfig,
 }
 
 /// Limits of `/graphql` (ADR 0024): an operation deeper or more complex than these is refused
@@ -50,12 +51,66 @@ impl Default for GraphqlConfig {
     }
 }
 
+/// The gRPC API (`symbiont.v1.Matching`, health, reflection; ADR 0025) on its own listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcConfig {
+    /// Serve gRPC at all.
+    pub enabled: bool,
+    /// Its own address and port (port 0: any free port, printed at start).
+    pub bind: SocketAddr,
+    /// TLS: a PEM certificate chain and its PEM private key; both or neither (plain HTTP/2).
+    pub tls_cert_path: Option<PathBuf>,
+    pub tls_key_path: Option<PathBuf>,
+    /// Messages a `WatchMatches` stream holds before it waits for its reader.
+    pub watch_queue: usize,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            tls_cert_path: None,
+            tls_key_path: None,
+            watch_queue: symbiont_grpc::WatchSettings::default().queue,
+        }
+    }
+}
+
 impl GraphqlConfig {
     pub fn settings(&self) -> symbiont_http::GraphqlSettings {
         symbiont_http::GraphqlSettings {
             max_depth: self.max_depth.max(1),
             max_complexity: self.max_complexity.max(1),
         }
+    }
+}
+
+impl GrpcConfig {
+    /// The server's settings, with the TLS files read; `None` when gRPC is off.
+    pub fn settings(&self) -> anyhow::Result<Option<symbiont_grpc::GrpcSettings>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let read = |path: &Path, what: &str| {
+            std::fs::read(path)
+                .with_context(|| format!("cannot read the gRPC TLS {what} {}", path.display()))
+        };
+        let tls = match (&self.tls_cert_path, &self.tls_key_path) {
+            (Some(cert), Some(key)) => Some(symbiont_grpc::TlsIdentity {
+                certificate_pem: read(cert, "certificate")?,
+                private_key_pem: read(key, "key")?,
+            }),
+            (None, None) => None,
+            _ => bail!("grpc.tls_cert_path and grpc.tls_key_path are set together or not at all"),
+        };
+        Ok(Some(symbiont_grpc::GrpcSettings {
+            tls,
+            watch: symbiont_grpc::WatchSettings {
+                queue: self.watch_queue.max(1),
+            },
+        }))
     }
 }
 
@@ -404,6 +459,18 @@ impl Config {
         if let Some(v) = var("SYMBIONT_GRAPHQL_MAX_COMPLEXITY") {
             self.graphql.max_complexity = parse("SYMBIONT_GRAPHQL_MAX_COMPLEXITY", &v)?;
         }
+        if let Some(v) = var("SYMBIONT_GRPC_ENABLED") {
+            self.grpc.enabled = parse("SYMBIONT_GRPC_ENABLED", &v)?;
+        }
+        if let Some(v) = var("SYMBIONT_GRPC_BIND") {
+            self.grpc.bind = parse("SYMBIONT_GRPC_BIND", &v)?;
+        }
+        if let Some(v) = var("SYMBIONT_GRPC_TLS_CERT") {
+            self.grpc.tls_cert_path = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("SYMBIONT_GRPC_TLS_KEY") {
+            self.grpc.tls_key_path = Some(PathBuf::from(v));
+        }
         if let Some(v) = var("SYMBIONT_AUDIT_LOG_DAYS") {
             self.retention.audit_log_days = parse("SYMBIONT_AUDIT_LOG_DAYS", &v)?;
         }
@@ -456,6 +523,9 @@ impl Config {
         }
         if self.server.body_limit_bytes < 1024 {
             bail!("server.body_limit_bytes must be at least 1024");
+        }
+        if self.grpc.tls_cert_path.is_some() != self.grpc.tls_key_path.is_some() {
+            bail!("grpc.tls_cert_path and grpc.tls_key_path are set together or not at all");
         }
         if self.telemetry.flight_recorder_capacity > 1_000_000 {
             bail!("telemetry.flight_recorder_capacity must be at most 1000000 (0 turns it off)");
@@ -550,6 +620,26 @@ mod tests {
             .apply_env(|n| (n == "SYMBIONT_SIGNING_SECRET").then(|| "x".repeat(32)))
             .expect("valid");
         assert!(config.check_for_serving().is_ok());
+    }
+
+    #[test]
+    fn grpc_has_its_own_port_plain_by_default_and_tls_needs_both_files() {
+        let default = Config::default();
+        assert!(default.grpc.enabled);
+        assert_ne!(default.grpc.bind.port(), default.server.bind.port());
+        let settings = default.grpc.settings().expect("valid").expect("on");
+        assert!(settings.tls.is_none());
+        let mut config = Config::default();
+        assert!(
+            config
+                .apply_env(|n| (n == "SYMBIONT_GRPC_TLS_CERT").then(|| "cert.pem".to_string()))
+                .is_err(),
+            "a certificate without its key is refused"
+        );
+        let mut off = Config::default();
+        off.apply_env(|n| (n == "SYMBIONT_GRPC_ENABLED").then(|| "false".to_string()))
+            .expect("valid");
+        assert!(off.grpc.settings().expect("valid").is_none());
     }
 
     #[test]

@@ -220,6 +220,17 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             release_free_memory("the first network projection").await;
         }
     });
+    // Both listeners are bound before either is announced, so a client that waits for the
+    // announcement finds both.
+    let grpc = match config.grpc.settings()? {
+        Some(settings) => {
+            let listener = TcpListener::bind(config.grpc.bind)
+                .await
+                .with_context(|| format!("cannot listen for gRPC on {}", config.grpc.bind))?;
+            Some((listener, settings))
+        }
+        None => None,
+    };
     let listener = TcpListener::bind(config.server.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
@@ -229,6 +240,28 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     println!("listening on http://{address}");
 
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    // The gRPC server stops accepting when HTTP does; its streams end when the feed closes.
+    let grpc_stopping = tokio_util::sync::CancellationToken::new();
+    let grpc_server = match grpc {
+        Some((grpc_listener, settings)) => {
+            let grpc_address = grpc_listener.local_addr()?;
+            let scheme = if settings.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            tracing::info!(address = %grpc_address, tls = settings.tls.is_some(), "gRPC listening");
+            println!("grpc listening on {scheme}://{grpc_address}");
+            let stopping = grpc_stopping.clone();
+            Some(tokio::spawn(symbiont_grpc::serve(
+                app.clone(),
+                grpc_listener,
+                settings,
+                async move { stopping.cancelled().await },
+            )))
+        }
+        None => None,
+    };
     // Live feed connections never finish on their own: closing the feed ends them (WebSocket
     // clients get "going away"), so the drain below is not held up by them.
     let feed = app.live_feed().clone();
@@ -242,6 +275,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         shutdown_signal().await;
         tracing::info!("shutdown requested; draining in-flight requests");
         feed.close();
+        grpc_stopping.cancel();
         let _ = stopping_tx.send(true);
     });
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
@@ -250,8 +284,20 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         let _ = stopping.wait_for(|s| *s).await;
         tokio::time::sleep(grace).await;
     };
+    let grpc_drained = async move {
+        match grpc_server {
+            Some(task) => match task.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => Err(anyhow::Error::new(error)),
+                Err(error) => Err(anyhow::Error::new(error).context("the gRPC server task")),
+            },
+            None => Ok(()),
+        }
+    };
     tokio::select! {
-        result = server => result.context("server failed")?,
+        result = async { tokio::try_join!(async { server.await.context("server failed") }, grpc_drained) } => {
+            result?;
+        }
         _ = deadline => tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time"),
     }
     // Requests are drained: stop the consumer, let the relay flush the outbox, then close the store.

@@ -502,3 +502,25 @@ async fn metrics_count_requests_by_route_and_status_in_prometheus_format() {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");
     }
 }
+
+/// The binary serves gRPC beside HTTP by default, on a listener of its own (ADR 25); the gRPC
+/// suite of `symbiont-grpc` checks what it answers.
+#[tokio::test]
+async fn the_binary_opens_its_grpc_listener_on_its_own_port() {
+    let dir = temp_dir();
+    let server = Server::start_anonymous(&data_dir(&dir), &[], &[]);
+    let grpc = server
+        .grpc
+        .strip_prefix("http://")
+        .expect("the server prints `grpc listening on http://…`");
+    assert_ne!(Some(grpc), server.base.strip_prefix("http://"));
+    tokio::net::TcpStream::connect(grpc)
+        .await
+        .expect("the gRPC listener accepts connections");
+    let off = Server::start_anonymous(&data_dir(&dir), &[], &[("SYMBIONT_GRPC_ENABLED", "false")]);
+    assert!(
+        off.grpc.is_empty(),
+        "gRPC turned off still listens on {}",
+        off.grpc
+    );
+}

@@ -14,6 +14,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_symbiont");
 pub struct Server {
     child: Child,
     pub base: String,
+    /// `http://127.0.0.1:<port>` of the gRPC listener (its own free port).
+    pub grpc: String,
     pub client: reqwest::Client,
 }
 
@@ -43,6 +45,8 @@ impl Server {
             .args(extra)
             .env("SYMBIONT_LOG_LEVEL", "warn")
             .env("SYMBIONT_RATE_LIMIT_ENABLED", "false")
+            // Servers of parallel tests each take a free port for gRPC too.
+            .env("SYMBIONT_GRPC_BIND", "127.0.0.1:0")
             .env_remove("SYMBIONT_CONFIG")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -56,20 +60,29 @@ impl Server {
             let mut lines = BufReader::new(stdout).lines();
             while let Some(Ok(line)) = lines.next() {
                 if let Some(address) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(address.to_string());
+                    let _ = tx.send((false, address.to_string()));
+                }
+                if let Some(address) = line.strip_prefix("grpc listening on ") {
+                    let _ = tx.send((true, address.to_string()));
                 }
             }
         });
         let base = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(base) => base,
-            Err(_) => {
+            Ok((false, base)) => base,
+            _ => {
                 let _ = child.kill();
                 panic!("server did not start within 60 s");
             }
         };
+        // The gRPC line follows the HTTP one at once (none when the environment turns gRPC off).
+        let grpc = match rx.recv_timeout(Duration::from_secs(2)) {
+            Ok((true, address)) => address,
+            _ => String::new(),
+        };
         Server {
             child,
             base,
+            grpc,
             client: client_with_token(None),
         }
     }

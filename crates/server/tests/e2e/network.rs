@@ -151,6 +151,7 @@ async fn doctor_and_the_start_up_warning_give_the_bus_for_the_number_of_business
     let mut child = Command::new(BIN)
         .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir(&dir))
+        .env("SYMBIONT_GRPC_BIND", "127.0.0.1:0")
         .env("SYMBIONT_LOG_LEVEL", "warn")
         .env("SYMBIONT_LOG_FORMAT", "json")
         .env_remove("SYMBIONT_CONFIG")
