@@ -517,7 +517,12 @@ async fn the_binary_opens_its_grpc_listener_on_its_own_port() {
     tokio::net::TcpStream::connect(grpc)
         .await
         .expect("the gRPC listener accepts connections");
-    let off = Server::start_anonymous(&data_dir(&dir), &[], &[("SYMBIONT_GRPC_ENABLED", "false")]);
+    let other_dir = temp_dir();
+    let off = Server::start_anonymous(
+        &data_dir(&other_dir),
+        &[],
+        &[("SYMBIONT_GRPC_ENABLED", "false")],
+    );
     assert!(
         off.grpc.is_empty(),
         "gRPC turned off still listens on {}",
