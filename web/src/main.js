@@ -1,8 +1,9 @@
 // Symbiont's dashboard. Everything it shows comes from the public API (REST under /api/v1 and the
-// live feed at /api/v1/ws); it holds no data of its own. See docs/adr/0027.
+// live feed at /api/v1/ws); it holds no data of its own. See docs/adr/0027 and 0028 (the map's
+// layers, clustered and placed on the server).
 
 import { auth, get, me, pages, request, ApiError } from './api.js';
-import { createMap, pickLocation, SECTIONS, FAMILIES, SCORE_STOPS, familyColour, sectionOf } from './map.js';
+import { createMap, whenLoaded, countLabel, pickLocation, SECTIONS, FAMILIES, SCORE_STOPS, familyColour, sectionOf } from './map.js';
 import { startFeed } from './live.js';
 import { renderKpis, exportCsv } from './kpis.js';
 import { bindForms, refreshFormChoices } from './forms.js';
@@ -20,10 +21,14 @@ const NEXT_ACTIONS = {
 export const state = {
   categories: new Map(),
   businesses: new Map(),
+  /** Sites seen on their own (the site layer's lone sites, the user's own sites). */
   sites: new Map(),
   sitesByBusiness: new Map(),
   flowSites: new Map(),
   matches: new Map(),
+  /** Each drawn match's two ends, [[lon, lat], [lon, lat]], as GET /map/matches placed them. */
+  lines: new Map(),
+  region: null,
   stats: null,
   me: null,
   map: null,
@@ -31,7 +36,7 @@ export const state = {
   detail: null,
 };
 // Figures the browser tests and the first-render measurement read.
-window.symbiont = { state, firstRenderMs: null, feed: { events: 0, last: null } };
+window.symbiont = { state, firstRenderMs: null, sitesShown: 0, feed: { events: 0, last: null } };
 
 const familyOf = (code) => state.categories.get(code)?.group || (code || '').split('.')[0];
 
@@ -41,20 +46,48 @@ function memberOf(businessId) {
 
 // ---------------------------------------------------------------- loading
 
-async function loadSites() {
-  const features = await pages('/sites?limit=1000', { accept: 'application/geo+json', items: (p) => p.features });
-  state.sites.clear();
-  state.sitesByBusiness.clear();
-  for (const f of features) addSite(f.id, f.properties.business_id, f.properties.name, f.geometry.coordinates);
+/** The view's box for the site layer, or null when the view holds the whole world. */
+function viewBox() {
+  const b = state.map?.getBounds();
+  if (!b) return null;
+  const west = Math.max(-180, b.getWest());
+  const east = Math.min(180, b.getEast());
+  if (b.getEast() - b.getWest() >= 360) return null;
+  return [west, Math.max(-90, b.getSouth()), east, Math.min(90, b.getNorth())].map((v) => v.toFixed(5)).join(',');
+}
+
+let siteGeneration = 0;
+/** The sites of the view, clustered by the server for the map's zoom level (GET /map/sites). */
+async function loadSiteLayer() {
+  const generation = ++siteGeneration;
+  const q = new URLSearchParams({ zoom: String(Math.max(0, Math.min(22, Math.round(state.map.getZoom())))) });
+  const box = viewBox();
+  if (box) q.set('bbox', box);
+  const layer = await get(`/map/sites?${q}`, { accept: 'application/geo+json' });
+  if (generation !== siteGeneration) return;
+  state.region = layer.region || state.region;
+  for (const f of layer.features) {
+    const p = f.properties;
+    if (p.cluster) p.label = countLabel(p.count);
+    else {
+      p.section = sectionOf(p.industry);
+      addSite(p.site_id, p.business_id, null, f.geometry.coordinates);
+    }
+  }
+  window.symbiont.sitesShown = layer.sites;
+  state.map.getSource('sites').setData(layer);
 }
 
 function addSite(id, businessId, name, coordinates) {
-  state.sites.set(id, { id, business_id: businessId, name, coordinates });
-  const list = state.sitesByBusiness.get(businessId) || [];
-  if (!list.some((s) => s.id === id)) list.push(state.sites.get(id));
+  const known = state.sites.get(id);
+  const site = { id, business_id: businessId, name: name || known?.name || null, coordinates };
+  state.sites.set(id, site);
+  const list = (state.sitesByBusiness.get(businessId) || []).filter((s) => s.id !== id);
+  list.push(site);
   state.sitesByBusiness.set(businessId, list);
 }
 
+/** Every business, for the search box and names (after the first render: not needed to draw). */
 async function loadBusinesses() {
   const items = await pages('/businesses?limit=1000');
   for (const b of items) state.businesses.set(b.id, b);
@@ -62,24 +95,52 @@ async function loadBusinesses() {
   names.replaceChildren(...items.slice(0, 5000).map((b) => el('option', { value: b.name })));
 }
 
-function matchQuery() {
-  const q = new URLSearchParams({ limit: '1000', sort: 'score' });
+/** The businesses of `ids` not yet known, read one by one (a match's two parties, one's own). */
+async function ensureBusinesses(ids) {
+  await Promise.all(ids.filter((id) => id && !state.businesses.has(id)).map(async (id) => {
+    try {
+      state.businesses.set(id, await get(`/businesses/${id}`));
+    } catch {
+      // Removed meanwhile: shown by its id.
+    }
+  }));
+}
+
+/** The signed-in user's businesses and their sites, for the forms. */
+async function loadOwnBusinesses() {
+  const own = (state.me?.memberships || []).map((m) => m.business_id);
+  await ensureBusinesses(own);
+  await Promise.all(own.map(async (id) => {
+    try {
+      for (const s of await pages(`/businesses/${id}/sites?limit=1000`)) addSite(s.id, s.business_id, s.name, [s.location.lon, s.location.lat]);
+    } catch {
+      // A business removed meanwhile has no sites to offer.
+    }
+  }));
+}
+
+function matchQuery(extra = {}) {
+  const q = new URLSearchParams({ limit: String(MATCH_CAP), ...extra });
   const f = state.filters;
   if (f.family) q.set('category', f.family);
   if (f.min_score > 0) q.set('min_score', String(f.min_score));
   if (f.status) q.set('status', f.status);
   if (f.business_id) q.set('business_id', f.business_id);
-  return `/matches?${q}`;
+  return `/map/matches?${q}`;
 }
 
 let matchGeneration = 0;
+/** The best matches after the filters, as lines with both ends (GET /map/matches). */
 async function loadMatches() {
   const generation = ++matchGeneration;
-  const items = await pages(matchQuery(), { maxItems: MATCH_CAP });
+  const lines = await pages(matchQuery(), { maxItems: MATCH_CAP, accept: 'application/geo+json', items: (p) => p.features });
   if (generation !== matchGeneration) return;
   state.matches.clear();
-  for (const m of items.slice(0, MATCH_CAP)) state.matches.set(m.id, m);
-  await resolveFlowSites([...state.matches.values()]);
+  state.lines.clear();
+  for (const f of lines.slice(0, MATCH_CAP)) {
+    state.matches.set(f.properties.id, f.properties);
+    state.lines.set(f.properties.id, f.geometry.coordinates);
+  }
   drawMatches();
   renderMatchList();
 }
@@ -95,84 +156,56 @@ function passesFilters(m) {
 }
 
 /**
- * Where a match's side is: its flow's site. A business with one site needs no lookup; otherwise the
- * flow is read once (GET /flows/{id}). A side hidden from the viewer has no id and no location in
- * the API, so it has no end on the map.
+ * Lines of matches the feed brought that are not drawn yet: the lines of each one's visible flow,
+ * read together shortly after (GET /map/matches?flow_id=…); a match with both sides hidden is
+ * placed by reading the list again.
  */
-function sideLocation(flowId, businessId) {
-  if (!flowId || !businessId) return null;
-  const siteId = state.flowSites.get(flowId);
-  if (siteId) return state.sites.get(siteId)?.coordinates || null;
-  const sites = state.sitesByBusiness.get(businessId) || [];
-  return sites.length === 1 ? sites[0].coordinates : null;
-}
-
-/** Regions up to this many flows have every flow's site read at once (one or a few pages). */
-const ALL_FLOWS_AT_ONCE = 5000;
-let allFlowsRead = null;
-
-async function resolveFlowSites(matches) {
-  const businesses = new Set();
-  for (const m of matches) {
-    for (const [flow, business] of [[m.offer_flow_id, m.offer_business_id], [m.need_flow_id, m.need_business_id]]) {
-      if (flow && business && !state.flowSites.has(flow) && (state.sitesByBusiness.get(business) || []).length !== 1) businesses.add(business);
-    }
+const pendingLineFlows = new Set();
+let pendingReload = false;
+const fetchPendingLines = debounce(async () => {
+  const flows = [...pendingLineFlows];
+  pendingLineFlows.clear();
+  if (pendingReload) {
+    pendingReload = false;
+    await loadMatches().catch(showLoadError);
   }
-  if (!businesses.size) return;
-  const flowsInRegion = (state.stats?.flows.offers || 0) + (state.stats?.flows.needs || 0);
-  if (flowsInRegion <= ALL_FLOWS_AT_ONCE && !allFlowsRead) {
-    allFlowsRead = pages('/flows?limit=1000').then((flows) => {
-      for (const f of flows) state.flowSites.set(f.id, f.site_id);
-    });
-    await allFlowsRead.catch(() => { allFlowsRead = null; });
-    return;
-  }
-  // A larger region: the flows of each business with several sites, four requests at a time.
-  const queue = [...businesses];
-  const worker = async () => {
-    while (queue.length) {
-      const id = queue.pop();
-      try {
-        for (const f of await pages(`/businesses/${id}/flows?limit=1000`)) state.flowSites.set(f.id, f.site_id);
-      } catch {
-        // A business removed meanwhile: its matches go with the next event.
+  await Promise.all(flows.map(async (flow) => {
+    try {
+      const page = await get(`/map/matches?flow_id=${flow}&limit=1000`, { accept: 'application/geo+json' });
+      for (const f of page.features) {
+        const m = state.matches.get(f.properties.id);
+        if (!m) continue;
+        state.lines.set(m.id, f.geometry.coordinates);
+        m.offer_place = f.properties.offer_place;
+        m.need_place = f.properties.need_place;
       }
+    } catch {
+      // A flow removed meanwhile: its matches go with the next event.
     }
-  };
-  await Promise.all([worker(), worker(), worker(), worker()]);
+  }));
+  drawSoon();
+}, 50);
+
+function placeLater(m) {
+  const flow = m.offer_flow_id || m.need_flow_id;
+  if (flow) pendingLineFlows.add(flow);
+  else pendingReload = true;
+  fetchPendingLines();
 }
 
 // ---------------------------------------------------------------- map layers
-
-function siteFeatures() {
-  const features = [];
-  for (const s of state.sites.values()) {
-    const b = state.businesses.get(s.business_id);
-    features.push({
-      type: 'Feature',
-      properties: { site_id: s.id, business_id: s.business_id, section: sectionOf(b?.industry) },
-      geometry: { type: 'Point', coordinates: s.coordinates },
-    });
-  }
-  return { type: 'FeatureCollection', features };
-}
-
-function drawSites() {
-  state.map?.getSource('sites').setData(siteFeatures());
-}
 
 function drawMatches() {
   if (!state.map) return;
   const features = [];
   for (const m of state.matches.values()) {
-    const a = sideLocation(m.offer_flow_id, m.offer_business_id);
-    const b = sideLocation(m.need_flow_id, m.need_business_id);
-    if (!a || !b) continue;
+    const ends = state.lines.get(m.id);
+    if (!ends) continue;
     const savings = Math.max(1, m.savings_eur_per_year || 1);
     features.push({
       type: 'Feature',
       properties: { id: m.id, score: m.score ?? 0, savings_log: Math.log10(savings), status: m.status },
-      geometry: { type: 'LineString', coordinates: [a, b] },
+      geometry: { type: 'LineString', coordinates: ends },
     });
   }
   state.map.getSource('matches').setData({ type: 'FeatureCollection', features });
@@ -196,7 +229,7 @@ const drawSoon = (() => {
 /** Offers and needs in view, by a viewport query (GET /flows?near=…&radius_km=…). */
 const loadViewportFlows = debounce(async () => {
   const map = state.map;
-  if (!map || map.getZoom() < 11) {
+  if (!map || map.getZoom() < 12) {
     map?.getSource('flows').setData({ type: 'FeatureCollection', features: [] });
     return;
   }
@@ -225,6 +258,16 @@ const loadViewportFlows = debounce(async () => {
     // The markers stay as they were; the next move tries again.
   }
 }, 250);
+
+/** The view moved or its sites changed: its site layer, then the flows of its lone sites. */
+const reloadView = debounce(async () => {
+  try {
+    await loadSiteLayer();
+  } catch {
+    // The layer stays as it was; the next move tries again.
+  }
+  loadViewportFlows();
+}, 150);
 
 // ---------------------------------------------------------------- panels
 
@@ -296,8 +339,10 @@ async function openMatch(id, { quiet = false } = {}) {
   state.detail = { kind: 'match', id };
   history.replaceState(null, '', `#match=${id}`);
   state.matches.set(m.id, m);
+  if (!state.lines.has(m.id)) placeLater(m);
   state.map?.setFilter('match-selected', ['==', ['get', 'id'], m.id]);
-  const ends = [sideLocation(m.offer_flow_id, m.offer_business_id), sideLocation(m.need_flow_id, m.need_business_id)].filter(Boolean);
+  await ensureBusinesses([m.offer_business_id, m.need_business_id]);
+  const ends = state.lines.get(m.id) || [];
   if (!quiet && ends.length === 2 && state.map) {
     state.map.fitBounds([[Math.min(ends[0][0], ends[1][0]), Math.min(ends[0][1], ends[1][1])], [Math.max(ends[0][0], ends[1][0]), Math.max(ends[0][1], ends[1][1])]], { padding: 80, maxZoom: 13, duration: 0 });
   }
@@ -324,7 +369,7 @@ async function openMatch(id, { quiet = false } = {}) {
       ['Note', m.note],
     ]),
     c ? el('details', {}, el('summary', {}, 'Score components'), figureRows(Object.entries(c).map(([k, v]) => [k, v.toFixed(2)]))) : null,
-    m.redacted ? el('p', { class: 'notice' }, `The ${m.redacted.join(' and ')} side is anonymous: its business, place and exact figures stay hidden until its owner accepts contact, so the map draws no line for it.`) : null,
+    m.redacted ? el('p', { class: 'notice' }, `The ${m.redacted.join(' and ')} side is anonymous: its business, place and exact figures stay hidden until its owner accepts contact. The map draws that end at the centre of its 5 km grid cell, where its figures are computed from.`) : null,
     lifecycle(m),
   ];
   showDetail(content.filter(Boolean));
@@ -466,6 +511,7 @@ function bindFilters() {
 
 async function refreshAccount() {
   state.me = await me();
+  await loadOwnBusinesses();
   const signedIn = Boolean(state.me);
   $('#signin').hidden = signedIn;
   $('#signedin').hidden = !signedIn;
@@ -524,17 +570,21 @@ function onFeedEvent(message) {
   window.symbiont.feed.last = message.type;
   const data = message.data || {};
   if (message.type.startsWith('match.')) {
-    if (message.type === 'match.withdrawn' || !passesFilters(data)) state.matches.delete(data.id);
-    else state.matches.set(data.id, data);
-    resolveFlowSites([data]).then(drawSoon);
+    if (message.type === 'match.withdrawn' || !passesFilters(data)) {
+      state.matches.delete(data.id);
+      state.lines.delete(data.id);
+    } else {
+      state.matches.set(data.id, data);
+      if (!state.lines.has(data.id)) placeLater(data);
+    }
+    drawSoon();
     if (state.detail?.kind === 'match' && state.detail.id === data.id) openMatch(data.id, { quiet: true });
     refreshStats();
   } else if (message.type.startsWith('flow.')) {
-    if (data.site_id && !state.sites.has(data.site_id)) {
-      get(`/sites/${data.site_id}`).then((s) => { addSite(s.id, s.business_id, s.name, [s.location.lon, s.location.lat]); drawSites(); }).catch(() => {});
-    }
     if (data.site_id) state.flowSites.set(data.id, data.site_id);
-    loadViewportFlows();
+    // A flow may bring a new site: the view's layer is read again.
+    if (data.site_id && !state.sites.has(data.site_id)) reloadView();
+    else loadViewportFlows();
     refreshStats();
   }
 }
@@ -554,6 +604,9 @@ async function main() {
   bindTabs();
   bindAccount();
   legend();
+  // Where the region is (the site layer's `region`) and the best match lines, from the start.
+  const framingLoaded = get('/map/sites?zoom=0', { accept: 'application/geo+json' });
+  const matchesLoaded = loadMatches();
   const [categories, stats] = await Promise.all([get('/categories'), get('/stats'), (async () => { state.me = await me(); })()]);
   for (const c of categories.items) state.categories.set(c.code, c);
   state.stats = stats;
@@ -567,18 +620,17 @@ async function main() {
   $('#detail-back').addEventListener('click', closeDetail);
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('#detail').hidden) closeDetail(); });
 
-  // The map starts (style, basemap, worker) while the sites and matches load.
-  const sitesLoaded = loadSites();
-  const businessesLoaded = loadBusinesses();
-  const mapReady = createMap($('#map'), { center: [7.0, 51.42], zoom: 9 });
+  // The map framed on the region: its camera is set at once, so the view's sites load while the
+  // style, basemap and worker do.
+  state.region = (await framingLoaded).region;
+  performance.mark('region');
+  const map = createMap($('#map'), state.region ? { bounds: state.region } : { center: [7.0, 51.42], zoom: 9 });
+  state.map = map;
+  const sitesLoaded = loadSiteLayer();
+  await whenLoaded(map);
+  performance.mark('map');
   await sitesLoaded;
   performance.mark('sites');
-  const matchesLoaded = loadMatches();
-  const map = await mapReady;
-  performance.mark('map');
-  state.map = map;
-  map.jumpTo({ center: regionCentre() });
-  drawSites();
   await matchesLoaded;
   performance.mark('matches');
   drawMatches();
@@ -589,8 +641,9 @@ async function main() {
     window.symbiont.marks = Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name, Math.round(m.startTime)]));
     document.body.dataset.ready = 'true';
     console.info(`first render in ${window.symbiont.firstRenderMs} ms`);
+    // Names for the search box and the lists: not needed to draw the map.
+    loadBusinesses().then(() => { renderMatchList(); refreshFormChoices(state); }).catch(showLoadError);
   });
-  businessesLoaded.then(() => { drawSites(); renderMatchList(); refreshFormChoices(state); }).catch(showLoadError);
   await refreshAccount();
   bindMap(map);
   window.addEventListener('hashchange', openFromHash);
@@ -606,19 +659,10 @@ function openFromHash() {
   else if (kind === 'business' && state.detail?.id !== id) openBusiness(id);
 }
 
-function regionCentre() {
-  if (!state.sites.size) return [7.0, 51.42];
-  const lons = [...state.sites.values()].map((s) => s.coordinates[0]).sort((a, b) => a - b);
-  const lats = [...state.sites.values()].map((s) => s.coordinates[1]).sort((a, b) => a - b);
-  const mid = (xs) => xs[Math.floor(xs.length / 2)];
-  return [mid(lons), mid(lats)];
-}
-
 function bindMap(map) {
   map.on('click', 'clusters', async (e) => {
     const feature = e.features[0];
-    const zoom = await map.getSource('sites').getClusterExpansionZoom(feature.properties.cluster_id);
-    map.easeTo({ center: feature.geometry.coordinates, zoom });
+    map.easeTo({ center: feature.geometry.coordinates, zoom: Math.max(map.getZoom() + 1, feature.properties.expansion_zoom) });
   });
   map.on('click', 'sites', (e) => {
     if (registeringSite()) return;
@@ -638,7 +682,7 @@ function bindMap(map) {
     map.on('mouseenter', layer, () => { map.getCanvas().style.cursor = 'pointer'; });
     map.on('mouseleave', layer, () => { map.getCanvas().style.cursor = ''; });
   }
-  map.on('moveend', loadViewportFlows);
+  map.on('moveend', reloadView);
   loadViewportFlows();
 }
 
@@ -650,7 +694,7 @@ async function onEntityCreated(kind, entity) {
     await refreshAccount();
   } else if (kind === 'site') {
     addSite(entity.id, entity.business_id, entity.name, [entity.location.lon, entity.location.lat]);
-    drawSites();
+    reloadView();
     pickLocation(state.map, null);
     refreshFormChoices(state);
   } else if (kind === 'flow') {

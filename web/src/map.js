@@ -1,6 +1,7 @@
-// The map: an offline Natural Earth basemap, sites clustered at low zoom and drawn as symbols by
-// industry, offers and needs as markers (a viewport query), matches as lines coloured by score and
-// weighted by savings. Icons are drawn on a canvas, so no glyph or sprite server is needed.
+// The map: an offline Natural Earth basemap, sites as the server clusters them for the view
+// (GET /api/v1/map/sites) drawn as symbols by industry, offers and needs as markers (a viewport
+// query), matches as lines coloured by score and weighted by savings (GET /api/v1/map/matches).
+// Icons are drawn on a canvas, so no glyph or sprite server is needed.
 
 import { Map as MapLibre, NavigationControl, ScaleControl, setWorkerUrl, Marker } from 'maplibre-gl';
 
@@ -116,18 +117,29 @@ function clusterIcon(label) {
 
 const empty = () => ({ type: 'FeatureCollection', features: [] });
 
-/** Creates the map; resolves once its style and layers are in place. */
-export function createMap(container, { center, zoom }) {
+/** A cluster's label: 7, 950, 1.2k, 15k. */
+export function countLabel(count) {
+  if (count < 1000) return String(count);
+  return count < 10000 ? `${(count / 1000).toFixed(1)}k` : `${Math.round(count / 1000)}k`;
+}
+
+/**
+ * Creates the map framing `bounds` ([west, south, east, north]), or at `center` and `zoom`. Its
+ * camera is set at once, so the view's data can be asked for while the style loads.
+ */
+export function createMap(container, { center, zoom, bounds }) {
   const map = new MapLibre({
     container,
     center,
     zoom,
+    bounds: bounds ? [[bounds[0], bounds[1]], [bounds[2], bounds[3]]] : undefined,
+    fitBoundsOptions: { padding: 40, maxZoom: 12 },
     attributionControl: { compact: true, customAttribution: 'Basemap: Natural Earth' },
     style: {
       version: 8,
       sources: {
         basemap: { type: 'geojson', data: __BASEMAP_URL__ },
-        sites: { type: 'geojson', data: empty(), cluster: true, clusterRadius: 42, clusterMaxZoom: 11 },
+        sites: { type: 'geojson', data: empty() },
         flows: { type: 'geojson', data: empty() },
         matches: { type: 'geojson', data: empty() },
         pick: { type: 'geojson', data: empty() },
@@ -166,9 +178,9 @@ export function createMap(container, { center, zoom }) {
           id: 'clusters',
           type: 'symbol',
           source: 'sites',
-          filter: ['has', 'point_count'],
+          filter: ['has', 'cluster'],
           layout: {
-            'icon-image': ['concat', 'cluster-', ['get', 'point_count_abbreviated']],
+            'icon-image': ['concat', 'cluster-', ['get', 'label']],
             'icon-allow-overlap': true,
           },
         },
@@ -176,14 +188,14 @@ export function createMap(container, { center, zoom }) {
           id: 'sites',
           type: 'symbol',
           source: 'sites',
-          filter: ['!', ['has', 'point_count']],
+          filter: ['!', ['has', 'cluster']],
           layout: { 'icon-image': ['concat', 'site-', ['get', 'section']], 'icon-allow-overlap': true },
         },
         {
           id: 'flows',
           type: 'symbol',
           source: 'flows',
-          minzoom: 11,
+          minzoom: 12,
           layout: {
             'icon-image': ['concat', 'flow-', ['get', 'direction'], '-', ['get', 'family']],
             'icon-allow-overlap': true,
@@ -215,8 +227,13 @@ export function createMap(container, { center, zoom }) {
     }
     if (made) map.addImage(id, made.image, made.options);
   });
-  return new Promise((resolve) => map.on('load', () => resolve(map)));
+  // Resolves once the style and layers are in place (see whenLoaded).
+  map.symbiontLoaded = new Promise((resolve) => map.once('load', () => resolve(map)));
+  return map;
 }
+
+/** Resolves once the map's style and layers are in place. */
+export const whenLoaded = (map) => map.symbiontLoaded;
 
 /** A site marker for the location picked on the map (site form). */
 export function pickLocation(map, lngLat) {

@@ -74,7 +74,7 @@ test('the demo region renders with its sites and match lines, offline', async ()
     return route.abort();
   });
   signedIn = await openPage(context);
-  const figures = await signedIn.evaluate(() => ({ drawn: window.symbiont.drawnMatches, sites: window.symbiont.state.sites.size, firstRenderMs: window.symbiont.firstRenderMs }));
+  const figures = await signedIn.evaluate(() => ({ drawn: window.symbiont.drawnMatches, sites: window.symbiont.sitesShown, firstRenderMs: window.symbiont.firstRenderMs }));
   console.log(`# first render of the demo region: ${figures.firstRenderMs} ms; ${figures.sites} sites, ${figures.drawn} match lines`);
   assert.ok(figures.sites > 100, `sites loaded: ${figures.sites}`);
   assert.ok(figures.drawn > 50, `match lines drawn: ${figures.drawn}`);
@@ -171,6 +171,37 @@ test('a flow registered through the form shows the API validation error next to 
     { timeout: 5000 },
   );
   console.log(`# the new flow's first match was on the map ${Date.now() - written} ms after the write's answer (matches ${before} before)`);
+  assert.deepEqual(problems, []);
+});
+
+test('an anonymous offer reaches a stranger\'s map as a line to the centre of its grid cell, with no id of its owner', async () => {
+  await signedIn.click('#tab-register');
+  await signedIn.waitForSelector('#form-flow:not([hidden])');
+  const site = await signedIn.locator('#fl-site option', { hasText: ownBusiness.name }).first().getAttribute('value');
+  await signedIn.selectOption('#fl-site', site);
+  await signedIn.selectOption('#fl-direction', 'offer');
+  await signedIn.selectOption('#fl-category', 'material.paper_cardboard');
+  await signedIn.fill('#fl-value', '25');
+  await signedIn.fill('#fl-unit', 't/year');
+  await signedIn.check('#fl-anonymous');
+  await signedIn.click('#form-flow button[type=submit]');
+  await signedIn.waitForSelector('#form-flow .form-status:text-matches("Created flow")');
+  const created = (await signedIn.textContent('#form-flow .form-status')).match(/\(([0-9a-f-]{36})\)/)[1];
+  await signedIn.uncheck('#fl-anonymous');
+  // The observer (not signed in) gets the redacted matches from the feed and their lines from
+  // GET /map/matches: the hidden offer's end is its cell's centre, not the site.
+  const line = await observer.waitForFunction(() => {
+    const { state } = window.symbiont;
+    const m = [...state.matches.values()].find((x) => x.offer_place === 'cell' && window.symbiont.drawnIds?.has(x.id));
+    return m ? { match: m, ends: state.lines.get(m.id) } : null;
+  }, null, { timeout: 5000 }).then((h) => h.jsonValue());
+  assert.deepEqual(line.match.redacted, ['offer']);
+  assert.equal(line.match.offer_business_id ?? null, null);
+  assert.equal(line.match.offer_flow_id ?? null, null);
+  const site_ = await signedIn.evaluate((id) => window.symbiont.state.sites.get(id)?.coordinates, site);
+  assert.notDeepEqual(line.ends[0], site_, 'the hidden end is not the exact site');
+  const observed = JSON.stringify(await observer.evaluate(() => [...window.symbiont.state.matches.values()]));
+  assert.ok(!observed.includes(created), 'the anonymous flow\'s id is nowhere in the stranger\'s state');
   assert.deepEqual(problems, []);
 });
 

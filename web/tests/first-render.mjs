@@ -21,7 +21,7 @@ for (let i = 0; i < runs; i += 1) {
   figures = await page.evaluate(() => ({
     ready: document.body.dataset.ready,
     ms: window.symbiont.firstRenderMs,
-    sites: window.symbiont.state.sites.size,
+    sites: window.symbiont.sitesShown,
     matches: window.symbiont.state.matches.size,
     drawn: window.symbiont.drawnMatches,
     marks: window.symbiont.marks,

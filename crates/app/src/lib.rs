@@ -43,6 +43,7 @@ pub mod invitations;
 pub mod json_body;
 pub mod live_feed;
 pub mod live_matches;
+pub mod map_layers;
 pub mod match_queries;
 pub mod memberships;
 pub mod merge_patch;

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use symbiont_core::decision::{self, Pair, StatusChange};
 use symbiont_core::events::DomainEvent;
 use symbiont_core::{GeoPoint, MatchDecision, MatchStatus};
@@ -223,6 +223,29 @@ fn kept_sides(last: &Value, d: &MatchDecision) -> ((bool, Uuid), (bool, Uuid)) {
         (flag("need_anonymous"), d.need_business_id),
     )
 }
+
+/// The fields of a list item a map line carries: enough to colour, weigh, filter and name it;
+/// the rest is one `GET /matches/{id}` away. Absent fields (a redacted view's) stay absent.
+pub const LINE_FIELDS: &[&str] = &[
+    "id",
+    "status",
+    "score",
+    "offer_category",
+    "need_category",
+    "offer_business_id",
+    "need_business_id",
+    "offer_flow_id",
+    "need_flow_id",
+    "offer_anonymous",
+    "need_anonymous",
+    "savings_eur_per_year",
+    "savings_band",
+    "co2_t_per_year",
+    "co2_band",
+    "distance_km",
+    "distance_band",
+    "redacted",
+];
 
 /// A page of matches, serialized while the locks are held.
 #[derive(Serialize)]
@@ -1177,187 +1200,117 @@ impl LiveMatches {
     ) -> Result<Vec<u8>, AppError> {
         let engine = self.engine();
         let decisions = self.decisions();
-        // Only the page is built: candidates are filtered on their figures, and a bounded heap keeps
-        // the first `limit + 1` after the cursor in list order, so a large result costs one pass.
-        let mut page = TopPage::new(limit.saturating_add(1), after);
-        // A hidden side must not be found through the business or flow it belongs to.
-        let listed_through_hidden =
-            |hidden: (bool, bool), offer: (Uuid, Uuid), need: (Uuid, Uuid)| {
-                let through = |(business, flow): (Uuid, Uuid)| {
-                    filter.business_id == Some(business) || filter.flow_id == Some(flow)
-                };
-                (hidden.0 && through(offer)) || (hidden.1 && through(need))
-            };
-        let through_owner = filter.business_id.is_some() || filter.flow_id.is_some();
-        let category_ok = |offer: &str, need: &str| {
-            filter
-                .category
-                .as_deref()
-                .is_none_or(|c| category_matches(c, offer) || category_matches(c, need))
-        };
-        let min_score = filter.min_score.unwrap_or(f64::NEG_INFINITY);
-        if filter.status == Some(MatchStatus::Expired) {
-            for d in decisions
-                .values()
-                .filter(|d| d.status == MatchStatus::Expired)
-            {
-                let Some(last) = d.last_match.as_ref() else {
-                    continue;
-                };
-                let business_ok = filter
-                    .business_id
-                    .is_none_or(|b| d.offer_business_id == b || d.need_business_id == b);
-                let flow_ok = filter
-                    .flow_id
-                    .is_none_or(|f| d.offer_flow_id == f || d.need_flow_id == f);
-                let (offer, need) = kept_sides(last, d);
-                let hidden = viewer.hidden_sides(offer, need, Some(d));
-                // A stranger's filter and order must not use figures the view withholds: a kept
-                // match with a hidden side has no coarse figures, so it ranks last and fails any
-                // minimum score.
-                let redacted = hidden != (false, false);
-                let score = if redacted {
-                    f64::NEG_INFINITY
-                } else {
-                    kept_number(last, "score")
-                };
-                if !(business_ok
-                    && flow_ok
-                    && score >= min_score
-                    && category_ok(
-                        kept_str(last, "offer_category"),
-                        kept_str(last, "need_category"),
-                    ))
-                {
-                    continue;
-                }
-                if through_owner
-                    && listed_through_hidden(
-                        hidden,
-                        (d.offer_business_id, d.offer_flow_id),
-                        (d.need_business_id, d.need_flow_id),
-                    )
-                {
-                    continue;
-                }
-                let key = if redacted {
-                    CoarseFigures::sort_key(None, sort)
-                } else {
-                    sort_key(
-                        sort,
-                        score,
-                        kept_number(last, "savings_eur_per_year"),
-                        kept_number(last, "co2_t_per_year"),
-                    )
-                };
-                page.offer(key, d.match_id, Candidate::Kept(d, last));
-            }
-        } else {
-            let candidates: Box<dyn Iterator<Item = Arc<Match>>> =
-                match (filter.flow_id, filter.business_id) {
-                    (Some(flow), _) => Box::new(engine.flow_matches(flow)),
-                    (None, Some(business)) => Box::new(engine.business_matches(business)),
-                    (None, None) => Box::new(engine.iter()),
-                };
-            for m in candidates {
-                let business_ok = filter
-                    .business_id
-                    .is_none_or(|b| m.offer_business_id == b || m.need_business_id == b);
-                if !(business_ok && category_ok(&m.offer_category, &m.need_category)) {
-                    continue;
-                }
-                let decision = decisions.get(&m.id);
-                let hidden = if m.offer_anonymous || m.need_anonymous {
-                    viewer.hidden_sides(
-                        (m.offer_anonymous, m.offer_business_id),
-                        (m.need_anonymous, m.need_business_id),
-                        decision,
-                    )
-                } else {
-                    (false, false)
-                };
-                // With a side hidden, the minimum score and the order use the coarse figures the
-                // view shows (score level, band bounds; ties by id), never the exact ones, which
-                // would rank by the hidden distance (ADR 0013).
-                let (score, key, coarse) = if hidden == (false, false) {
-                    let key = sort_key(sort, m.score, m.savings_eur_per_year, m.co2_t_per_year);
-                    (m.score, key, None)
-                } else {
-                    let coarse = coarse_figures(&engine, &m);
-                    let level = coarse
-                        .as_ref()
-                        .map_or(f64::NEG_INFINITY, |c| c.score_level());
-                    (
-                        level,
-                        CoarseFigures::sort_key(coarse.as_ref(), sort),
-                        coarse,
-                    )
-                };
-                if score < min_score || !page.would_keep(key, m.id) {
-                    continue;
-                }
-                if let Some(wanted) = filter.status
-                    && decision.map_or(MatchStatus::Suggested, |d| d.status) != wanted
-                {
-                    continue;
-                }
-                if through_owner
-                    && listed_through_hidden(
-                        hidden,
-                        (m.offer_business_id, m.offer_flow_id),
-                        (m.need_business_id, m.need_flow_id),
-                    )
-                {
-                    continue;
-                }
-                page.offer(key, m.id, Candidate::Live(m, decision, coarse));
-            }
-        }
-        let mut items = page.into_list();
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|ranked| {
-                MatchCursor {
-                    key: ranked.key,
-                    id: ranked.id,
-                }
-                .encode()
-            })
-        } else {
-            None
-        };
+        let (items, next_cursor) = select(&engine, &decisions, filter, sort, limit, after, viewer);
         let page = MatchPage {
             items: items
                 .into_iter()
-                .map(|ranked| match ranked.item {
-                    Candidate::Live(m, decision, coarse) => {
-                        entry_for(
-                            viewer,
-                            view(Figures::Live(m.clone()), decision, self.hazard_of(&m)),
-                            (m.offer_anonymous, m.offer_business_id),
-                            (m.need_anonymous, m.need_business_id),
-                            decision,
-                            || coarse,
-                        )
-                        .1
-                    }
-                    Candidate::Kept(d, last) => {
-                        let (offer, need) = kept_sides(last, d);
-                        entry_for(
-                            viewer,
-                            view(Figures::Kept(last), Some(d), None),
-                            offer,
-                            need,
-                            Some(d),
-                            || None,
-                        )
-                        .1
-                    }
-                })
+                .map(|ranked| self.entry(ranked.item, viewer).1)
                 .collect(),
             next_cursor,
         };
         crate::json_body::to_vec(&page)
+    }
+
+    /// The same page as [`LiveMatches::page`] drawn as lines for a map: a GeoJSON feature
+    /// collection of `LineString`s from the offer's place to the need's, each with the list item's
+    /// fields the map shows ([`LINE_FIELDS`], as redacted as the list). A side the viewer may see is
+    /// at its site; a hidden side is at the centre of its grid cell, the place its coarse figures
+    /// were computed from (ADR 0013), and says so in `offer_place` / `need_place`. A kept (expired)
+    /// match whose flow is gone has no place and is left out.
+    pub fn lines(
+        &self,
+        filter: &MatchFilter,
+        limit: usize,
+        after: Option<MatchCursor>,
+        viewer: &Viewer,
+    ) -> Result<Vec<u8>, AppError> {
+        let engine = self.engine();
+        let decisions = self.decisions();
+        let (items, next_cursor) = select(
+            &engine,
+            &decisions,
+            filter,
+            MatchSort::Score,
+            limit,
+            after,
+            viewer,
+        );
+        let mut features = Vec::with_capacity(items.len());
+        for ranked in items {
+            let (offer_flow, need_flow) = match &ranked.item {
+                Candidate::Live(m, ..) => (m.offer_flow_id, m.need_flow_id),
+                Candidate::Kept(d, _) => (d.offer_flow_id, d.need_flow_id),
+            };
+            let (hidden, entry) = self.entry(ranked.item, viewer);
+            let place = |flow: Uuid, hidden: bool| {
+                engine.flow_location(flow).map(|at| {
+                    if hidden {
+                        (coarsen(at), "cell")
+                    } else {
+                        (at, "site")
+                    }
+                })
+            };
+            let (Some((offer_at, offer_place)), Some((need_at, need_place))) =
+                (place(offer_flow, hidden.0), place(need_flow, hidden.1))
+            else {
+                continue;
+            };
+            let Value::Object(mut item) = serde_json::to_value(&entry).unwrap_or(Value::Null)
+            else {
+                continue;
+            };
+            let mut properties = serde_json::Map::with_capacity(LINE_FIELDS.len() + 2);
+            for field in LINE_FIELDS {
+                if let Some(value) = item.remove(*field) {
+                    properties.insert((*field).into(), value);
+                }
+            }
+            properties.insert("offer_place".into(), offer_place.into());
+            properties.insert("need_place".into(), need_place.into());
+            features.push(json!({
+                "type": "Feature",
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [[offer_at.lon, offer_at.lat], [need_at.lon, need_at.lat]],
+                },
+                "properties": properties,
+            }));
+        }
+        crate::json_body::to_vec(&json!({
+            "type": "FeatureCollection",
+            "features": features,
+            "next_cursor": next_cursor,
+        }))
+    }
+
+    /// The entry `viewer` sees of a selected candidate, with which sides are hidden from them.
+    fn entry<'a>(
+        &self,
+        candidate: Candidate<'a>,
+        viewer: &Viewer,
+    ) -> ((bool, bool), MatchEntry<'a>) {
+        match candidate {
+            Candidate::Live(m, decision, coarse) => entry_for(
+                viewer,
+                view(Figures::Live(m.clone()), decision, self.hazard_of(&m)),
+                (m.offer_anonymous, m.offer_business_id),
+                (m.need_anonymous, m.need_business_id),
+                decision,
+                || coarse,
+            ),
+            Candidate::Kept(d, last) => {
+                let (offer, need) = kept_sides(last, d);
+                entry_for(
+                    viewer,
+                    view(Figures::Kept(last), Some(d), None),
+                    offer,
+                    need,
+                    Some(d),
+                    || None,
+                )
+            }
+        }
     }
 
     pub fn summary(&self) -> MatchSummary {
@@ -1423,6 +1376,168 @@ impl LiveMatches {
 /// Renders a match for the feed in every way a viewer can see it: whole, whole without the
 /// parties' note, and with each side that may be hidden redacted exactly as `redact` builds the
 /// REST view. `reason`: why it was withdrawn (coarsened for redacted renderings).
+
+/// The matches of a page, in list order, with the cursor of the next page: candidates are filtered
+/// on their figures, and a bounded heap keeps the first `limit + 1` after the cursor, so a large
+/// result costs one pass.
+fn select<'d>(
+    engine: &Engine,
+    decisions: &'d HashMap<Uuid, MatchDecision>,
+    filter: &MatchFilter,
+    sort: MatchSort,
+    limit: usize,
+    after: Option<MatchCursor>,
+    viewer: &Viewer,
+) -> (Vec<Ranked<Candidate<'d>>>, Option<String>) {
+    let mut page = TopPage::new(limit.saturating_add(1), after);
+    // A hidden side must not be found through the business or flow it belongs to.
+    let listed_through_hidden = |hidden: (bool, bool), offer: (Uuid, Uuid), need: (Uuid, Uuid)| {
+        let through = |(business, flow): (Uuid, Uuid)| {
+            filter.business_id == Some(business) || filter.flow_id == Some(flow)
+        };
+        (hidden.0 && through(offer)) || (hidden.1 && through(need))
+    };
+    let through_owner = filter.business_id.is_some() || filter.flow_id.is_some();
+    let category_ok = |offer: &str, need: &str| {
+        filter
+            .category
+            .as_deref()
+            .is_none_or(|c| category_matches(c, offer) || category_matches(c, need))
+    };
+    let min_score = filter.min_score.unwrap_or(f64::NEG_INFINITY);
+    if filter.status == Some(MatchStatus::Expired) {
+        for d in decisions
+            .values()
+            .filter(|d| d.status == MatchStatus::Expired)
+        {
+            let Some(last) = d.last_match.as_ref() else {
+                continue;
+            };
+            let business_ok = filter
+                .business_id
+                .is_none_or(|b| d.offer_business_id == b || d.need_business_id == b);
+            let flow_ok = filter
+                .flow_id
+                .is_none_or(|f| d.offer_flow_id == f || d.need_flow_id == f);
+            let (offer, need) = kept_sides(last, d);
+            let hidden = viewer.hidden_sides(offer, need, Some(d));
+            // A stranger's filter and order must not use figures the view withholds: a kept
+            // match with a hidden side has no coarse figures, so it ranks last and fails any
+            // minimum score.
+            let redacted = hidden != (false, false);
+            let score = if redacted {
+                f64::NEG_INFINITY
+            } else {
+                kept_number(last, "score")
+            };
+            if !(business_ok
+                && flow_ok
+                && score >= min_score
+                && category_ok(
+                    kept_str(last, "offer_category"),
+                    kept_str(last, "need_category"),
+                ))
+            {
+                continue;
+            }
+            if through_owner
+                && listed_through_hidden(
+                    hidden,
+                    (d.offer_business_id, d.offer_flow_id),
+                    (d.need_business_id, d.need_flow_id),
+                )
+            {
+                continue;
+            }
+            let key = if redacted {
+                CoarseFigures::sort_key(None, sort)
+            } else {
+                sort_key(
+                    sort,
+                    score,
+                    kept_number(last, "savings_eur_per_year"),
+                    kept_number(last, "co2_t_per_year"),
+                )
+            };
+            page.offer(key, d.match_id, Candidate::Kept(d, last));
+        }
+    } else {
+        let candidates: Box<dyn Iterator<Item = Arc<Match>>> =
+            match (filter.flow_id, filter.business_id) {
+                (Some(flow), _) => Box::new(engine.flow_matches(flow)),
+                (None, Some(business)) => Box::new(engine.business_matches(business)),
+                (None, None) => Box::new(engine.iter()),
+            };
+        for m in candidates {
+            let business_ok = filter
+                .business_id
+                .is_none_or(|b| m.offer_business_id == b || m.need_business_id == b);
+            if !(business_ok && category_ok(&m.offer_category, &m.need_category)) {
+                continue;
+            }
+            let decision = decisions.get(&m.id);
+            let hidden = if m.offer_anonymous || m.need_anonymous {
+                viewer.hidden_sides(
+                    (m.offer_anonymous, m.offer_business_id),
+                    (m.need_anonymous, m.need_business_id),
+                    decision,
+                )
+            } else {
+                (false, false)
+            };
+            // With a side hidden, the minimum score and the order use the coarse figures the
+            // view shows (score level, band bounds; ties by id), never the exact ones, which
+            // would rank by the hidden distance (ADR 0013).
+            let (score, key, coarse) = if hidden == (false, false) {
+                let key = sort_key(sort, m.score, m.savings_eur_per_year, m.co2_t_per_year);
+                (m.score, key, None)
+            } else {
+                let coarse = coarse_figures(&engine, &m);
+                let level = coarse
+                    .as_ref()
+                    .map_or(f64::NEG_INFINITY, |c| c.score_level());
+                (
+                    level,
+                    CoarseFigures::sort_key(coarse.as_ref(), sort),
+                    coarse,
+                )
+            };
+            if score < min_score || !page.would_keep(key, m.id) {
+                continue;
+            }
+            if let Some(wanted) = filter.status
+                && decision.map_or(MatchStatus::Suggested, |d| d.status) != wanted
+            {
+                continue;
+            }
+            if through_owner
+                && listed_through_hidden(
+                    hidden,
+                    (m.offer_business_id, m.offer_flow_id),
+                    (m.need_business_id, m.need_flow_id),
+                )
+            {
+                continue;
+            }
+            page.offer(key, m.id, Candidate::Live(m, decision, coarse));
+        }
+    }
+    let mut items = page.into_list();
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|ranked| {
+            MatchCursor {
+                key: ranked.key,
+                id: ranked.id,
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    (items, next_cursor)
+}
+
 fn match_notice(
     figures: MatchView<'_>,
     offer: Side,

@@ -58,6 +58,13 @@ impl MatchQuery {
     }
 }
 
+/// How a list of matches is written: as list items, or as lines for a map.
+#[derive(Debug, Clone, Copy)]
+enum ListShape {
+    Items,
+    Lines,
+}
+
 /// How long an uncached list over all matches waits for a turn before it is refused as busy:
 /// long enough to ride out a burst, short enough that the client learns to retry.
 const FULL_SCAN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -95,7 +102,31 @@ impl App {
         self: &Arc<Self>,
         viewer: &Viewer,
         scope: VisibleScope,
+        query: MatchQuery,
+    ) -> Result<Bytes, AppError> {
+        self.match_list(viewer, scope, query, ListShape::Items)
+            .await
+    }
+
+    /// The same page drawn as map lines (GeoJSON `LineString`s from the offer's place to the
+    /// need's, see [`crate::live_matches::LiveMatches::lines`]), always best score first.
+    pub async fn match_lines(
+        self: &Arc<Self>,
+        viewer: &Viewer,
+        scope: VisibleScope,
         mut query: MatchQuery,
+    ) -> Result<Bytes, AppError> {
+        query.sort = MatchSort::Score;
+        self.match_list(viewer, scope, query, ListShape::Lines)
+            .await
+    }
+
+    async fn match_list(
+        self: &Arc<Self>,
+        viewer: &Viewer,
+        scope: VisibleScope,
+        mut query: MatchQuery,
+        shape: ListShape,
     ) -> Result<Bytes, AppError> {
         match scope.0 {
             MatchScope::All => {}
@@ -104,23 +135,31 @@ impl App {
         }
         self.check_category_filter(query.filter.category.as_deref())?;
         let key = format!(
-            "{}:{}:matches:{}",
+            "{}:{}:{}:{}",
             self.live_matches.state_key(),
             viewer.cache_key(),
+            match shape {
+                ListShape::Items => "matches",
+                ListShape::Lines => "match-lines",
+            },
             query.key()
         );
         let scoped = query.filter.business_id.is_some() || query.filter.flow_id.is_some();
         let app = Arc::clone(self);
         let limits = Arc::clone(self);
         let viewer = viewer.clone();
-        let page = move || {
-            app.live_matches.page(
+        let page = move || match shape {
+            ListShape::Items => app.live_matches.page(
                 &query.filter,
                 query.sort,
                 query.limit,
                 query.cursor,
                 &viewer,
-            )
+            ),
+            ListShape::Lines => {
+                app.live_matches
+                    .lines(&query.filter, query.limit, query.cursor, &viewer)
+            }
         };
         let compute = async move {
             if scoped {

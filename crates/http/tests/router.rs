@@ -37,6 +37,8 @@ mod ids;
 mod industry_templates;
 #[path = "router/invitations.rs"]
 mod invitations;
+#[path = "router/map.rs"]
+mod map;
 #[path = "router/matches.rs"]
 mod matches;
 #[path = "router/members.rs"]

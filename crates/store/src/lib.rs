@@ -144,6 +144,16 @@ pub struct LocatedFlow {
     pub location: GeoPoint,
 }
 
+/// Where a site is and its business's industry: what the map clusters (no document is decoded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SitePlace {
+    pub id: Uuid,
+    pub business_id: Uuid,
+    pub location: GeoPoint,
+    /// The business's NACE code (`C10.51`).
+    pub industry: String,
+}
+
 /// Counts for summaries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -214,6 +224,8 @@ pub trait Store: Send + Sync + 'static {
         filter: &SiteFilter,
         page: PageRequest,
     ) -> Result<Page<Site>, StoreError>;
+    /// Every site's place and industry, in id order, for the map's layers.
+    async fn site_places(&self) -> Result<Vec<SitePlace>, StoreError>;
     async fn update_site(&self, site: &Site) -> Result<(), StoreError>;
     async fn delete_site(&self, id: Uuid) -> Result<Removed, StoreError>;
 

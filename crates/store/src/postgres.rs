@@ -22,7 +22,7 @@ use crate::codec::page_of;
 use crate::store_sql::{Dialect, Select};
 use crate::{
     BusinessFilter, Counts, Entity, FlowFilter, LocatedFlow, Near, Page, PageRequest, Removed,
-    SiteFilter, Store, StoreError,
+    SiteFilter, SitePlace, Store, StoreError,
 };
 
 /// The statements PostgreSQL shares with SQLite.
@@ -198,6 +198,10 @@ impl Store for PostgresStore {
         let sites =
             Sql::sites_after(&self.pool, filter, page.after, i64::from(page.limit) + 1).await?;
         Ok(page_of(sites, page.limit, |s| s.id))
+    }
+
+    async fn site_places(&self) -> Result<Vec<SitePlace>, StoreError> {
+        Sql::site_places(&self.pool).await
     }
 
     async fn update_site(&self, site: &Site) -> Result<(), StoreError> {

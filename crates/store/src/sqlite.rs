@@ -22,7 +22,7 @@ use crate::codec::page_of;
 use crate::store_sql::{Dialect, Select};
 use crate::{
     BusinessFilter, Counts, Entity, FlowFilter, LocatedFlow, Near, Page, PageRequest, Removed,
-    SiteFilter, Store, StoreError,
+    SiteFilter, SitePlace, Store, StoreError,
 };
 
 /// The statements SQLite shares with PostgreSQL.
@@ -311,6 +311,10 @@ impl Store for SqliteStore {
                 .collect())
         })
         .await
+    }
+
+    async fn site_places(&self) -> Result<Vec<SitePlace>, StoreError> {
+        Sql::site_places(&self.reader).await
     }
 
     async fn update_site(&self, site: &Site) -> Result<(), StoreError> {

@@ -25,10 +25,12 @@ use symbiont_core::events::{DomainEvent, OutboxEntry};
 use symbiont_core::{Business, Flow, GeoPoint, MatchDecision, Site};
 use uuid::Uuid;
 
-use crate::codec::{child_insert_error, decode, encode, insert_error, outbox_entry, page_of};
+use crate::codec::{
+    child_insert_error, decode, encode, insert_error, outbox_entry, page_of, parse_uuid,
+};
 use crate::{
     BusinessFilter, Counts, Entity, FlowFilter, LocatedFlow, Near, Page, PageRequest, Removed,
-    SiteFilter, StoreError,
+    SiteFilter, SitePlace, StoreError,
 };
 
 /// What one database writes differently in the statements of [`Sql`].
@@ -262,6 +264,31 @@ where
         let (sql, args) = query.into_parts()?;
         let rows = sqlx::query_with(&sql, args).fetch_all(pool).await?;
         rows.iter().map(|r| document(Entity::Site, r)).collect()
+    }
+
+    /// Every site's id, business, place and industry, in id order: columns only, no document.
+    pub(crate) async fn site_places(pool: &Pool<DB>) -> Result<Vec<SitePlace>, StoreError> {
+        let rows = sqlx::query::<DB>(
+            "SELECT s.id, s.business_id, s.lat, s.lon, b.industry
+             FROM sites s JOIN businesses b ON b.id = s.business_id ORDER BY s.id",
+        )
+        .fetch_all(pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get(0)?;
+                let business: String = row.try_get(1)?;
+                Ok(SitePlace {
+                    id: parse_uuid(Entity::Site, &id)?,
+                    business_id: parse_uuid(Entity::Business, &business)?,
+                    location: GeoPoint {
+                        lat: row.try_get(2)?,
+                        lon: row.try_get(3)?,
+                    },
+                    industry: row.try_get(4)?,
+                })
+            })
+            .collect()
     }
 
     /// Up to `limit` flows matching `filter` with ids above `after`, in id order, each with its

@@ -19,7 +19,7 @@ use crate::accounts::{
 };
 use crate::{
     BusinessFilter, Counts, FlowFilter, LocatedFlow, Page, PageRequest, PoolStatus, Removed,
-    SiteFilter, Store, StoreError, accounts,
+    SiteFilter, SitePlace, Store, StoreError, accounts,
 };
 
 /// Wraps an adapter; `system` names the database (`sqlite`, `postgresql`) in the spans.
@@ -125,6 +125,10 @@ impl Store for TracedStore {
         page: PageRequest,
     ) -> Result<Page<Site>, StoreError> {
         traced!(self, "list_sites", self.inner.list_sites(filter, page))
+    }
+
+    async fn site_places(&self) -> Result<Vec<SitePlace>, StoreError> {
+        traced!(self, "site_places", self.inner.site_places())
     }
 
     async fn update_site(&self, site: &Site) -> Result<(), StoreError> {

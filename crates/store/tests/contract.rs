@@ -1198,7 +1198,35 @@ async fn invitations(store: &dyn Store) {
     );
 }
 
+async fn site_places_name_each_site_with_its_business_industry(store: &dyn Store) {
+    let mut bakery = business("Bakery");
+    bakery.industry = "C10.71".into();
+    store.insert_business(&bakery).await.expect("business");
+    let ovens = site(&bakery, 51.45, 7.01);
+    let depot = site(&bakery, 51.50, 6.90);
+    store.insert_site(&ovens).await.expect("site");
+    store.insert_site(&depot).await.expect("site");
+    let places = store.site_places().await.expect("site places");
+    let ids: Vec<Uuid> = places.iter().map(|p| p.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "in id order");
+    for expected in [&ovens, &depot] {
+        let place = places
+            .iter()
+            .find(|p| p.id == expected.id)
+            .expect("every site is listed");
+        assert_eq!(place.business_id, bakery.id);
+        assert_eq!(place.location, expected.location);
+        assert_eq!(place.industry, "C10.71");
+    }
+    store.delete_business(bakery.id).await.expect("delete");
+    let places = store.site_places().await.expect("site places");
+    assert!(!places.iter().any(|p| p.business_id == bakery.id));
+}
+
 async fn run_all(store: &dyn Store) {
+    site_places_name_each_site_with_its_business_industry(store).await;
     accounts_tokens_keys_and_audit(store).await;
     invitations(store).await;
     account_lifecycle(store).await;

@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 
 use super::{
     admin, auth, businesses, categories, feed, flight_recorder, flows, graphql, health,
-    industry_templates, invitations, matches, members, network, sites, stats, waste_codes,
+    industry_templates, invitations, map, matches, members, network, sites, stats, waste_codes,
 };
 use crate::openapi::{self as doc, Gateway};
 
@@ -19,6 +19,7 @@ use crate::openapi::{self as doc, Gateway};
         (name = "sites", description = "Where businesses are; also as GeoJSON"),
         (name = "flows", description = "Offers of surplus and needs for input"),
         (name = "matches", description = "Ranked, explained exchanges and their lifecycle"),
+        (name = "map", description = "What a map draws: sites clustered per zoom level, matches as lines with both ends"),
         (name = "network", description = "The symbiosis network as a graph: chains, clusters and anchor businesses"),
         (name = "graphql", description = "GraphQL over the same use cases: queries, mutations and live feed subscriptions (schema: api/schema.graphql)"),
         (name = "feed", description = "The live feed of match and flow events: WebSocket and Server-Sent Events"),
@@ -52,6 +53,8 @@ use crate::openapi::{self as doc, Gateway};
         matches::list,
         matches::get,
         matches::update,
+        map::sites,
+        map::matches,
         stats::stats,
         network::chains,
         network::clusters,

@@ -15,7 +15,7 @@ use symbiont_app::live_matches::{MatchCursor, MatchFilter, MatchSort};
 use symbiont_app::match_queries::{MatchQuery, MatchScope};
 use symbiont_app::visibility::Viewer;
 
-fn take_filter(
+pub(super) fn take_filter(
     query: &mut QueryParams,
     filter: &mut MatchFilter,
 ) -> Result<(MatchSort, usize, Option<MatchCursor>), ApiError> {

@@ -13,6 +13,7 @@ mod graphql;
 mod health;
 mod industry_templates;
 mod invitations;
+mod map;
 mod match_views;
 mod matches;
 mod members;
@@ -54,6 +55,8 @@ pub fn router() -> Router<SharedState> {
         .route("/flows/{id}/matches", get(matches::of_flow))
         .route("/matches", get(matches::list))
         .route("/matches/{id}", get(matches::get).patch(matches::update))
+        .route("/map/sites", get(map::sites))
+        .route("/map/matches", get(map::matches))
         .route("/stats", get(stats::stats))
         .route("/network/chains", get(network::chains))
         .route("/network/clusters", get(network::clusters))

@@ -102,10 +102,53 @@ impl Scene {
             .await;
         assert_eq!(one.0, 200, "{}", one.2);
         out.push(one.2);
+        out.push(self.map_line().await);
         for view in &out {
             assert_eq!(view["redacted"], json!(["offer"]), "{view}");
         }
         out
+    }
+}
+
+impl Scene {
+    /// The match as the map draws it for the probe (`GET /map/matches`): the line's fields with
+    /// its offer end, the hidden side's. The need end is the probe's own site, which moves with it.
+    async fn map_line(&self) -> Value {
+        let lines = self.app.get("/api/v1/map/matches", &self.probe).await;
+        assert_eq!(lines.0, 200, "{}", lines.2);
+        let features = lines.2["features"].as_array().cloned().unwrap_or_default();
+        assert_eq!(features.len(), 1, "{}", lines.2);
+        let line = &features[0];
+        let hidden_end = &line["geometry"]["coordinates"][0];
+        let hidden_site = self
+            .app
+            .get(&format!("/api/v1/sites/{}", self.hidden_site), &self.hider)
+            .await;
+        let at = GeoPoint {
+            lat: hidden_site.2["location"]["lat"]
+                .as_f64()
+                .unwrap_or_default(),
+            lon: hidden_site.2["location"]["lon"]
+                .as_f64()
+                .unwrap_or_default(),
+        };
+        let centre = coarsen(at);
+        assert_eq!(
+            *hidden_end,
+            json!([centre.lon, centre.lat]),
+            "the hidden end is its cell's centre"
+        );
+        assert_eq!(line["properties"]["offer_place"], "cell");
+        assert_eq!(line["properties"]["need_place"], "site");
+        for field in ["offer_business_id", "offer_flow_id"] {
+            assert!(
+                line["properties"].get(field).is_none_or(Value::is_null),
+                "{field} in {line}"
+            );
+        }
+        let mut view = line["properties"].clone();
+        view["offer_end"] = hidden_end.clone();
+        view
     }
 }
 
