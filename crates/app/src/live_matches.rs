@@ -1373,10 +1373,6 @@ impl LiveMatches {
     }
 }
 
-/// Renders a match for the feed in every way a viewer can see it: whole, whole without the
-/// parties' note, and with each side that may be hidden redacted exactly as `redact` builds the
-/// REST view. `reason`: why it was withdrawn (coarsened for redacted renderings).
-
 /// The matches of a page, in list order, with the cursor of the next page: candidates are filtered
 /// on their figures, and a bounded heap keeps the first `limit + 1` after the cursor, so a large
 /// result costs one pass.
@@ -1492,7 +1488,7 @@ fn select<'d>(
                 let key = sort_key(sort, m.score, m.savings_eur_per_year, m.co2_t_per_year);
                 (m.score, key, None)
             } else {
-                let coarse = coarse_figures(&engine, &m);
+                let coarse = coarse_figures(engine, &m);
                 let level = coarse
                     .as_ref()
                     .map_or(f64::NEG_INFINITY, |c| c.score_level());
@@ -1538,6 +1534,9 @@ fn select<'d>(
     (items, next_cursor)
 }
 
+/// Renders a match for the feed in every way a viewer can see it: whole, whole without the
+/// parties' note, and with each side that may be hidden redacted exactly as `redact` builds the
+/// REST view. `reason`: why it was withdrawn (coarsened for redacted renderings).
 fn match_notice(
     figures: MatchView<'_>,
     offer: Side,

@@ -278,7 +278,7 @@ mod tests {
     fn counts(layer: &Value) -> Vec<u64> {
         layer["features"]
             .as_array()
-            .unwrap()
+            .expect("features")
             .iter()
             .map(|f| f["properties"]["count"].as_u64().unwrap_or(1))
             .collect()
@@ -310,7 +310,7 @@ mod tests {
         assert_eq!(far_out["sites"], 3);
         let cluster = &far_out["features"][0]["properties"];
         assert_eq!(cluster["cluster"], true);
-        let split = cluster["expansion_zoom"].as_u64().unwrap();
+        let split = cluster["expansion_zoom"].as_u64().expect("a zoom level");
         assert!(
             (6..=9).contains(&split),
             "the 40 km site parts early: {split}"
@@ -328,7 +328,7 @@ mod tests {
         );
         let site = lone["features"]
             .as_array()
-            .unwrap()
+            .expect("features")
             .iter()
             .find(|f| f["properties"]["site_id"] == json!(places[2].id))
             .expect("the far site is listed");
@@ -339,7 +339,7 @@ mod tests {
     #[test]
     fn the_view_limits_the_features_but_not_the_region() {
         let places = vec![place(51.45, 7.01), place(48.85, 2.35)];
-        let ruhr = BoundingBox::parse("6.5,51.2,7.5,51.7").unwrap();
+        let ruhr = BoundingBox::parse("6.5,51.2,7.5,51.7").expect("a box");
         let layer = site_layer(&places, 12, Some(ruhr));
         assert_eq!(layer["sites"], 1);
         assert_eq!(layer["region"], json!([2.35, 48.85, 7.01, 51.45]));
@@ -351,7 +351,7 @@ mod tests {
     #[test]
     fn a_view_across_the_antimeridian_holds_both_ends() {
         let places = vec![place(-17.7, 178.4), place(-14.3, -170.7), place(0.0, 0.0)];
-        let pacific = BoundingBox::parse("170,-30,-160,0").unwrap();
+        let pacific = BoundingBox::parse("170,-30,-160,0").expect("a box");
         assert_eq!(site_layer(&places, 14, Some(pacific))["sites"], 2);
     }
 
@@ -359,18 +359,22 @@ mod tests {
     fn bad_boxes_are_refused_with_a_reason() {
         assert!(
             BoundingBox::parse("1,2,3")
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("four numbers")
         );
-        assert!(BoundingBox::parse("1,2,3,x").unwrap_err().contains("north"));
+        assert!(
+            BoundingBox::parse("1,2,3,x")
+                .expect_err("refused")
+                .contains("north")
+        );
         assert!(
             BoundingBox::parse("200,2,3,4")
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("west")
         );
         assert!(
             BoundingBox::parse("1,60,3,50")
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("south")
         );
     }

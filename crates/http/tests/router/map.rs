@@ -26,9 +26,13 @@ async fn the_site_layer_clusters_near_sites_and_parts_them_when_zoomed_in() {
     let cluster = &all[0];
     assert_eq!(cluster["properties"]["cluster"], true);
     assert_eq!(cluster["properties"]["count"], 2);
-    let lon = cluster["geometry"]["coordinates"][0].as_f64().unwrap();
+    let lon = cluster["geometry"]["coordinates"][0]
+        .as_f64()
+        .expect("a longitude");
     assert!((6.9583..6.9701).contains(&lon), "{cluster}");
-    let split = cluster["properties"]["expansion_zoom"].as_u64().unwrap();
+    let split = cluster["properties"]["expansion_zoom"]
+        .as_u64()
+        .expect("a zoom level");
     assert!((9..=12).contains(&split), "{cluster}");
     let region = &layer.2["region"];
     assert_eq!(*region, json!([6.9583, 50.9412, 6.9701, 50.9501]));
@@ -70,12 +74,12 @@ async fn match_lines_follow_the_list_and_end_at_the_sites_a_party_may_see() {
     let ids = |items: Vec<Value>, at: &str| -> Vec<Value> {
         items
             .iter()
-            .map(|i| i.pointer(at).cloned().unwrap())
+            .map(|i| i.pointer(at).cloned().expect("an id"))
             .collect()
     };
     assert_eq!(
         ids(features(&lines), "/properties/id"),
-        ids(list.2["items"].as_array().cloned().unwrap(), "/id"),
+        ids(list.2["items"].as_array().cloned().expect("items"), "/id"),
     );
     let line = features(&lines)
         .into_iter()
