@@ -75,7 +75,8 @@ async function loadSiteLayer() {
     }
   }
   window.symbiont.sitesShown = layer.sites;
-  state.map.getSource('sites').setData(layer);
+  await whenLoaded(state.map);
+  if (generation === siteGeneration) state.map.getSource('sites').setData(layer);
 }
 
 function addSite(id, businessId, name, coordinates) {
@@ -186,6 +187,12 @@ const fetchPendingLines = debounce(async () => {
   drawSoon();
 }, 50);
 
+/** A newer view of a match (the feed's, GET /matches/{id}) replaces the list's; where its ends are stays. */
+function keepMatch(m) {
+  const before = state.matches.get(m.id);
+  state.matches.set(m.id, before?.offer_place ? { ...m, offer_place: before.offer_place, need_place: before.need_place } : m);
+}
+
 function placeLater(m) {
   const flow = m.offer_flow_id || m.need_flow_id;
   if (flow) pendingLineFlows.add(flow);
@@ -196,7 +203,7 @@ function placeLater(m) {
 // ---------------------------------------------------------------- map layers
 
 function drawMatches() {
-  if (!state.map) return;
+  if (!state.map?.getSource('matches')) return;
   const features = [];
   for (const m of state.matches.values()) {
     const ends = state.lines.get(m.id);
@@ -338,7 +345,7 @@ async function openMatch(id, { quiet = false } = {}) {
   }
   state.detail = { kind: 'match', id };
   history.replaceState(null, '', `#match=${id}`);
-  state.matches.set(m.id, m);
+  keepMatch(m);
   if (!state.lines.has(m.id)) placeLater(m);
   state.map?.setFilter('match-selected', ['==', ['get', 'id'], m.id]);
   await ensureBusinesses([m.offer_business_id, m.need_business_id]);
@@ -574,7 +581,7 @@ function onFeedEvent(message) {
       state.matches.delete(data.id);
       state.lines.delete(data.id);
     } else {
-      state.matches.set(data.id, data);
+      keepMatch(data);
       if (!state.lines.has(data.id)) placeLater(data);
     }
     drawSoon();
@@ -604,8 +611,17 @@ async function main() {
   bindTabs();
   bindAccount();
   legend();
-  // Where the region is (the site layer's `region`) and the best match lines, from the start.
-  const framingLoaded = get('/map/sites?zoom=0', { accept: 'application/geo+json' });
+  // From the start: where the region is (the site layer's `region`), then the map framed on it
+  // (its camera is set at once, so the view's sites load while its style, basemap and worker do),
+  // and the best match lines.
+  performance.mark('main');
+  const mapCreated = get('/map/sites?zoom=0', { accept: 'application/geo+json' }).then((framing) => {
+    state.region = framing.region;
+    performance.mark('region');
+    state.map = createMap($('#map'), state.region ? { bounds: state.region } : { center: [7.0, 51.42], zoom: 9 });
+    return state.map;
+  });
+  const sitesLoaded = mapCreated.then(() => loadSiteLayer());
   const matchesLoaded = loadMatches();
   const [categories, stats] = await Promise.all([get('/categories'), get('/stats'), (async () => { state.me = await me(); })()]);
   for (const c of categories.items) state.categories.set(c.code, c);
@@ -620,13 +636,7 @@ async function main() {
   $('#detail-back').addEventListener('click', closeDetail);
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('#detail').hidden) closeDetail(); });
 
-  // The map framed on the region: its camera is set at once, so the view's sites load while the
-  // style, basemap and worker do.
-  state.region = (await framingLoaded).region;
-  performance.mark('region');
-  const map = createMap($('#map'), state.region ? { bounds: state.region } : { center: [7.0, 51.42], zoom: 9 });
-  state.map = map;
-  const sitesLoaded = loadSiteLayer();
+  const map = await mapCreated;
   await whenLoaded(map);
   performance.mark('map');
   await sitesLoaded;

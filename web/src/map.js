@@ -134,11 +134,14 @@ export function createMap(container, { center, zoom, bounds }) {
     zoom,
     bounds: bounds ? [[bounds[0], bounds[1]], [bounds[2], bounds[3]]] : undefined,
     fitBoundsOptions: { padding: 40, maxZoom: 12 },
+    // Symbols appear at once rather than fading in over 300 ms.
+    fadeDuration: 0,
     attributionControl: { compact: true, customAttribution: 'Basemap: Natural Earth' },
     style: {
       version: 8,
       sources: {
-        basemap: { type: 'geojson', data: __BASEMAP_URL__ },
+        // Natural Earth 1:50m has no detail past zoom 6: tiles beyond it are cut from zoom 6's.
+        basemap: { type: 'geojson', data: __BASEMAP_URL__, maxzoom: 6 },
         sites: { type: 'geojson', data: empty() },
         flows: { type: 'geojson', data: empty() },
         matches: { type: 'geojson', data: empty() },

@@ -292,6 +292,8 @@ async fn evaluate_parks(
 }
 
 fn main() -> std::process::ExitCode {
+    // Before any thread exists (ADR 0029).
+    symbiont_server::memory_release::configure_allocator();
     let cli = Cli::parse();
     let config = match load_config(&cli) {
         Ok(config) => config,

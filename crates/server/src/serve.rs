@@ -64,21 +64,22 @@ async fn warn_if_bus_below_recommendation(store: &dyn Store, bus_url: &str) {
     }
 }
 
-/// Returns the free pages of glibc's arenas to the system (ADR 0009), logging what `after` freed.
+/// Returns the free pages of glibc's arenas to the system (ADR 0009), logging what `after` freed
+/// and how the allocator was set up at start (ADR 0029).
 async fn release_free_memory(after: &str) {
     let resident_before = crate::memory_release::resident_bytes();
     let trim_started = std::time::Instant::now();
     let released = tokio::task::spawn_blocking(crate::memory_release::release_free_memory)
         .await
         .unwrap_or(false);
-    if released {
-        tracing::info!(
-            resident_mib_before = resident_before.map(|b| b / (1 << 20)),
-            resident_mib = crate::memory_release::resident_bytes().map(|b| b / (1 << 20)),
-            elapsed_ms = trim_started.elapsed().as_millis() as u64,
-            "memory freed by {after} returned to the system"
-        );
-    }
+    tracing::info!(
+        resident_mib_before = resident_before.map(|b| b / (1 << 20)),
+        resident_mib = crate::memory_release::resident_bytes().map(|b| b / (1 << 20)),
+        released,
+        elapsed_ms = trim_started.elapsed().as_millis() as u64,
+        allocator = ?crate::memory_release::allocator_setup(),
+        "memory freed by {after} returned to the system"
+    );
 }
 
 /// Resolves when the process is asked to stop (SIGINT or SIGTERM).
@@ -204,7 +205,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     .await
     .context("cannot start matching")?;
     warn_if_bus_below_recommendation(store.as_ref(), &config.bus.url).await;
-    // The rebuild's temporary memory is free now, but glibc would keep it resident.
+    // The rebuild's temporary memory is free now, but glibc would keep some of it resident.
     release_free_memory("the start-up rebuild").await;
     // Background work (outbox relay, event consumer) is tracked and stopped on shutdown.
     let tasks = tokio_util::task::TaskTracker::new();
