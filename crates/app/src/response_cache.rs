@@ -29,7 +29,7 @@ const REDIS_TIMEOUT: Duration = Duration::from_millis(50);
 const BACKOFF: Duration = Duration::from_secs(5);
 /// Bytes of bodies (and keys) the in-process cache holds at most: a budget in bytes rather than
 /// entries, as a region's list is a hundred times a business's.
-const MEMORY_BYTES: u64 = 64 * 1024 * 1024;
+const MEMORY_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Why the cache could not answer; the cache is then bypassed, never an error to a caller.
 #[derive(Debug, thiserror::Error)]
