@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use symbiont_core::decision::{self, Pair, StatusChange};
 use symbiont_core::events::DomainEvent;
 use symbiont_core::{GeoPoint, MatchDecision, MatchStatus};
-use symbiont_matching::{Engine, FlowInput, FlowPlace, Match, MatchDiff, PreparedFlows};
+use symbiont_matching::{Engine, FlowInput, FlowPlace, Match, MatchDiff, MatchHead, PreparedFlows};
 use symbiont_store::Store;
 use uuid::Uuid;
 
@@ -392,6 +392,17 @@ pub struct MatchSummary {
 }
 
 /// A match that passed a list's filters, before its view is built.
+/// A candidate while a page is chosen: a live match's figures are computed only once it is kept
+/// (`None` until then), unless its order or hidden side needed them already.
+enum Pick<'a> {
+    Live(
+        Option<Arc<Match>>,
+        Option<&'a MatchDecision>,
+        Option<CoarseFigures>,
+    ),
+    Kept(&'a MatchDecision, &'a Value),
+}
+
 enum Candidate<'a> {
     /// With the coarse figures when a side is hidden from the viewer (computed once, for the key).
     Live(Arc<Match>, Option<&'a MatchDecision>, Option<CoarseFigures>),
@@ -1368,6 +1379,12 @@ impl LiveMatches {
         }
     }
 
+    /// Whether the engine holds a flow of this business: it existed when that flow was applied,
+    /// which is the state its matches are read from.
+    pub fn knows_business(&self, business_id: Uuid) -> bool {
+        self.engine().knows_business(business_id)
+    }
+
     pub fn engine_stats(&self) -> symbiont_matching::EngineStats {
         self.engine().stats()
     }
@@ -1455,20 +1472,22 @@ fn select<'d>(
                     kept_number(last, "co2_t_per_year"),
                 )
             };
-            page.offer(key, d.match_id, Candidate::Kept(d, last));
+            page.offer(key, d.match_id, Pick::Kept(d, last));
         }
     } else {
-        let candidates: Box<dyn Iterator<Item = Arc<Match>>> =
+        // Heads carry what the filters and the score order read; a match's figures are computed
+        // only when the order or a hidden side needs them, or when it makes the page.
+        let heads: Box<dyn Iterator<Item = MatchHead<'_>>> =
             match (filter.flow_id, filter.business_id) {
-                (Some(flow), _) => Box::new(engine.flow_matches(flow)),
-                (None, Some(business)) => Box::new(engine.business_matches(business)),
-                (None, None) => Box::new(engine.iter()),
+                (Some(flow), _) => Box::new(engine.flow_heads(flow)),
+                (None, Some(business)) => Box::new(engine.business_heads(business)),
+                (None, None) => Box::new(engine.heads()),
             };
-        for m in candidates {
+        for m in heads {
             let business_ok = filter
                 .business_id
                 .is_none_or(|b| m.offer_business_id == b || m.need_business_id == b);
-            if !(business_ok && category_ok(&m.offer_category, &m.need_category)) {
+            if !(business_ok && category_ok(m.offer_category, m.need_category)) {
                 continue;
             }
             let decision = decisions.get(&m.id);
@@ -1484,19 +1503,29 @@ fn select<'d>(
             // With a side hidden, the minimum score and the order use the coarse figures the
             // view shows (score level, band bounds; ties by id), never the exact ones, which
             // would rank by the hidden distance (ADR 0013).
-            let (score, key, coarse) = if hidden == (false, false) {
-                let key = sort_key(sort, m.score, m.savings_eur_per_year, m.co2_t_per_year);
-                (m.score, key, None)
-            } else {
-                let coarse = coarse_figures(engine, &m);
+            let (score, key, whole, coarse) = if hidden != (false, false) {
+                let Some(whole) = engine.get(m.id) else {
+                    continue;
+                };
+                let coarse = coarse_figures(engine, &whole);
                 let level = coarse
                     .as_ref()
                     .map_or(f64::NEG_INFINITY, |c| c.score_level());
-                (
-                    level,
-                    CoarseFigures::sort_key(coarse.as_ref(), sort),
-                    coarse,
-                )
+                let key = CoarseFigures::sort_key(coarse.as_ref(), sort);
+                (level, key, Some(whole), coarse)
+            } else if sort == MatchSort::Score {
+                (m.score, m.score, None, None)
+            } else {
+                let Some(whole) = engine.get(m.id) else {
+                    continue;
+                };
+                let key = sort_key(
+                    sort,
+                    whole.score,
+                    whole.savings_eur_per_year,
+                    whole.co2_t_per_year,
+                );
+                (whole.score, key, Some(whole), None)
             };
             if score < min_score || !page.would_keep(key, m.id) {
                 continue;
@@ -1515,10 +1544,31 @@ fn select<'d>(
             {
                 continue;
             }
-            page.offer(key, m.id, Candidate::Live(m, decision, coarse));
+            page.offer(key, m.id, Pick::Live(whole, decision, coarse));
         }
     }
-    let mut items = page.into_list();
+    // The kept heads' figures, computed now (under the same read lock, so every one is live).
+    let mut items: Vec<Ranked<Candidate<'d>>> = page
+        .into_list()
+        .into_iter()
+        .filter_map(|ranked| {
+            let item = match ranked.item {
+                Pick::Live(whole, decision, coarse) => {
+                    let whole = match whole {
+                        Some(whole) => whole,
+                        None => engine.get(ranked.id)?,
+                    };
+                    Candidate::Live(whole, decision, coarse)
+                }
+                Pick::Kept(d, last) => Candidate::Kept(d, last),
+            };
+            Some(Ranked {
+                key: ranked.key,
+                id: ranked.id,
+                item,
+            })
+        })
+        .collect();
     let next_cursor = if items.len() > limit {
         items.truncate(limit);
         items.last().map(|ranked| {

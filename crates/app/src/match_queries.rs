@@ -15,6 +15,11 @@ use crate::error::AppError;
 use crate::live_matches::{MatchCursor, MatchFilter, MatchSort};
 use crate::visibility::Viewer;
 
+/// Matches a page holds unless the caller asks for another number, on every transport. Lists are
+/// ranked best first and a flow proposes about ten counterparts, so the first page is what people
+/// read; more come with the cursor (ADR 0030).
+pub const DEFAULT_MATCH_PAGE_SIZE: usize = 20;
+
 /// Which matches a page is drawn from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchScope {
@@ -90,8 +95,13 @@ impl App {
             MatchScope::Flow(id) => {
                 self.visible_flow(id, viewer).await?;
             }
+            // A business the engine holds flows of existed in the state its matches come from:
+            // the store is asked only about the others (a list of a business's matches is read
+            // far more often than businesses come and go).
             MatchScope::Business(id) => {
-                self.business(id).await?;
+                if !self.live_matches.knows_business(id) {
+                    self.business(id).await?;
+                }
             }
         }
         Ok(VisibleScope(scope))

@@ -47,20 +47,44 @@ pub fn weeks_per_year(factors: Option<&[f64; 12]>) -> f64 {
 const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// Share of each hour of the week during which a flow is available (supply) or required (demand).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "Vec<f32>", into = "Vec<f32>")]
+/// Written as its 168 values; read from them or from a schedule string (the store keeps a flow
+/// given by schedule as that string, so a start-up parses no numbers for it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(into = "Vec<f32>")]
 pub struct WeeklyProfile(Box<[f32; HOURS_PER_WEEK]>);
+
+impl<'de> Deserialize<'de> for WeeklyProfile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Hours;
+        impl<'de> serde::de::Visitor<'de> for Hours {
+            type Value = WeeklyProfile;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "{HOURS_PER_WEEK} hourly values or a schedule string")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                WeeklyProfile::parse_schedule(text).map_err(E::custom)
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut values = Vec::with_capacity(HOURS_PER_WEEK);
+                while let Some(value) = seq.next_element::<f32>()? {
+                    values.push(f64::from(value));
+                }
+                WeeklyProfile::from_hours(&values).map_err(serde::de::Error::custom)
+            }
+        }
+        deserializer.deserialize_any(Hours)
+    }
+}
 
 impl Default for WeeklyProfile {
     fn default() -> Self {
         Self::constant(1.0)
-    }
-}
-
-impl TryFrom<Vec<f32>> for WeeklyProfile {
-    type Error = String;
-    fn try_from(values: Vec<f32>) -> Result<Self, String> {
-        Self::from_hours(&values.iter().map(|v| f64::from(*v)).collect::<Vec<_>>())
     }
 }
 

@@ -343,7 +343,10 @@ impl QueryRoot {
             (None, None) => MatchScope::All,
         };
         let visible = app.match_scope(&viewer, scope).await.or_graphql()?;
-        let limit = page_size(first)? as usize;
+        let limit = match first {
+            None => symbiont_app::match_queries::DEFAULT_MATCH_PAGE_SIZE,
+            first => page_size(first)? as usize,
+        };
         let cursor = after
             .map(|c| {
                 MatchCursor::decode(&c)

@@ -24,8 +24,8 @@ use crate::error::{invalid_argument, status_of, status_within};
 use crate::proto as pb;
 use crate::watch::WatchSettings;
 
-/// Page size when a request names none, and the largest allowed (as REST).
-pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// The largest page a request may ask for (as REST); one that names none gets
+/// `DEFAULT_MATCH_PAGE_SIZE`.
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
 pub struct MatchingService {
@@ -206,7 +206,7 @@ impl pb::matching_server::Matching for MatchingService {
             return Err(invalid_argument("min_score", "must be between 0 and 1"));
         }
         let limit = match request.limit {
-            0 => DEFAULT_PAGE_SIZE,
+            0 => symbiont_app::match_queries::DEFAULT_MATCH_PAGE_SIZE as u32,
             n if n <= MAX_PAGE_SIZE => n,
             n => {
                 return Err(invalid_argument(

@@ -223,6 +223,18 @@ pub struct Paging {
     pub cursor: Option<String>,
 }
 
+/// Cursor pagination of a match list: ranked best first, so its first page is shorter than other
+/// lists' (ADR 0030).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MatchPaging {
+    /// Items per page.
+    #[param(minimum = 1, maximum = 1000, default = 20)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
 /// The query of `GET /api/v1/events`: at least one topic; they combine (an event matching any is
 /// sent).
 #[derive(IntoParams)]

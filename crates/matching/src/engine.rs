@@ -74,6 +74,23 @@ type OfferAssessment = (u32, Vec<Ranked>, Vec<(u32, Ranked)>);
 /// pairs stay a small fraction of the engine's size.
 const REBUILD_CHUNK: usize = 2048;
 
+/// What a list reads of a live match to filter and rank it by score, without its figures: the
+/// pair's ids, sides and score as the engine keeps them (`score` equals the figures' score,
+/// which `pair::assess` rounds to f32 precision).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MatchHead<'a> {
+    pub id: Uuid,
+    pub score: f64,
+    pub offer_flow_id: Uuid,
+    pub need_flow_id: Uuid,
+    pub offer_business_id: Uuid,
+    pub need_business_id: Uuid,
+    pub offer_anonymous: bool,
+    pub need_anonymous: bool,
+    pub offer_category: &'a str,
+    pub need_category: &'a str,
+}
+
 /// Flows converted for a rebuild ([`Engine::prepare`]), in the order given.
 #[derive(Debug, Default)]
 pub struct PreparedFlows {
@@ -699,6 +716,90 @@ impl Engine {
     /// Every live match, in no particular order (the caller filters and sorts).
     pub fn iter(&self) -> impl Iterator<Item = Arc<Match>> + '_ {
         self.matches.keys().filter_map(|&id| self.get(id))
+    }
+
+    /// Whether the engine holds a flow of this business (so the business existed when that flow
+    /// was applied).
+    pub fn knows_business(&self, business_id: Uuid) -> bool {
+        self.by_business
+            .get(&business_id)
+            .is_some_and(|slots| !slots.is_empty())
+    }
+
+    /// The heads of a flow's live matches, in no particular order: what a list filters and ranks
+    /// by score without computing any figures ([`Engine::get`] computes them for the few it keeps).
+    pub fn flow_heads(&self, flow_id: Uuid) -> impl Iterator<Item = MatchHead<'_>> + '_ {
+        self.by_id
+            .get(&flow_id)
+            .into_iter()
+            .flat_map(|&s| self.heads_of_slot(s))
+    }
+
+    /// The heads of the live matches in which the business is on either side, in no particular
+    /// order.
+    pub fn business_heads(&self, business_id: Uuid) -> impl Iterator<Item = MatchHead<'_>> + '_ {
+        self.by_business
+            .get(&business_id)
+            .into_iter()
+            .flatten()
+            .flat_map(|&s| self.heads_of_slot(s))
+    }
+
+    /// The heads of every live match, in no particular order.
+    pub fn heads(&self) -> impl Iterator<Item = MatchHead<'_>> + '_ {
+        self.matches.keys().filter_map(|&id| {
+            let pair = self.matches.get(&id)?;
+            self.head(id, pair.offer, pair.need)
+        })
+    }
+
+    fn heads_of_slot(&self, slot: u32) -> impl Iterator<Item = MatchHead<'_>> + '_ {
+        let record = self.record(slot);
+        let as_offer = record.into_iter().flat_map(move |r| {
+            r.offer_links.iter().filter_map(move |link| {
+                let pair = self.matches.get(&link.id)?;
+                self.head_with_score(link.id, link.score, slot, pair.need)
+            })
+        });
+        let as_need = record.into_iter().flat_map(move |r| {
+            r.need_links.iter().filter_map(move |&id| {
+                let pair = self.matches.get(&id)?;
+                self.head(id, pair.offer, slot)
+            })
+        });
+        as_offer.chain(as_need)
+    }
+
+    /// The head of the live pair `id` in these slots; its score is the offer link's.
+    fn head(&self, id: Uuid, offer: u32, need: u32) -> Option<MatchHead<'_>> {
+        let link = self
+            .record(offer)?
+            .offer_links
+            .iter()
+            .find(|l| l.id == id)?;
+        self.head_with_score(id, link.score, offer, need)
+    }
+
+    fn head_with_score(
+        &self,
+        id: Uuid,
+        score: f32,
+        offer: u32,
+        need: u32,
+    ) -> Option<MatchHead<'_>> {
+        let (o, n) = (self.record(offer)?, self.record(need)?);
+        Some(MatchHead {
+            id,
+            score: f64::from(score),
+            offer_flow_id: o.id,
+            need_flow_id: n.id,
+            offer_business_id: o.business_id,
+            need_business_id: n.business_id,
+            offer_anonymous: o.anonymous,
+            need_anonymous: n.anonymous,
+            offer_category: &self.catalog.category(o.category?).code,
+            need_category: &self.catalog.category(n.category?).code,
+        })
     }
 
     /// The live matches as a global allocation problem (`global_allocation`): offers and needs by

@@ -27,7 +27,7 @@ pub use boundary::{
     Explanation, FlowInput, FlowPlace, MATCH_ID_NAMESPACE, Match, MatchDiff, RemovedMatch,
     ScoreComponents, match_id,
 };
-pub use engine::{Engine, EngineStats, PreparedFlows};
+pub use engine::{Engine, EngineStats, MatchHead, PreparedFlows};
 pub use score_settings::{
     ConfigError, MAX_PROPOSALS, MatchingConfig, ProposalLimits, ScoreScales, ScoreWeights,
 };

@@ -11,7 +11,7 @@ use common::*;
 use proptest::prelude::*;
 use symbiont_core::{Direction, GeoPoint, haversine_km};
 use symbiont_matching::{
-    Engine, FlowInput, Match, MatchDiff, MatchingConfig, ProposalLimits, reference,
+    Engine, FlowInput, Match, MatchDiff, MatchHead, MatchingConfig, ProposalLimits, reference,
 };
 use uuid::Uuid;
 
@@ -313,6 +313,64 @@ fn check_hard_constraints(world: &World, m: &Match) -> Result<(), TestCaseError>
     Ok(())
 }
 
+/// The heads a list ranks by agree with the figures: the same pairs, sides and score, for all
+/// matches, each flow's and each business's.
+fn check_heads(engine: &Engine, matches: &[Match]) -> Result<(), TestCaseError> {
+    fn head_of(m: &Match) -> MatchHead<'_> {
+        MatchHead {
+            id: m.id,
+            score: m.score,
+            offer_flow_id: m.offer_flow_id,
+            need_flow_id: m.need_flow_id,
+            offer_business_id: m.offer_business_id,
+            need_business_id: m.need_business_id,
+            offer_anonymous: m.offer_anonymous,
+            need_anonymous: m.need_anonymous,
+            offer_category: &m.offer_category,
+            need_category: &m.need_category,
+        }
+    }
+    let sorted = |heads: &mut Vec<MatchHead<'_>>| heads.sort_by_key(|h| h.id);
+    let mut all: Vec<MatchHead<'_>> = engine.heads().collect();
+    sorted(&mut all);
+    let expected: Vec<MatchHead<'_>> = matches.iter().map(head_of).collect();
+    prop_assert_eq!(&all, &expected, "heads of all matches");
+    let mut flows: Vec<Uuid> = matches
+        .iter()
+        .flat_map(|m| [m.offer_flow_id, m.need_flow_id])
+        .collect();
+    flows.sort();
+    flows.dedup();
+    for flow in flows {
+        let mut of_flow: Vec<MatchHead<'_>> = engine.flow_heads(flow).collect();
+        sorted(&mut of_flow);
+        let expected: Vec<MatchHead<'_>> = matches
+            .iter()
+            .filter(|m| m.offer_flow_id == flow || m.need_flow_id == flow)
+            .map(head_of)
+            .collect();
+        prop_assert_eq!(&of_flow, &expected, "heads of flow {}", flow);
+    }
+    let mut businesses: Vec<Uuid> = matches
+        .iter()
+        .flat_map(|m| [m.offer_business_id, m.need_business_id])
+        .collect();
+    businesses.sort();
+    businesses.dedup();
+    for business in businesses {
+        prop_assert!(engine.knows_business(business));
+        let mut of_business: Vec<MatchHead<'_>> = engine.business_heads(business).collect();
+        sorted(&mut of_business);
+        let expected: Vec<MatchHead<'_>> = matches
+            .iter()
+            .filter(|m| m.offer_business_id == business || m.need_business_id == business)
+            .map(head_of)
+            .collect();
+        prop_assert_eq!(&of_business, &expected, "heads of business {}", business);
+    }
+    Ok(())
+}
+
 /// No offer gives away more than it has.
 fn check_allocation(world: &World, matches: &[Match]) -> Result<(), TestCaseError> {
     let mut used: HashMap<Uuid, f64> = HashMap::new();
@@ -426,6 +484,7 @@ proptest! {
             check_hard_constraints(&world, m)?;
         }
         check_allocation(&world, &incremental)?;
+        check_heads(&engine, &incremental)?;
         prop_assert_eq!(engine.stats().flows, world.flows.len());
         for (f, _) in world.flows.iter() {
             let of_flow = engine.matches_of_flow(id(*f));

@@ -1,6 +1,8 @@
 //! Helpers both SQL adapters share: JSON documents in and out, ids, error mapping, pages.
 
 use serde::de::DeserializeOwned;
+use symbiont_core::Flow;
+use symbiont_core::profile::WeeklyProfile;
 use uuid::Uuid;
 
 use crate::{Entity, Page, StoreError};
@@ -19,6 +21,21 @@ pub(crate) fn decode<T: DeserializeOwned>(
 
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("domain types always serialize to JSON")
+}
+
+/// A flow's stored document: the flow as it serializes, except that a profile given as a schedule
+/// is kept as that schedule, which reads back to the very same 168 values (a start-up then parses
+/// a short string per flow instead of 168 numbers).
+pub(crate) fn encode_flow(flow: &Flow) -> String {
+    let Some(schedule) = flow.schedule.as_deref() else {
+        return encode(flow);
+    };
+    if WeeklyProfile::parse_schedule(schedule).as_ref() != Ok(&flow.profile) {
+        return encode(flow);
+    }
+    let mut doc = serde_json::to_value(flow).expect("domain types always serialize to JSON");
+    doc["profile"] = serde_json::Value::from(schedule);
+    doc.to_string()
 }
 
 pub(crate) fn parse_uuid(entity: Entity, text: &str) -> Result<Uuid, StoreError> {

@@ -26,7 +26,8 @@ use symbiont_core::{Business, Flow, GeoPoint, MatchDecision, Site};
 use uuid::Uuid;
 
 use crate::codec::{
-    child_insert_error, decode, encode, insert_error, outbox_entry, page_of, parse_uuid,
+    child_insert_error, decode, encode, encode_flow, insert_error, outbox_entry, page_of,
+    parse_uuid,
 };
 use crate::{
     BusinessFilter, Counts, Entity, FlowFilter, LocatedFlow, Near, Page, PageRequest, Removed,
@@ -604,7 +605,7 @@ where
             .bind(&flow.category)
             .bind(flow.status.as_str())
             .bind(flow.version)
-            .bind(encode(flow))
+            .bind(encode_flow(flow))
             .bind(flow.id.to_string())
             .bind(flow.version - 1)
             .execute(&mut *tx)
@@ -820,7 +821,7 @@ where
             .bind(&f.category)
             .bind(f.status.as_str())
             .bind(f.version)
-            .bind(encode(f))
+            .bind(encode_flow(f))
             .execute(&mut **tx)
             .await
             .map_err(child_insert_error(

@@ -5,7 +5,7 @@ use chrono::Utc;
 use symbiont_core::model::FlowIdentity;
 use symbiont_core::{
     Business, BusinessDraft, Direction, Flow, FlowDraft, FlowStatus, GeoPoint, Quality, Quantity,
-    Site, SiteDraft, Taxonomy,
+    Site, SiteDraft, Taxonomy, WeeklyProfile,
 };
 use symbiont_store::sqlite::SqliteStore;
 use symbiont_store::{
@@ -1225,7 +1225,61 @@ async fn site_places_name_each_site_with_its_business_industry(store: &dyn Store
     assert!(!places.iter().any(|p| p.business_id == bakery.id));
 }
 
+/// A profile given as a schedule is stored as that schedule and reads back to the same 168
+/// values, through every write and both reads; one given as hours stays hours.
+async fn profiles_read_back_as_written(store: &dyn Store) {
+    let owner = business("Schedules");
+    store.insert_business(&owner).await.expect("business");
+    let at = site(&owner, 51.2, 6.8);
+    store.insert_site(&at).await.expect("site");
+    let by_schedule = |schedule: &str| {
+        let mut f = flow(&at, Direction::Offer);
+        f.schedule = Some(schedule.into());
+        f.profile = WeeklyProfile::parse_schedule(schedule).expect("schedule");
+        f
+    };
+    let single = by_schedule("Mon-Fri 06:00-22:00; Sat 08:00-12:00 @0.5");
+    let batched = by_schedule("24/7");
+    let mut hours = flow(&at, Direction::Need);
+    let mut values = [0.25f64; 168];
+    values[3] = 0.125;
+    hours.profile = WeeklyProfile::from_hours(&values).expect("hours");
+    hours.schedule = None;
+    store.insert_flow(&single).await.expect("flow");
+    store
+        .insert_batch(&[], &[], &[batched.clone(), hours.clone()])
+        .await
+        .expect("batch");
+    let mut updated = single.clone();
+    updated.schedule = Some("weekends".into());
+    updated.profile = WeeklyProfile::parse_schedule("weekends").expect("schedule");
+    updated.version += 1;
+    store.update_flow(&updated).await.expect("update");
+    for expected in [&updated, &batched, &hours] {
+        let read = store
+            .get_flow(expected.id)
+            .await
+            .expect("get")
+            .expect("found");
+        assert_eq!(read.profile, expected.profile);
+        assert_eq!(read.schedule, expected.schedule);
+    }
+    let mut loaded = Vec::new();
+    store
+        .located_flows_in_batches(2, &mut |batch| {
+            loaded.extend(batch.into_iter().map(|f| f.flow));
+        })
+        .await
+        .expect("load");
+    for expected in [&updated, &batched, &hours] {
+        let read = loaded.iter().find(|f| f.id == expected.id).expect("loaded");
+        assert_eq!(read.profile, expected.profile);
+    }
+    store.delete_business(owner.id).await.expect("delete");
+}
+
 async fn run_all(store: &dyn Store) {
+    profiles_read_back_as_written(store).await;
     site_places_name_each_site_with_its_business_industry(store).await;
     accounts_tokens_keys_and_audit(store).await;
     invitations(store).await;

@@ -122,7 +122,7 @@ pub struct ListMatchesRequest {
     pub status: i32,
     #[prost(enumeration = "MatchSort", tag = "6")]
     pub sort: i32,
-    /// 1..1000; 0: the default page size (50).
+    /// 1..1000; 0: the default page size of match lists (20).
     #[prost(uint32, tag = "7")]
     pub limit: u32,
     /// `next_cursor` of the previous page.

@@ -21,7 +21,7 @@ pub(super) fn take_filter(
 ) -> Result<(MatchSort, usize, Option<MatchCursor>), ApiError> {
     let page = query.take("limit");
     let limit = match page {
-        None => crate::extract::DEFAULT_PAGE_SIZE,
+        None => symbiont_app::match_queries::DEFAULT_MATCH_PAGE_SIZE as u32,
         Some(v) => v
             .parse()
             .ok()
@@ -119,7 +119,7 @@ async fn page(
     operation_id = "listMatches",
     tag = "matches",
     summary = "List matches",
-    params(crate::openapi::Paging, crate::openapi::BusinessFilter, crate::openapi::MatchFilters),
+    params(crate::openapi::MatchPaging, crate::openapi::BusinessFilter, crate::openapi::MatchFilters),
     responses(
         (status = 200, description = "OK", body = super::match_views::MatchPage),
         (status = 400, response = crate::openapi::BadRequest),
@@ -142,7 +142,7 @@ pub async fn list(
     summary = "Matches of a flow",
     params(
         ("id" = uuid::Uuid, Path, description = "The flow's id."),
-        crate::openapi::Paging,
+        crate::openapi::MatchPaging,
         crate::openapi::MatchFilters,
     ),
     responses(
@@ -170,7 +170,7 @@ pub async fn of_flow(
     summary = "Matches of a business (either side)",
     params(
         ("id" = uuid::Uuid, Path, description = "The business's id."),
-        crate::openapi::Paging,
+        crate::openapi::MatchPaging,
         crate::openapi::MatchFilters,
     ),
     responses(
