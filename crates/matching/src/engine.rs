@@ -312,7 +312,14 @@ impl Engine {
         }
         self.matches = MatchTable::with_capacity(live.len());
         for (o, n, id, score, wanted) in live {
-            self.matches.insert(id, LivePair { offer: o, need: n });
+            self.matches.insert(
+                id,
+                LivePair {
+                    offer: o,
+                    need: n,
+                    score: score as f32,
+                },
+            );
             if let Some(offer) = self.record_mut(o) {
                 offer.offer_links.push(OfferLink::new(id, score, wanted));
             }
@@ -747,50 +754,32 @@ impl Engine {
 
     /// The heads of every live match, in no particular order.
     pub fn heads(&self) -> impl Iterator<Item = MatchHead<'_>> + '_ {
-        self.matches.keys().filter_map(|&id| {
-            let pair = self.matches.get(&id)?;
-            self.head(id, pair.offer, pair.need)
-        })
+        self.matches
+            .iter()
+            .filter_map(|(&id, pair)| self.head(id, pair))
     }
 
     fn heads_of_slot(&self, slot: u32) -> impl Iterator<Item = MatchHead<'_>> + '_ {
         let record = self.record(slot);
         let as_offer = record.into_iter().flat_map(move |r| {
-            r.offer_links.iter().filter_map(move |link| {
-                let pair = self.matches.get(&link.id)?;
-                self.head_with_score(link.id, link.score, slot, pair.need)
-            })
+            r.offer_links
+                .iter()
+                .filter_map(move |link| self.head(link.id, self.matches.get(&link.id)?))
         });
         let as_need = record.into_iter().flat_map(move |r| {
-            r.need_links.iter().filter_map(move |&id| {
-                let pair = self.matches.get(&id)?;
-                self.head(id, pair.offer, slot)
-            })
+            r.need_links
+                .iter()
+                .filter_map(move |&id| self.head(id, self.matches.get(&id)?))
         });
         as_offer.chain(as_need)
     }
 
-    /// The head of the live pair `id` in these slots; its score is the offer link's.
-    fn head(&self, id: Uuid, offer: u32, need: u32) -> Option<MatchHead<'_>> {
-        let link = self
-            .record(offer)?
-            .offer_links
-            .iter()
-            .find(|l| l.id == id)?;
-        self.head_with_score(id, link.score, offer, need)
-    }
-
-    fn head_with_score(
-        &self,
-        id: Uuid,
-        score: f32,
-        offer: u32,
-        need: u32,
-    ) -> Option<MatchHead<'_>> {
-        let (o, n) = (self.record(offer)?, self.record(need)?);
+    /// The head of the live pair `id`.
+    fn head(&self, id: Uuid, pair: &LivePair) -> Option<MatchHead<'_>> {
+        let (o, n) = (self.record(pair.offer)?, self.record(pair.need)?);
         Some(MatchHead {
             id,
-            score: f64::from(score),
+            score: f64::from(pair.score),
             offer_flow_id: o.id,
             need_flow_id: n.id,
             offer_business_id: o.business_id,
@@ -1197,6 +1186,7 @@ impl Engine {
             LivePair {
                 offer: offer_slot,
                 need: need_slot,
+                score: figures.score as f32,
             },
         );
     }

@@ -11,11 +11,13 @@ use hashbrown::HashTable;
 use std::hash::BuildHasher;
 use uuid::Uuid;
 
-/// A live match as stored: the slots of its offer and its need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A live match as stored: the slots of its offer and its need, and its score as its offer link
+/// has it (so a list ranks a need's matches without searching their offers' links).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct LivePair {
     pub offer: u32,
     pub need: u32,
+    pub score: f32,
 }
 
 #[derive(Debug, Default)]
@@ -90,6 +92,10 @@ impl MatchTable {
         Some(pair)
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = (&Uuid, &LivePair)> + '_ {
+        self.entries.iter().map(|(id, pair)| (id, pair))
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &Uuid> + '_ {
         self.entries.iter().map(|(id, _)| id)
     }
@@ -141,6 +147,7 @@ mod tests {
                 let pair = LivePair {
                     offer: step,
                     need: step + 1,
+                    score: 0.5,
                 };
                 assert_eq!(
                     table.insert(id, pair),
