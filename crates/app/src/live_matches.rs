@@ -391,7 +391,6 @@ pub struct MatchSummary {
     pub agreed: Totals,
 }
 
-/// A match that passed a list's filters, before its view is built.
 /// A candidate while a page is chosen: a live match's figures are computed only once it is kept
 /// (`None` until then), unless its order or hidden side needed them already.
 enum Pick<'a> {
@@ -403,6 +402,7 @@ enum Pick<'a> {
     Kept(&'a MatchDecision, &'a Value),
 }
 
+/// A match that passed a list's filters, before its view is built.
 enum Candidate<'a> {
     /// With the coarse figures when a side is hidden from the viewer (computed once, for the key).
     Live(Arc<Match>, Option<&'a MatchDecision>, Option<CoarseFigures>),
