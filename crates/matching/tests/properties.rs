@@ -335,38 +335,30 @@ fn check_heads(engine: &Engine, matches: &[Match]) -> Result<(), TestCaseError> 
     sorted(&mut all);
     let expected: Vec<MatchHead<'_>> = matches.iter().map(head_of).collect();
     prop_assert_eq!(&all, &expected, "heads of all matches");
-    let mut flows: Vec<Uuid> = matches
-        .iter()
-        .flat_map(|m| [m.offer_flow_id, m.need_flow_id])
-        .collect();
-    flows.sort();
-    flows.dedup();
-    for flow in flows {
-        let mut of_flow: Vec<MatchHead<'_>> = engine.flow_heads(flow).collect();
-        sorted(&mut of_flow);
-        let expected: Vec<MatchHead<'_>> = matches
-            .iter()
-            .filter(|m| m.offer_flow_id == flow || m.need_flow_id == flow)
-            .map(head_of)
-            .collect();
-        prop_assert_eq!(&of_flow, &expected, "heads of flow {}", flow);
-    }
-    let mut businesses: Vec<Uuid> = matches
-        .iter()
-        .flat_map(|m| [m.offer_business_id, m.need_business_id])
-        .collect();
-    businesses.sort();
-    businesses.dedup();
-    for business in businesses {
-        prop_assert!(engine.knows_business(business));
-        let mut of_business: Vec<MatchHead<'_>> = engine.business_heads(business).collect();
-        sorted(&mut of_business);
-        let expected: Vec<MatchHead<'_>> = matches
-            .iter()
-            .filter(|m| m.offer_business_id == business || m.need_business_id == business)
-            .map(head_of)
-            .collect();
-        prop_assert_eq!(&of_business, &expected, "heads of business {}", business);
+    let flows = |m: &Match| [m.offer_flow_id, m.need_flow_id];
+    let businesses = |m: &Match| [m.offer_business_id, m.need_business_id];
+    for (scope, sides) in [
+        ("flow", &flows as &dyn Fn(&Match) -> [Uuid; 2]),
+        ("business", &businesses),
+    ] {
+        let mut owners: Vec<Uuid> = matches.iter().flat_map(sides).collect();
+        owners.sort();
+        owners.dedup();
+        for owner in owners {
+            let mut of_owner: Vec<MatchHead<'_>> = if scope == "flow" {
+                engine.flow_heads(owner).collect()
+            } else {
+                prop_assert!(engine.knows_business(owner));
+                engine.business_heads(owner).collect()
+            };
+            sorted(&mut of_owner);
+            let expected: Vec<MatchHead<'_>> = matches
+                .iter()
+                .filter(|m| sides(m).contains(&owner))
+                .map(head_of)
+                .collect();
+            prop_assert_eq!(&of_owner, &expected, "heads of {} {}", scope, owner);
+        }
     }
     Ok(())
 }
