@@ -201,6 +201,10 @@ impl Engine {
                 .collect()
         };
         drop(last);
+        // Slots in the order of the spatial index's groups, and by place within each: the flows an
+        // offer assesses are then near each other in memory, which keeps the rebuild in cache.
+        let mut records = records;
+        records.sort_by_cached_key(|r| (r.tree(), z_order(r.gate_location)));
         let categories = self.catalog.categories.len();
         let mut groups: Vec<Vec<IndexedPoint>> = vec![Vec::new(); categories * 2];
         let mut by_id = HashMap::with_capacity(records.len());
@@ -1316,6 +1320,22 @@ fn ranked(matches: impl Iterator<Item = Arc<Match>>) -> Vec<Arc<Match>> {
     out
 }
 
+/// A point's place on a Z-order curve over latitude and longitude (16 bits each): points close on
+/// the curve are close on the map.
+fn z_order(point: GeoPoint) -> u32 {
+    fn spread(v: u32) -> u32 {
+        let mut v = v & 0xffff;
+        v = (v | (v << 8)) & 0x00ff_00ff;
+        v = (v | (v << 4)) & 0x0f0f_0f0f;
+        v = (v | (v << 2)) & 0x3333_3333;
+        (v | (v << 1)) & 0x5555_5555
+    }
+    // `as` saturates, and a NaN coordinate (a defective flow's) becomes 0.
+    let lat = ((point.lat + 90.0) / 180.0 * 65535.0) as u32;
+    let lon = ((point.lon + 180.0) / 360.0 * 65535.0) as u32;
+    spread(lat) << 1 | spread(lon)
+}
+
 fn slot_number(i: usize) -> u32 {
     u32::try_from(i).expect("fewer than 2^32 flows fit in memory")
 }
@@ -1323,4 +1343,25 @@ fn slot_number(i: usize) -> u32 {
 /// Approximate bytes of a hashbrown map: buckets (capacity / load factor 7/8) × (entry + control byte).
 fn map_bytes<K, V>(map: &HashMap<K, V>) -> usize {
     map.capacity() * 8 / 7 * (std::mem::size_of::<(K, V)>() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(lat: f64, lon: f64) -> GeoPoint {
+        GeoPoint { lat, lon }
+    }
+
+    #[test]
+    fn z_order_keeps_a_region_together_and_tolerates_bad_points() {
+        // Two points of one city fall between a point of another city and the corner of the map.
+        let (essen, bochum, munich) = (at(51.45, 7.01), at(51.48, 7.22), at(48.14, 11.58));
+        let gap = |a: GeoPoint, b: GeoPoint| z_order(a).abs_diff(z_order(b));
+        assert!(gap(essen, bochum) < gap(essen, munich));
+        assert_eq!(z_order(at(-90.0, -180.0)), 0);
+        assert_eq!(z_order(at(90.0, 180.0)), u32::MAX);
+        assert_eq!(z_order(at(f64::NAN, f64::NAN)), 0);
+        assert_eq!(z_order(at(1e9, -1e9)), z_order(at(90.0, -180.0)));
+    }
 }

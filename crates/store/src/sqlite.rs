@@ -30,6 +30,10 @@ type Sql = crate::store_sql::Sql<Sqlite>;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// Rows a reader connection's thread may send ahead of the task reading them (sqlx's default is
+/// 50): a batch of the start-up load, so that the thread keeps reading while a batch is handled.
+const READER_ROW_BUFFER: usize = 4096;
+
 crate::accounts_sql::impl_account_store!(
     SqliteStore,
     Sqlite,
@@ -91,11 +95,14 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
         MIGRATOR.run(&writer).await?;
+        // A reader's rows cross from its thread in a channel of this many: at sqlx's 50, the
+        // start-up load (every flow, handled a batch at a time) held the thread idle while each
+        // batch was handled.
         let reader = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.read_only(true))
+            .connect_with(options.read_only(true).row_buffer_size(READER_ROW_BUFFER))
             .await
             .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
         Ok(Self { reader, writer })
