@@ -263,7 +263,11 @@ impl SingleFlight {
         let body = landing
             .flight
             .get_or_try_init(|| async {
-                let body = Bytes::from(compute.await?);
+                let mut body = compute.await?;
+                // The cache weighs a body by its length: without its spare capacity (up to half
+                // of a serialized body), what it holds in memory is what it counts.
+                body.shrink_to_fit();
+                let body = Bytes::from(body);
                 cache.put(key, body.clone()).await;
                 Ok(body)
             })

@@ -6,6 +6,7 @@ pub mod config;
 pub mod dataset;
 pub mod doctor;
 pub mod memory_release;
+pub mod parking;
 pub mod security_config;
 pub mod serve;
 pub mod telemetry;

@@ -267,10 +267,14 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     // clients get "going away"), so the drain below is not held up by them.
     let feed = app.live_feed().clone();
     let server = axum::serve(
-        listener,
+        // Idle keep-alive connections give hyper's buffers back (ADR 0031).
+        crate::parking::ParkingListener::new(listener, crate::parking::PARK_AFTER),
         // The peer address is what rate limits and the audit log key anonymous callers by.
-        symbiont_http::app(symbiont_http::state(app, http, security.gateway))
-            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        crate::parking::ParkedService::new(symbiont_http::app(symbiont_http::state(
+            app,
+            http,
+            security.gateway,
+        ))),
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;
