@@ -95,9 +95,6 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
         MIGRATOR.run(&writer).await?;
-        // A reader's rows cross from its thread in a channel of this many: at sqlx's 50, the
-        // start-up load (every flow, handled a batch at a time) held the thread idle while each
-        // batch was handled.
         let reader = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(8)
