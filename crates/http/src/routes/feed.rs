@@ -195,12 +195,22 @@ impl Connection {
                 code,
                 reason: Utf8Bytes::from(reason),
             };
-            // A client that cannot take the close frame in time is simply dropped.
-            let _ = tokio::time::timeout(
-                Duration::from_secs(1),
-                self.socket.send(Message::Close(Some(frame))),
-            )
-            .await;
+            // The close handshake: send the frame, then read until the client's own close. Ending the
+            // socket straight after sending would make a message still in flight from the client (a
+            // pong) meet a closed socket, and the kernel's reset could reach the client before the
+            // frame does. A client that does not answer within a second is simply dropped.
+            let socket = &mut self.socket;
+            let closing = async move {
+                if socket.send(Message::Close(Some(frame))).await.is_err() {
+                    return;
+                }
+                while let Some(Ok(message)) = socket.recv().await {
+                    if matches!(message, Message::Close(_)) {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), closing).await;
         }
     }
 

@@ -193,18 +193,27 @@ async fn serve_socket(
     by_header: Requester,
     peer: Option<SocketAddr>,
 ) {
-    let (mut sink, stream) = socket.split();
-    let incoming = stream
-        .take_while(|message| {
-            futures_util::future::ready(!matches!(message, Ok(Message::Close(_)) | Err(_)))
-        })
-        .filter_map(|message| {
-            futures_util::future::ready(match message {
-                Ok(Message::Text(text)) => Some(text.as_str().as_bytes().to_vec()),
-                Ok(Message::Binary(bytes)) => Some(bytes.to_vec()),
-                _ => None,
-            })
-        });
+    let (mut sink, mut stream) = socket.split();
+    // The socket is read by a task of its own, which forwards the protocol's messages and keeps
+    // reading after the protocol has ended, until the client's close: the GraphQL side stops
+    // polling its input once it has closed, and a message left unread would turn the socket's end
+    // into a reset that can reach the client before the close frame.
+    let (forward, received) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    let mut reader = tokio::spawn(async move {
+        while let Some(Ok(message)) = stream.next().await {
+            let payload = match message {
+                Message::Text(text) => text.as_str().as_bytes().to_vec(),
+                Message::Binary(bytes) => bytes.to_vec(),
+                Message::Close(_) => break,
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            // Once the protocol has ended nobody receives: the message is dropped.
+            let _ = forward.send(payload).await;
+        }
+    });
+    let incoming = futures_util::stream::unfold(received, |mut received| async move {
+        received.recv().await.map(|payload| (payload, received))
+    });
     let service = state.graphql.clone();
     let on_init = {
         let state = state.clone();
@@ -268,5 +277,9 @@ async fn serve_socket(
                 break;
             }
         }
+    }
+    drop(messages);
+    if tokio::time::timeout(Duration::from_secs(1), &mut reader).await.is_err() {
+        reader.abort();
     }
 }
