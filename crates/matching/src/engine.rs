@@ -203,8 +203,9 @@ impl Engine {
         drop(last);
         // Slots in the order of the spatial index's groups, and by place within each: the flows an
         // offer assesses are then near each other in memory, which keeps the rebuild in cache.
+        // Ids break ties, so the layout does not depend on the order the flows came in.
         let mut records = records;
-        records.sort_by_cached_key(|r| (r.tree(), z_order(r.gate_location)));
+        records.sort_by_cached_key(|r| (r.tree(), z_order(r.gate_location), r.id));
         let categories = self.catalog.categories.len();
         let mut groups: Vec<Vec<IndexedPoint>> = vec![Vec::new(); categories * 2];
         let mut by_id = HashMap::with_capacity(records.len());

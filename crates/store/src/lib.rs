@@ -239,8 +239,8 @@ pub trait Store: Send + Sync + 'static {
     async fn update_flow(&self, flow: &Flow) -> Result<(), StoreError>;
     async fn delete_flow(&self, id: Uuid) -> Result<Removed, StoreError>;
     /// Every flow with its site's location, for rebuilding the matching engine, handed to `each`
-    /// in id order as batches of about `batch` flows are read: the whole table is never held at
-    /// once, neither as rows nor as flows.
+    /// as batches of about `batch` flows are read, in no particular order, all from one snapshot:
+    /// the whole table is never held at once, neither as rows nor as flows.
     async fn located_flows_in_batches(
         &self,
         batch: usize,

@@ -156,6 +156,8 @@ impl Dialect for Sqlite {
     const FOR_UPDATE: &'static str = "";
     const FOR_KEY_SHARE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
+    // A transaction's reads share one snapshot (WAL).
+    const ONE_SNAPSHOT: Option<&'static str> = None;
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()

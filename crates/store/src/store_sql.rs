@@ -12,7 +12,9 @@
 //! round trip); the text comes out the same each time, so each connection's statement cache still
 //! prepares it once.
 
+use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use futures_util::TryStreamExt;
 use serde::de::DeserializeOwned;
@@ -54,6 +56,9 @@ pub(crate) trait Dialect: Database {
     /// Appended to the read of outbox rows to claim, so that concurrent relays take disjoint rows
     /// instead of waiting for each other; empty where one writer already serialises all writes.
     const SKIP_LOCKED: &'static str;
+    /// The statement that makes the rest of a transaction read one snapshot, where its reads
+    /// would otherwise each see the latest commits.
+    const ONE_SNAPSHOT: Option<&'static str>;
 
     /// Rows a statement wrote (sqlx has no common trait for it).
     fn rows_affected(result: &Self::QueryResult) -> u64;
@@ -346,35 +351,58 @@ where
     }
 
     /// Streams the rows; each full batch is parsed on every core (a blocking task) while the next
-    /// one is read, and handed to `each` in order.
+    /// one is read, and handed to `each` in order (the flows' storage order, not their ids').
+    ///
+    /// The sites' locations are read first into a map and the flows table is scanned on its own,
+    /// both in one transaction (one snapshot): joining each flow row to its site in SQL costs two
+    /// index searches per flow in SQLite, and the reading thread is what bounds a start-up.
     pub(crate) async fn located_flows_in_batches(
         pool: &Pool<DB>,
         batch: usize,
         each: &mut (dyn FnMut(Vec<LocatedFlow>) + Send),
     ) -> Result<(), StoreError> {
-        let sql = format!(
-            "SELECT f.id, f.doc{}, s.lat, s.lon FROM flows f JOIN sites s ON s.id = f.site_id ORDER BY f.id",
-            DB::JSON_AS_TEXT
-        );
+        let mut tx = pool.begin().await?;
+        if let Some(snapshot) = DB::ONE_SNAPSHOT {
+            sqlx::query::<DB>(snapshot).execute(&mut *tx).await?;
+        }
+        let site_rows = sqlx::query::<DB>("SELECT id, lat, lon FROM sites")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut sites = HashMap::with_capacity(site_rows.len());
+        for row in &site_rows {
+            let id: &str = row.try_get(0)?;
+            let location = GeoPoint {
+                lat: row.try_get(1)?,
+                lon: row.try_get(2)?,
+            };
+            sites.insert(parse_uuid(Entity::Site, id)?, location);
+        }
+        drop(site_rows);
+        let sites = Arc::new(sites);
+        let sql = format!("SELECT id, doc{} FROM flows", DB::JSON_AS_TEXT);
         let batch = batch.max(1);
-        let mut rows = sqlx::query::<DB>(&sql).fetch(pool);
-        let mut pending = Vec::with_capacity(batch);
-        let mut parsing = None;
-        while let Some(row) = rows.try_next().await? {
-            pending.push(row);
-            if pending.len() == batch {
-                let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
-                if let Some(previous) = parsing.replace(parse_in_background(full)) {
-                    each(parsed(previous).await?);
+        {
+            let mut rows = sqlx::query::<DB>(&sql).fetch(&mut *tx);
+            let mut pending = Vec::with_capacity(batch);
+            let mut parsing = None;
+            while let Some(row) = rows.try_next().await? {
+                pending.push(row);
+                if pending.len() == batch {
+                    let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
+                    let next = parse_in_background(full, Arc::clone(&sites));
+                    if let Some(previous) = parsing.replace(next) {
+                        each(parsed(previous).await?);
+                    }
                 }
             }
+            if let Some(previous) = parsing.take() {
+                each(parsed(previous).await?);
+            }
+            if !pending.is_empty() {
+                each(located_flows(&pending, &sites)?);
+            }
         }
-        if let Some(previous) = parsing.take() {
-            each(parsed(previous).await?);
-        }
-        if !pending.is_empty() {
-            each(parse_on_every_core(&pending, located_flow)?);
-        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -976,8 +1004,8 @@ where
     decode(entity, r.get::<&str, _>(0), r.get::<&str, _>(1))
 }
 
-/// A row `(id, doc, lat, lon)` of a flow joined with its site.
-/// Parses `rows` on every core, in order: at start-up every flow's document is read, and parsing (a weekly profile is 168 numbers) takes longer than reading.
+/// Parses `rows` on every core, in order: at start-up every flow's document is read, and parsing
+/// takes longer than reading.
 fn parse_on_every_core<R: Row, T: Send>(
     rows: &[R],
     parse: impl Fn(&R) -> Result<T, StoreError> + Sync,
@@ -1005,13 +1033,12 @@ fn parse_on_every_core<R: Row, T: Send>(
 type Parsing = tokio::task::JoinHandle<Result<Vec<LocatedFlow>, StoreError>>;
 
 /// Parses a batch of flow rows on every core, on the blocking pool.
-fn parse_in_background<R: Row>(rows: Vec<R>) -> Parsing
+fn parse_in_background<R: Row>(rows: Vec<R>, sites: Arc<HashMap<Uuid, GeoPoint>>) -> Parsing
 where
     usize: ColumnIndex<R>,
     for<'r> &'r str: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> f64: Decode<'r, R::Database> + Type<R::Database>,
 {
-    tokio::task::spawn_blocking(move || parse_on_every_core(&rows, located_flow))
+    tokio::task::spawn_blocking(move || located_flows(&rows, &sites))
 }
 
 async fn parsed(parsing: Parsing) -> Result<Vec<LocatedFlow>, StoreError> {
@@ -1022,6 +1049,7 @@ async fn parsed(parsing: Parsing) -> Result<Vec<LocatedFlow>, StoreError> {
     })?
 }
 
+/// A row `(id, doc, lat, lon)` of a flow joined with its site.
 fn located_flow<R: Row>(r: &R) -> Result<LocatedFlow, StoreError>
 where
     usize: ColumnIndex<R>,
@@ -1035,4 +1063,23 @@ where
             lon: r.get(3),
         },
     })
+}
+
+/// Rows `(id, doc)` of flows, each with its site's location; a flow whose site is not in `sites`
+/// (none, while sites delete their flows) is left out, as a join would.
+fn located_flows<R: Row>(
+    rows: &[R],
+    sites: &HashMap<Uuid, GeoPoint>,
+) -> Result<Vec<LocatedFlow>, StoreError>
+where
+    usize: ColumnIndex<R>,
+    for<'r> &'r str: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let parsed = parse_on_every_core(rows, |r| {
+        let flow: Flow = document(Entity::Flow, r)?;
+        Ok(sites
+            .get(&flow.site_id)
+            .map(|&location| LocatedFlow { flow, location }))
+    })?;
+    Ok(parsed.into_iter().flatten().collect())
 }
