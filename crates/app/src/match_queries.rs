@@ -144,6 +144,27 @@ impl App {
             MatchScope::Business(id) => query.filter.business_id = Some(id),
         }
         self.check_category_filter(query.filter.category.as_deref())?;
+        // A business's or a flow's list ranks that owner's own matches (tens of microseconds):
+        // it is computed on every request, as storing it (a copy of the body, an insert and an
+        // eviction, the heap kept around them) costs more than computing it, and with thousands
+        // of businesses most of those bodies would be evicted before anyone asked again (ADR
+        // 0032). Only lists over all matches, which walk every match, are cached.
+        if query.filter.business_id.is_some() || query.filter.flow_id.is_some() {
+            let page = match shape {
+                ListShape::Items => self.live_matches.page(
+                    &query.filter,
+                    query.sort,
+                    query.limit,
+                    query.cursor,
+                    viewer,
+                ),
+                ListShape::Lines => {
+                    self.live_matches
+                        .lines(&query.filter, query.limit, query.cursor, viewer)
+                }
+            };
+            return page.map(Bytes::from);
+        }
         let key = format!(
             "{}:{}:{}:{}",
             self.live_matches.state_key(),
@@ -154,7 +175,6 @@ impl App {
             },
             query.key()
         );
-        let scoped = query.filter.business_id.is_some() || query.filter.flow_id.is_some();
         let app = Arc::clone(self);
         let limits = Arc::clone(self);
         let viewer = viewer.clone();
@@ -171,27 +191,22 @@ impl App {
                     .lines(&query.filter, query.limit, query.cursor, &viewer)
             }
         };
+        // A list over all matches walks every one of them (hundreds of milliseconds at 10,000
+        // businesses): on the blocking pool, so the async workers keep answering, and only a few
+        // at once (`App::full_scans`), so a burst of distinct uncached queries cannot take every
+        // core; the excess waits briefly, then is refused.
         let compute = async move {
-            if scoped {
-                page()
-            } else {
-                // A list over all matches walks every one of them (hundreds of milliseconds at
-                // 10,000 businesses): on the blocking pool, so the async workers keep answering,
-                // and only a few at once (`App::full_scans`), so a burst of distinct uncached
-                // queries cannot take every core; the excess waits briefly, then is refused.
-                let _turn = tokio::time::timeout(FULL_SCAN_WAIT, limits.full_scans.acquire())
-                    .await
-                    .map_err(|_| {
-                        AppError::Busy(
-                            "too many lists over all matches are being computed; retry shortly"
-                                .into(),
-                        )
-                    })?
-                    .map_err(|e| AppError::internal("the full-scan limit", e))?;
-                tokio::task::spawn_blocking(page)
-                    .await
-                    .map_err(|e| AppError::internal("the match list task", e))?
-            }
+            let _turn = tokio::time::timeout(FULL_SCAN_WAIT, limits.full_scans.acquire())
+                .await
+                .map_err(|_| {
+                    AppError::Busy(
+                        "too many lists over all matches are being computed; retry shortly".into(),
+                    )
+                })?
+                .map_err(|e| AppError::internal("the full-scan limit", e))?;
+            tokio::task::spawn_blocking(page)
+                .await
+                .map_err(|e| AppError::internal("the match list task", e))?
         };
         self.computing
             .get_or_compute(&self.cache, &key, compute)
