@@ -279,7 +279,10 @@ async fn serve_socket(
         }
     }
     drop(messages);
-    if tokio::time::timeout(Duration::from_secs(1), &mut reader).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(1), &mut reader)
+        .await
+        .is_err()
+    {
         reader.abort();
     }
 }
