@@ -150,20 +150,7 @@ impl App {
         // of businesses most of those bodies would be evicted before anyone asked again (ADR
         // 0032). Only lists over all matches, which walk every match, are cached.
         if query.filter.business_id.is_some() || query.filter.flow_id.is_some() {
-            let page = match shape {
-                ListShape::Items => self.live_matches.page(
-                    &query.filter,
-                    query.sort,
-                    query.limit,
-                    query.cursor,
-                    viewer,
-                ),
-                ListShape::Lines => {
-                    self.live_matches
-                        .lines(&query.filter, query.limit, query.cursor, viewer)
-                }
-            };
-            return page.map(Bytes::from);
+            return self.written_list(shape, &query, viewer).map(Bytes::from);
         }
         let key = format!(
             "{}:{}:{}:{}",
@@ -178,19 +165,7 @@ impl App {
         let app = Arc::clone(self);
         let limits = Arc::clone(self);
         let viewer = viewer.clone();
-        let page = move || match shape {
-            ListShape::Items => app.live_matches.page(
-                &query.filter,
-                query.sort,
-                query.limit,
-                query.cursor,
-                &viewer,
-            ),
-            ListShape::Lines => {
-                app.live_matches
-                    .lines(&query.filter, query.limit, query.cursor, &viewer)
-            }
-        };
+        let page = move || app.written_list(shape, &query, &viewer);
         // A list over all matches walks every one of them (hundreds of milliseconds at 10,000
         // businesses): on the blocking pool, so the async workers keep answering, and only a few
         // at once (`App::full_scans`), so a burst of distinct uncached queries cannot take every
@@ -211,6 +186,25 @@ impl App {
         self.computing
             .get_or_compute(&self.cache, &key, compute)
             .await
+    }
+
+    /// The page `query` asks for, written in `shape`.
+    fn written_list(
+        &self,
+        shape: ListShape,
+        query: &MatchQuery,
+        viewer: &Viewer,
+    ) -> Result<Vec<u8>, AppError> {
+        match shape {
+            ListShape::Items => {
+                self.live_matches
+                    .page(&query.filter, query.sort, query.limit, query.cursor, viewer)
+            }
+            ListShape::Lines => {
+                self.live_matches
+                    .lines(&query.filter, query.limit, query.cursor, viewer)
+            }
+        }
     }
 
     /// One match (live, or expired with its last figures) as `viewer` may see it.
